@@ -1,0 +1,154 @@
+// Command ctdbd is the rctdb daemon: one node of a CTDB-compatible cluster.
+//
+// It reads a ctdb.conf-style configuration (default /etc/ctdb/ctdb.conf, or
+// $CTDB_BASE/ctdb.conf when CTDB_BASE is set) and the nodes file it names,
+// serves the CTDB client protocol on its Unix socket and runs until
+// SIGTERM, SIGINT or a client's shutdown request.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"log/syslog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/rctdb/rctdb/config"
+	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/server"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "ctdbd:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultConfigPath() string {
+	if base := os.Getenv("CTDB_BASE"); base != "" {
+		return filepath.Join(base, "ctdb.conf")
+	}
+	return "/etc/ctdb/ctdb.conf"
+}
+
+func run() error {
+	confPath := flag.String("config", defaultConfigPath(), "configuration file")
+	flag.Bool("interactive", false, "accepted for compatibility: ctdbd always runs in the foreground")
+	flag.Parse()
+
+	cfg, err := config.Load(*confPath)
+	if err != nil {
+		return err
+	}
+	level := new(slog.LevelVar)
+	lvl, err := logging.ParseLevel(cfg.Logging.Level)
+	if err != nil {
+		return fmt.Errorf("%s: [logging] log level: %w", *confPath, err)
+	}
+	level.Set(lvl)
+	out, closeLog, err := logOutput(cfg.Logging.Location)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	log := slog.New(logging.NewHandler(out, level))
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+
+	set := metrics.NewSet()
+	node, err := server.New(server.Options{Config: cfg, Logger: log, Level: level, Metrics: set})
+	if err != nil {
+		return err
+	}
+	if err := node.Start(); err != nil {
+		return err
+	}
+	var httpSrv *http.Server
+	if addr := cfg.Metrics.Address; addr != "" {
+		httpSrv, err = serveMetrics(addr, set, log)
+		if err != nil {
+			shutdown(node, log)
+			return err
+		}
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info("received signal, shutting down", "signal", s.String())
+	case <-node.Done():
+	}
+	if httpSrv != nil {
+		httpSrv.Close()
+	}
+	return shutdown(node, log)
+}
+
+func shutdown(node *server.Node, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := node.Shutdown(ctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return err
+	}
+	return nil
+}
+
+// logOutput opens the configured log location.
+func logOutput(location string) (io.Writer, func(), error) {
+	switch {
+	case location == "stderr":
+		return os.Stderr, func() {}, nil
+	case location == "syslog":
+		w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_NOTICE, "ctdbd")
+		if err != nil {
+			return nil, nil, fmt.Errorf("open syslog: %w", err)
+		}
+		return w, func() { w.Close() }, nil
+	case strings.HasPrefix(location, "file:"):
+		path := strings.TrimPrefix(location, "file:")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open log file: %w", err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("[logging] location: %q is not stderr, syslog or file:PATH", location)
+}
+
+// serveMetrics serves Prometheus text on /metrics.
+func serveMetrics(addr string, set *metrics.Set, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		set.WritePrometheus(w)
+		metrics.WriteProcessMetrics(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return srv, nil
+}

@@ -1,0 +1,286 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one ctdbd.
+type Config struct {
+	Logging  Logging
+	Cluster  Cluster
+	Database Database
+	Raft     Raft
+	Metrics  Metrics
+	Legacy   Legacy
+
+	// Nodes is the content of Cluster.NodesFile, filled by Load.
+	Nodes []Node
+
+	// Warnings lists accepted settings that deserve the operator's
+	// attention, each as "file:line: message". WriteTo does not write them.
+	Warnings []string
+}
+
+// Logging is the [logging] section.
+type Logging struct {
+	// Location is "stderr", "syslog" or "file:/absolute/path".
+	Location string
+	// Level is one of ERROR, WARNING, NOTICE, INFO, DEBUG (or ERR, WARN),
+	// in any case, kept as written.
+	Level string
+}
+
+// Cluster is the [cluster] section.
+type Cluster struct {
+	NodeAddress netip.Addr
+	// NodesFile defaults to "nodes" next to the configuration file.
+	NodesFile string
+	// ClusterID is empty to derive it from the nodes; see
+	// Config.EffectiveClusterID.
+	ClusterID         string
+	Port              uint16
+	Socket            string
+	LeaderCapability  bool
+	KeepaliveInterval time.Duration
+	DeadPeerTimeout   time.Duration
+	QuorumLossTimeout time.Duration
+	// LeaderTimeout is parsed for compatibility with CTDB and not used.
+	LeaderTimeout int
+}
+
+// Database is the [database] section.
+type Database struct {
+	VolatileDir     string
+	PersistentDir   string
+	StateDir        string
+	TDBMutexes      bool
+	LockDebugScript string
+}
+
+// Raft is the [raft] section; the values go to hashicorp/raft.
+type Raft struct {
+	DataDir            string
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+	// NoSync skips fsync of the Raft log: a crash may lose committed
+	// entries. For tests only.
+	NoSync bool
+}
+
+// Metrics is the [metrics] section.
+type Metrics struct {
+	// Address is the host:port to serve metrics on; empty disables them.
+	Address string
+}
+
+// Legacy is the [legacy] section.
+type Legacy struct {
+	StartAsStopped    bool
+	StartAsDisabled   bool
+	LMasterCapability bool
+}
+
+// Defaults that launchers and tools need without building a Config. Load
+// replaces DefaultNodesFile by the nodes file next to the config file.
+const (
+	DefaultPort      = 4379
+	DefaultNodesFile = "/etc/ctdb/nodes"
+	DefaultSocket    = "/run/ctdb/ctdbd.socket"
+)
+
+// Default returns a Config with every default set.
+func Default() Config {
+	return Config{
+		Logging: Logging{
+			Location: "stderr",
+			Level:    "NOTICE",
+		},
+		Cluster: Cluster{
+			NodesFile:         DefaultNodesFile,
+			Port:              DefaultPort,
+			Socket:            DefaultSocket,
+			LeaderCapability:  true,
+			KeepaliveInterval: 500 * time.Millisecond,
+			DeadPeerTimeout:   2 * time.Second,
+			QuorumLossTimeout: 2 * time.Second,
+			LeaderTimeout:     5,
+		},
+		Database: Database{
+			VolatileDir:   "/var/lib/ctdb/volatile",
+			PersistentDir: "/var/lib/ctdb/persistent",
+			StateDir:      "/var/lib/ctdb/state",
+		},
+		Raft: Raft{
+			DataDir:            "/var/lib/ctdb/raft",
+			HeartbeatTimeout:   400 * time.Millisecond,
+			ElectionTimeout:    400 * time.Millisecond,
+			LeaderLeaseTimeout: 400 * time.Millisecond,
+			CommitTimeout:      50 * time.Millisecond,
+			SnapshotInterval:   120 * time.Second,
+			SnapshotThreshold:  8192,
+			TrailingLogs:       10240,
+		},
+		Legacy: Legacy{
+			LMasterCapability: true,
+		},
+	}
+}
+
+// Error reports a bad setting. Its text is "file:line: [section] key: problem";
+// the line is left out when unknown, "[section] key: " when the problem is
+// not about one option, and the file is "config" for Validate.
+type Error struct {
+	File    string
+	Line    int
+	Section string
+	Key     string
+	Err     error
+
+	// related is a second option involved in a cross-option check; Load
+	// points at its line when Key was not set in the file.
+	related string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File == "" {
+		b.WriteString("config")
+	} else {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		fmt.Fprintf(&b, "[%s] %s: ", e.Section, e.Key)
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// valueError keeps messages short ("not a number ...") while still letting
+// errors.Is reach the parser's error underneath.
+type valueError struct {
+	msg string
+	err error
+}
+
+func (e *valueError) Error() string { return e.msg }
+func (e *valueError) Unwrap() error { return e.err }
+
+// Validate checks every field and returns the first problem as an *Error
+// naming "[section] key". It also checks Nodes, which must hold at least one
+// active node, one of them at Cluster.NodeAddress.
+func (c *Config) Validate() error {
+	if e := c.validate(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// validate returns *Error rather than error so that Load can add the file
+// and line without a type assertion.
+func (c *Config) validate() *Error {
+	for i := range keys {
+		k := &keys[i]
+		if k.check == nil {
+			continue
+		}
+		if err := k.check(c); err != nil {
+			return &Error{Section: k.section, Key: k.name, Err: err}
+		}
+	}
+	for _, r := range crossRules {
+		if err := r.check(c); err != nil {
+			return &Error{Section: r.section, Key: r.key, Err: err, related: r.related}
+		}
+	}
+	if err := checkNodeList(c.Nodes); err != nil {
+		return &Error{Section: secCluster, Key: keyNodesFile, Err: err}
+	}
+	if _, err := c.pnn(); err != nil {
+		return &Error{Section: secCluster, Key: keyNodeAddress, Err: err}
+	}
+	return nil
+}
+
+// PNN returns the PNN of the active node at Cluster.NodeAddress in Nodes,
+// which is its line index in the nodes file, deleted nodes included.
+func (c *Config) PNN() (uint32, error) {
+	pnn, err := c.pnn()
+	if err != nil {
+		return 0, &Error{Section: secCluster, Key: keyNodeAddress, Err: err}
+	}
+	return pnn, nil
+}
+
+func (c *Config) pnn() (uint32, error) {
+	if !c.Cluster.NodeAddress.IsValid() {
+		return 0, errRequired
+	}
+	want := c.Cluster.NodeAddress.Unmap()
+	for _, n := range c.Nodes {
+		if !n.Deleted && n.Addr.Unmap() == want {
+			return n.PNN, nil
+		}
+	}
+	return 0, fmt.Errorf("%s is not an active node in the nodes file %s", want, c.Cluster.NodesFile)
+}
+
+// EffectiveClusterID returns Cluster.ClusterID if set. Otherwise it derives
+// one from Nodes so that every member of a cluster computes the same value
+// without configuring it: "nodes-" and the first 16 hex digits of the
+// SHA-256 of the node list, one line per PNN, each the canonical address
+// (or "#" for a deleted node) followed by "\n".
+func (c *Config) EffectiveClusterID() string {
+	if c.Cluster.ClusterID != "" {
+		return c.Cluster.ClusterID
+	}
+	h := sha256.New()
+	for _, n := range c.Nodes {
+		if n.Deleted {
+			h.Write([]byte("#\n"))
+		} else {
+			h.Write([]byte(n.Addr.Unmap().String() + "\n"))
+		}
+	}
+	return "nodes-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// SlogLevel maps Level to slog; NOTICE has no slog equivalent and becomes
+// Info. An unknown level also gives Info, which Validate prevents.
+func (l Logging) SlogLevel() slog.Level {
+	lvl, _ := parseLevel(l.Level)
+	return lvl
+}
+
+var errRequired = errors.New("required")
+
+func parseLevel(s string) (slog.Level, bool) {
+	switch strings.ToUpper(s) {
+	case "ERROR", "ERR":
+		return slog.LevelError, true
+	case "WARNING", "WARN":
+		return slog.LevelWarn, true
+	case "NOTICE", "INFO":
+		return slog.LevelInfo, true
+	case "DEBUG":
+		return slog.LevelDebug, true
+	}
+	return slog.LevelInfo, false
+}

@@ -1,0 +1,44 @@
+// Package config owns the configuration of ctdbd: the ctdb.conf file, the
+// nodes file, their defaults, and the checks that reject a bad setting before
+// the daemon starts. It performs file I/O only in Load and LoadNodes and
+// imports nothing of ours.
+//
+// # ctdb.conf
+//
+// The syntax is that of CTDB 4.17 (Samba's tini parser under common/conf.c),
+// so an existing ctdb.conf keeps working:
+//
+//   - "[section]" opens a section; section names are case-insensitive.
+//   - "key = value" sets an option; keys contain spaces and are
+//     case-sensitive ("node address", not "Node Address"). Runs of
+//     whitespace inside a key count as one space; whitespace around the key
+//     and the value is ignored.
+//   - A line whose first non-blank character is '#' or ';' is a comment.
+//     There are no trailing comments: in "port = 1 # x" the value is "1 # x".
+//   - A line ending in '\' continues on the next line.
+//   - Booleans are true/false or yes/no, in any case.
+//   - A key set twice keeps its last value; a section may be opened twice.
+//   - Empty values, unknown sections and unknown keys are errors.
+//
+// Where CTDB silently skips a line without '=', this package reports it:
+// such a line is almost always a typo. Integers are decimal only.
+//
+// Options of CTDB that have no meaning here (cluster lock, recovery lock,
+// realtime scheduling, script log level, event debug script, failover
+// disabled) are accepted so that a CTDB file loads; the lock options add a
+// warning to Config.Warnings because rctdb elects its leader with Raft.
+//
+// # Nodes file
+//
+// The nodes file follows ctdb_read_nodes_file of CTDB 4.17: one IPv4 or IPv6
+// address per line, spaces and tabs around it ignored, no port. A line
+// starting with '#' is a deleted node: it keeps its PNN so that later nodes
+// do not change theirs. Because of that the nodes file has no comments: every
+// '#' line takes a PNN. Blank lines are skipped and take no PNN.
+//
+// # Errors
+//
+// Every error about a setting is an *Error naming the file, the line and the
+// option, e.g. "/etc/ctdb/ctdb.conf:12: [cluster] port: "43x": not a number
+// between 1 and 65535". Validate, which has no file, uses "config" instead.
+package config

@@ -1,0 +1,502 @@
+package election
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+)
+
+// Raft is what the election needs from the Raft layer.
+type Raft interface {
+	Self() uint32
+	IsLeader() bool
+	Leader() (uint32, bool)
+	LastContact() time.Time
+	CommitIndex() uint64
+	AppliedIndex() uint64
+	State() (*raftlayer.State, uint64)
+	Initialized() bool
+	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
+	Watch() <-chan struct{}
+	LeaderChanged() <-chan struct{}
+	TransferLeadership() error
+}
+
+// Links reports the state of node links.
+type Links interface {
+	Connected(pnn uint32) bool
+}
+
+// Deliverer delivers a message to the local clients registered for srvid.
+type Deliverer interface {
+	DeliverLocal(srvid uint64, data []byte)
+}
+
+// Config configures the election.
+type Config struct {
+	ClusterID string
+	// Nodes is the bootstrap membership, applied by the first leader.
+	Nodes []raftlayer.NodeState
+	// Capabilities of this node (CTDB_CAP_*).
+	Capabilities uint32
+	// QuorumLossTimeout is how long a node may be out of contact with a Raft
+	// quorum before it declares itself inactive.
+	QuorumLossTimeout time.Duration
+	// BroadcastInterval is the period of leader broadcasts (1 s in ctdbd).
+	BroadcastInterval time.Duration
+	// PollInterval is how often quorum contact is checked.
+	PollInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.QuorumLossTimeout <= 0 {
+		c.QuorumLossTimeout = 2 * time.Second
+	}
+	if c.BroadcastInterval <= 0 {
+		c.BroadcastInterval = time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 50 * time.Millisecond
+	}
+	if c.Capabilities == 0 {
+		c.Capabilities = protocol.CapDefault
+	}
+}
+
+// Manager runs the election duties of one node.
+type Manager struct {
+	cfg   Config
+	raft  Raft
+	links Links
+	out   Deliverer
+	log   *slog.Logger
+	self  uint32
+
+	poke   chan struct{} // wakes the leader loop
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu sync.Mutex
+	// inactive is true while this node is out of contact with a quorum or
+	// has not yet caught up with the log after gaining contact.
+	inactive bool
+	// catchUpTo is the commit index seen when contact was (re)gained; the
+	// node becomes active once it has applied it.
+	catchUpTo  uint64
+	hadContact bool
+	// lastContact is the last time this node knew itself in contact with a
+	// quorum; only contactLoop touches it.
+	lastContact time.Time
+	caps        uint32
+	changed     chan struct{} // closed and replaced when inactive changes
+
+	mInactive    *metrics.Gauge
+	mViewCommits *metrics.Counter
+	mTransfers   *metrics.Counter
+}
+
+// New returns a Manager; Start runs it.
+func New(cfg Config, r Raft, links Links, out Deliverer, log *slog.Logger, set *metrics.Set) *Manager {
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	m := &Manager{
+		cfg: cfg, raft: r, links: links, out: out, log: log, self: r.Self(),
+		poke: make(chan struct{}, 1), inactive: true, caps: cfg.Capabilities,
+		changed: make(chan struct{}),
+	}
+	set.GetOrCreateGauge("ctdb_election_inactive", func() float64 {
+		if m.Inactive() {
+			return 1
+		}
+		return 0
+	})
+	set.GetOrCreateGauge("ctdb_election_is_leader", func() float64 {
+		if r.IsLeader() {
+			return 1
+		}
+		return 0
+	})
+	m.mViewCommits = set.GetOrCreateCounter("ctdb_election_view_commits_total")
+	m.mTransfers = set.GetOrCreateCounter("ctdb_election_leadership_transfers_total")
+	return m
+}
+
+// Start runs the election loops until Stop.
+func (m *Manager) Start() {
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.goFunc(m.contactLoop)
+	m.goFunc(m.broadcastLoop)
+	m.goFunc(m.leaderLoop)
+	m.goFunc(m.capsLoop)
+}
+
+// Stop ends the loops and waits for them.
+func (m *Manager) Stop() {
+	if m.cancel != nil {
+		m.cancel()
+		m.wg.Wait()
+	}
+}
+
+func (m *Manager) goFunc(f func()) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		f()
+	}()
+}
+
+// LinkChanged tells the leader that a node link went up or down.
+func (m *Manager) LinkChanged() { m.wake() }
+
+func (m *Manager) wake() {
+	select {
+	case m.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Inactive reports whether this node is out of the cluster: no contact with
+// a Raft quorum, or not yet caught up with the log.
+func (m *Manager) Inactive() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inactive
+}
+
+// InactiveChanged returns a channel closed at the next change of Inactive.
+func (m *Manager) InactiveChanged() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// Leader returns the leader pnn as clients should see it: UnknownPNN while
+// this node is inactive or knows no leader.
+func (m *Manager) Leader() uint32 {
+	if m.Inactive() {
+		return protocol.UnknownPNN
+	}
+	if p, ok := m.raft.Leader(); ok {
+		return p
+	}
+	return protocol.UnknownPNN
+}
+
+// Capabilities returns this node's capabilities.
+func (m *Manager) Capabilities() uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.caps
+}
+
+// SetCapability turns a capability bit on or off and records it in the
+// replicated state.
+func (m *Manager) SetCapability(ctx context.Context, bit uint32, on bool) error {
+	m.mu.Lock()
+	if on {
+		m.caps |= bit
+	} else {
+		m.caps &^= bit
+	}
+	caps := m.caps
+	m.mu.Unlock()
+	_, err := m.raft.Apply(ctx, &raftlayer.CmdSetCapabilities{PNN: m.self, Capabilities: caps})
+	return err
+}
+
+// contactLoop tracks whether this node is in contact with a quorum.
+func (m *Manager) contactLoop() {
+	tick := time.NewTicker(m.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		m.checkContact()
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-tick.C:
+		case <-m.raft.LeaderChanged():
+		}
+	}
+}
+
+func (m *Manager) checkContact() {
+	// A leader is in contact with a quorum (hashicorp/raft steps down after
+	// LeaderLeaseTimeout without one); a follower is as recent as the
+	// leader's last message. A re-election alone does not make a node
+	// inactive: only QuorumLossTimeout without any contact does.
+	now := time.Now()
+	if m.raft.IsLeader() {
+		m.lastContact = now
+	} else if lc := m.raft.LastContact(); lc.After(m.lastContact) {
+		m.lastContact = lc
+	}
+	contact := !m.lastContact.IsZero() && now.Sub(m.lastContact) < m.cfg.QuorumLossTimeout
+	m.mu.Lock()
+	was := m.inactive
+	switch {
+	case !contact:
+		m.hadContact = false
+		m.inactive = true
+	case !m.hadContact:
+		m.hadContact = true
+		m.catchUpTo = m.raft.CommitIndex()
+		m.inactive = m.raft.AppliedIndex() < m.catchUpTo
+	case m.inactive:
+		m.inactive = m.raft.AppliedIndex() < m.catchUpTo
+	}
+	inactive := m.inactive
+	if inactive != was {
+		close(m.changed)
+		m.changed = make(chan struct{})
+	}
+	m.mu.Unlock()
+	if inactive != was {
+		if inactive {
+			m.log.Warn("lost contact with the raft quorum: node is INACTIVE")
+		} else {
+			m.log.Info("in contact with the raft quorum and caught up: node is active")
+		}
+		m.sendLeader()
+		m.wake()
+	}
+}
+
+// broadcastLoop delivers the leader to local clients every interval and at
+// every leader change.
+func (m *Manager) broadcastLoop() {
+	tick := time.NewTicker(m.cfg.BroadcastInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-tick.C:
+		case <-m.raft.LeaderChanged():
+		}
+		m.sendLeader()
+	}
+}
+
+func (m *Manager) sendLeader() { m.out.DeliverLocal(protocol.SrvIDLeader, protocol.U32(m.Leader())) }
+
+// capsLoop records this node's capabilities in the replicated state once
+// the cluster is initialised, and again if they differ.
+func (m *Manager) capsLoop() {
+	for {
+		watch := m.raft.Watch()
+		st, _ := m.raft.State()
+		caps := m.Capabilities()
+		if m.raft.Initialized() && !m.Inactive() && int(m.self) < len(st.Nodes) && st.Nodes[m.self].Caps() != caps {
+			ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+			_, err := m.raft.Apply(ctx, &raftlayer.CmdSetCapabilities{PNN: m.self, Capabilities: caps})
+			cancel()
+			if err != nil && m.ctx.Err() == nil {
+				m.log.Debug("recording capabilities failed; will retry", "err", err)
+				if !sleepCtx(m.ctx, 200*time.Millisecond) {
+					return
+				}
+				continue
+			}
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-watch:
+		case <-m.InactiveChanged():
+		}
+	}
+}
+
+// leaderLoop performs the leader's duties while this node leads.
+func (m *Manager) leaderLoop() {
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	for {
+		watch := m.raft.Watch()
+		leaderChanged := m.raft.LeaderChanged()
+		next := time.Duration(0)
+		if m.raft.IsLeader() {
+			var err error
+			next, err = m.leaderDuties()
+			if err != nil && m.ctx.Err() == nil {
+				m.log.Warn("leader duty failed; retrying", "err", err)
+				next = 100 * time.Millisecond
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+			timer, timerC = nil, nil
+		}
+		if next > 0 {
+			timer = time.NewTimer(next)
+			timerC = timer.C
+		}
+		select {
+		case <-m.ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		case <-m.poke:
+		case <-watch:
+		case <-leaderChanged:
+		case <-timerC:
+		}
+	}
+}
+
+// leaderDuties does one round of duties and returns when the next round is
+// due regardless of events (0 = only on events).
+func (m *Manager) leaderDuties() (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	st, _ := m.raft.State()
+	if !m.raft.Initialized() {
+		m.log.Info("initialising the replicated cluster state", "cluster_id", m.cfg.ClusterID, "nodes", len(m.cfg.Nodes))
+		_, err := m.raft.Apply(ctx, &raftlayer.CmdInit{ClusterID: m.cfg.ClusterID, Nodes: m.cfg.Nodes})
+		return 0, err
+	}
+	if m.shouldHandOff(st) {
+		m.mTransfers.Inc()
+		m.log.Info("handing leadership to another node", "flags", protocol.NodeFlagsString(st.Flags(m.self)), "caps", st.Nodes[m.self].Caps())
+		if err := m.raft.TransferLeadership(); err != nil {
+			m.log.Warn("leadership transfer failed", "err", err)
+			return time.Second, nil
+		}
+		return 0, nil
+	}
+	next, err := m.expireBans(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	if err := m.reconcileView(ctx, st); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+// shouldHandOff reports whether this leader may not lead and another node
+// could: ctdbd lets only nodes with the leader capability lead, and a banned
+// or stopped node never does.
+func (m *Manager) shouldHandOff(st *raftlayer.State) bool {
+	mine := st.Flags(m.self)&(protocol.NodeFlagBanned|protocol.NodeFlagStopped) != 0 ||
+		m.Capabilities()&protocol.CapRecMaster == 0
+	if !mine {
+		return false
+	}
+	for _, p := range st.Active() {
+		if p != m.self && st.Nodes[p].Caps()&protocol.CapRecMaster != 0 && m.links.Connected(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// expireBans lifts bans whose time is up and returns when the next expires.
+func (m *Manager) expireBans(ctx context.Context, st *raftlayer.State) (time.Duration, error) {
+	now := time.Now()
+	var next time.Duration
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		if !n.Banned() {
+			continue
+		}
+		left := time.Unix(0, n.BannedUntil).Sub(now)
+		if left <= 0 {
+			m.log.Info("ban expired", "pnn", n.PNN)
+			if _, err := m.raft.Apply(ctx, &raftlayer.CmdExpireBan{PNN: n.PNN, Until: n.BannedUntil}); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if next == 0 || left < next {
+			next = left
+		}
+	}
+	return next, nil
+}
+
+// DesiredView computes the runtime view the leader wants from the state and
+// the links; ok is false when the committed view already matches.
+func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) (raftlayer.RuntimeView, bool) {
+	var disc []uint32
+	for i := range st.Nodes {
+		p := uint32(i)
+		if p != self && !st.Nodes[i].Deleted && !connected(p) {
+			disc = append(disc, p)
+		}
+	}
+	next := st.Clone()
+	next.View.Disconnected = disc
+	// Until nodes report their own health, a node is unhealthy exactly
+	// while it is disconnected, as ctdbd shows a dead node.
+	next.View.Unhealthy = slices.Clone(disc)
+	active := next.Active()
+	var vnn []uint32
+	for _, p := range active {
+		if next.Nodes[p].Caps()&protocol.CapLMaster != 0 {
+			vnn = append(vnn, p)
+		}
+	}
+	if len(vnn) == 0 {
+		vnn = []uint32{self}
+	}
+	gen := st.View.Generation
+	if gen == protocol.InvalidGeneration || !slices.Equal(vnn, st.View.VNNMap) || !slices.Equal(active, st.Active()) {
+		gen = newGeneration(st.View.Generation)
+	}
+	view := raftlayer.RuntimeView{Generation: gen, VNNMap: vnn, Disconnected: disc, Unhealthy: next.View.Unhealthy, DecidedBy: self}
+	same := gen == st.View.Generation &&
+		slices.Equal(vnn, st.View.VNNMap) &&
+		slices.Equal(disc, st.View.Disconnected) &&
+		slices.Equal(view.Unhealthy, st.View.Unhealthy)
+	return view, !same
+}
+
+func newGeneration(old uint32) uint32 {
+	for {
+		g := rand.Uint32()
+		if g != 0 && g != protocol.InvalidGeneration && g != old {
+			return g
+		}
+	}
+}
+
+func (m *Manager) reconcileView(ctx context.Context, st *raftlayer.State) error {
+	view, changed := DesiredView(st, m.self, m.links.Connected)
+	if !changed {
+		return nil
+	}
+	if _, err := m.raft.Apply(ctx, &raftlayer.CmdSetView{View: view, PrevSeq: st.View.Seq}); err != nil {
+		return err
+	}
+	m.mViewCommits.Inc()
+	m.log.Info("committed runtime view", "generation", view.Generation, "vnnmap", view.VNNMap, "disconnected", view.Disconnected)
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

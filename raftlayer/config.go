@@ -1,0 +1,76 @@
+package raftlayer
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures a Raft node.
+type Config struct {
+	// DataDir holds raft.db (log and stable store) and snapshots/.
+	DataDir string
+	// InMemory keeps log, stable store and snapshots in memory (tests only).
+	InMemory bool
+	// ClusterID is fixed at bootstrap; a data directory of another cluster
+	// is refused.
+	ClusterID string
+	// Self is this node's pnn.
+	Self uint32
+	// Nodes is the bootstrap membership from the nodes file, index = pnn.
+	Nodes []NodeState
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+	// NoSync skips fsync of the log: unsafe, for tests.
+	NoSync bool
+	// ApplyTimeout bounds one Apply on the leader.
+	ApplyTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatTimeout, 400*time.Millisecond)
+	def(&c.ElectionTimeout, 400*time.Millisecond)
+	def(&c.LeaderLeaseTimeout, 400*time.Millisecond)
+	def(&c.CommitTimeout, 50*time.Millisecond)
+	def(&c.SnapshotInterval, 120*time.Second)
+	def(&c.ApplyTimeout, 10*time.Second)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 8192
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.DataDir == "" && !c.InMemory {
+		return errors.New("raft config: DataDir: required")
+	}
+	if c.ClusterID == "" {
+		return errors.New("raft config: ClusterID: required")
+	}
+	if int(c.Self) >= len(c.Nodes) || c.Nodes[c.Self].Deleted {
+		return fmt.Errorf("raft config: Self: node %d is not an active node of the nodes list", c.Self)
+	}
+	for i, n := range c.Nodes {
+		if n.PNN != uint32(i) {
+			return fmt.Errorf("raft config: Nodes: entry %d has pnn %d", i, n.PNN)
+		}
+	}
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		return errors.New("raft config: LeaderLeaseTimeout: must not exceed HeartbeatTimeout")
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package raftlayer
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// fsm is the raft.FSM of the cluster state.
+type fsm struct {
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	state   *State
+	applied uint64
+	// changed is closed and replaced after every apply or restore.
+	changed chan struct{}
+}
+
+func newFSM(log *slog.Logger) *fsm {
+	return &fsm{log: log, state: &State{}, changed: make(chan struct{})}
+}
+
+// Apply applies one committed log entry. A command the state machine
+// refuses returns an *ErrRejected as the future's response; an undecodable
+// entry is logged and skipped so that no node can be crashed by the log.
+func (f *fsm) Apply(l *raft.Log) any {
+	var result error
+	cmd, err := DecodeCommand(l.Data)
+	f.mu.Lock()
+	if err != nil {
+		f.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
+		result = err
+	} else {
+		result = f.state.Apply(cmd)
+	}
+	f.applied = l.Index
+	ch := f.changed
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	close(ch)
+	return result
+}
+
+// read returns a copy of the state and the index it reflects.
+func (f *fsm) read() (*State, uint64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Clone(), f.applied
+}
+
+// watch returns a channel closed at the next change.
+func (f *fsm) watch() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.changed
+}
+
+func (f *fsm) appliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.applied
+}
+
+// waitApplied blocks until index is applied here or ctx ends.
+func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.mu.RLock()
+		applied, ch := f.applied, f.changed
+		f.mu.RUnlock()
+		if applied >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for raft index %d (applied %d): %w", index, applied, ctx.Err())
+		}
+	}
+}
+
+// Snapshot format: a magic line, then sections, each a u16 name length, the
+// name, a u64 body length and the body. "cluster" holds the JSON State.
+// Other subsystems will add sections of their own.
+const snapshotMagic = "rctdb-snapshot-v1\n"
+
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	body, err := json.Marshal(f.state)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot cluster state: %w", err)
+	}
+	return &fsmSnapshot{sections: []section{{"cluster", body}}}, nil
+}
+
+type section struct {
+	name string
+	body []byte
+}
+
+type fsmSnapshot struct{ sections []section }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	w := bufio.NewWriter(sink)
+	_, err := w.WriteString(snapshotMagic)
+	for _, sec := range s.sections {
+		if err != nil {
+			break
+		}
+		var hdr [2 + 8]byte
+		binary.LittleEndian.PutUint16(hdr[:], uint16(len(sec.name)))
+		if _, err = w.Write(hdr[:2]); err != nil {
+			break
+		}
+		if _, err = w.WriteString(sec.name); err != nil {
+			break
+		}
+		binary.LittleEndian.PutUint64(hdr[2:], uint64(len(sec.body)))
+		if _, err = w.Write(hdr[2:]); err != nil {
+			break
+		}
+		_, err = w.Write(sec.body)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+// maxSectionSize bounds one section so a corrupt snapshot cannot make a
+// node allocate without limit.
+const maxSectionSize = 16 << 30
+
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	r := bufio.NewReader(rc)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+		return fmt.Errorf("restore snapshot: not an rctdb snapshot (magic %q): %v", magic, err)
+	}
+	var st *State
+	for {
+		var nl [2]byte
+		if _, err := io.ReadFull(r, nl[:]); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return fmt.Errorf("restore snapshot: section header: %w", err)
+		}
+		name := make([]byte, binary.LittleEndian.Uint16(nl[:]))
+		var bl [8]byte
+		if _, err := io.ReadFull(r, name); err != nil {
+			return fmt.Errorf("restore snapshot: section name: %w", err)
+		}
+		if _, err := io.ReadFull(r, bl[:]); err != nil {
+			return fmt.Errorf("restore snapshot: section %q length: %w", name, err)
+		}
+		n := binary.LittleEndian.Uint64(bl[:])
+		if n > maxSectionSize {
+			return fmt.Errorf("restore snapshot: section %q claims %d bytes", name, n)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return fmt.Errorf("restore snapshot: section %q body: %w", name, err)
+		}
+		switch string(name) {
+		case "cluster":
+			st = &State{}
+			if err := json.Unmarshal(body, st); err != nil {
+				return fmt.Errorf("restore snapshot: cluster state: %w", err)
+			}
+		default:
+			return fmt.Errorf("restore snapshot: unknown section %q (snapshot from a newer rctdb?)", name)
+		}
+	}
+	if st == nil {
+		return errors.New("restore snapshot: no cluster section")
+	}
+	f.mu.Lock()
+	f.state = st
+	ch := f.changed
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	close(ch)
+	f.log.Info("restored cluster state from snapshot", "state", st.String())
+	return nil
+}

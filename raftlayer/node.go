@@ -1,0 +1,503 @@
+package raftlayer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// ErrNoLeader is returned when no leader is known within the caller's time.
+var ErrNoLeader = errors.New("raft: no leader")
+
+// stableKeyClusterID is where the stable store records the cluster id at
+// bootstrap, so that a data directory is never reused by another cluster.
+var stableKeyClusterID = []byte("rctdb_cluster_id")
+
+// Node is this node's member of the Raft group.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+	rpc RPC
+	m   *raftMetrics
+
+	raft      *raft.Raft
+	fsm       *fsm
+	trans     *raft.NetworkTransport
+	closeFns  []func() error
+	bootstate *State // display state before CmdInit is applied
+
+	observerCh chan raft.Observation
+	observer   *raft.Observer
+
+	mu            sync.Mutex
+	leaderChanged chan struct{} // closed and replaced on every leader or state change
+
+	nudgeCh chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// RPC calls a node-to-node control on another node; the server implements
+// it over the node links.
+type RPC interface {
+	Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error)
+}
+
+// Open starts the Raft member: it opens (or creates) the stores, bootstraps
+// the cluster from cfg.Nodes if and only if there is no existing state, and
+// joins the group over tr. rpc carries forwarded applies.
+func Open(cfg Config, tr Transport, rpc RPC, log *slog.Logger, set *metrics.Set) (*Node, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{
+		cfg:           cfg,
+		log:           log,
+		rpc:           rpc,
+		fsm:           newFSM(log),
+		bootstate:     BootstrapState(cfg.ClusterID, cfg.Nodes),
+		leaderChanged: make(chan struct{}),
+		nudgeCh:       make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+	}
+	if err := n.open(tr); err != nil {
+		for _, f := range n.closeFns {
+			f()
+		}
+		return nil, err
+	}
+	n.m = registerMetrics(set, n)
+	n.observerCh = make(chan raft.Observation, 64)
+	n.observer = raft.NewObserver(n.observerCh, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.RaftState:
+			return true
+		}
+		return false
+	})
+	n.raft.RegisterObserver(n.observer)
+	n.wg.Add(2)
+	go n.observeLoop()
+	go n.nudgeLoop()
+	return n, nil
+}
+
+func (n *Node) open(tr Transport) error {
+	hclog := newHCLogger(n.log)
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(strconv.FormatUint(uint64(n.cfg.Self), 10))
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = n.cfg.CommitTimeout
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.Logger = hclog
+
+	var logs raft.LogStore
+	var stable raft.StableStore
+	var snaps raft.SnapshotStore
+	if n.cfg.InMemory {
+		store := raft.NewInmemStore()
+		logs, stable, snaps = store, store, raft.NewInmemSnapshotStore()
+	} else {
+		if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("raft data directory: %w", err)
+		}
+		bolt, err := raftboltdb.New(raftboltdb.Options{
+			Path:        filepath.Join(n.cfg.DataDir, "raft.db"),
+			BoltOptions: &bbolt.Options{Timeout: 2 * time.Second, FreelistType: bbolt.FreelistMapType},
+			NoSync:      n.cfg.NoSync,
+		})
+		if err != nil {
+			return fmt.Errorf("open raft store %s: %w", filepath.Join(n.cfg.DataDir, "raft.db"), err)
+		}
+		n.closeFns = append(n.closeFns, bolt.Close)
+		cache, err := raft.NewLogCache(512, bolt)
+		if err != nil {
+			return fmt.Errorf("raft log cache: %w", err)
+		}
+		logs, stable = cache, bolt
+		fss, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, hclog)
+		if err != nil {
+			return fmt.Errorf("raft snapshot store in %s: %w", n.cfg.DataDir, err)
+		}
+		snaps = fss
+	}
+
+	ln := tr.RaftListener()
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &streamLayer{tr: tr, ln: ln, addr: raftAddr(tr.RaftAddr(n.cfg.Self))},
+		MaxPool: 3,
+		Timeout: 2 * time.Second,
+		Logger:  hclog,
+	})
+	n.closeFns = append(n.closeFns, n.trans.Close)
+
+	existing, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state in %s: %w", n.cfg.DataDir, err)
+	}
+	if existing {
+		id, err := stable.Get(stableKeyClusterID)
+		if err != nil {
+			return fmt.Errorf("read cluster id from raft state: %w", err)
+		}
+		if string(id) != n.cfg.ClusterID {
+			return fmt.Errorf("raft state in %s belongs to cluster %q, configuration says %q", n.cfg.DataDir, id, n.cfg.ClusterID)
+		}
+		n.log.Info("found existing raft state; not bootstrapping", "dir", n.cfg.DataDir)
+	} else {
+		var servers []raft.Server
+		for _, node := range n.cfg.Nodes {
+			if node.Deleted {
+				continue
+			}
+			servers = append(servers, raft.Server{
+				Suffrage: raft.Voter,
+				ID:       raft.ServerID(strconv.FormatUint(uint64(node.PNN), 10)),
+				Address:  raft.ServerAddress(tr.RaftAddr(node.PNN)),
+			})
+		}
+		if err := stable.Set(stableKeyClusterID, []byte(n.cfg.ClusterID)); err != nil {
+			return fmt.Errorf("record cluster id: %w", err)
+		}
+		if err := raft.BootstrapCluster(rc, logs, stable, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+			return fmt.Errorf("bootstrap raft cluster: %w", err)
+		}
+		n.log.Info("bootstrapped raft cluster from the nodes file", "voters", len(servers))
+	}
+
+	r, err := raft.NewRaft(rc, n.fsm, logs, stable, snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+	return nil
+}
+
+// Shutdown leaves the Raft group and closes the stores.
+func (n *Node) Shutdown() error {
+	close(n.stop)
+	err := n.raft.Shutdown().Error()
+	n.raft.DeregisterObserver(n.observer)
+	n.wg.Wait()
+	for i := len(n.closeFns) - 1; i >= 0; i-- {
+		if cerr := n.closeFns[i](); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Self is this node's pnn.
+func (n *Node) Self() uint32 { return n.cfg.Self }
+
+// State returns a copy of the replicated state and the log index it
+// reflects. Before the first leader initialised the cluster it returns the
+// bootstrap state from the configuration, at index 0.
+func (n *Node) State() (*State, uint64) {
+	st, idx := n.fsm.read()
+	if !st.Initialized() {
+		return n.bootstate.Clone(), 0
+	}
+	return st, idx
+}
+
+// Initialized reports whether the replicated state was initialised (CmdInit
+// applied); until then State returns the configuration's bootstrap state.
+func (n *Node) Initialized() bool {
+	st, _ := n.fsm.read()
+	return st.Initialized()
+}
+
+// Watch returns a channel closed at the next change of the state.
+func (n *Node) Watch() <-chan struct{} { return n.fsm.watch() }
+
+// AppliedIndex is the last log index applied to the local state.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
+
+// WaitApplied blocks until the local state reflects index.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	return n.fsm.waitApplied(ctx, index)
+}
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the pnn of the leader this node knows of.
+func (n *Node) Leader() (uint32, bool) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return 0, false
+	}
+	p, err := strconv.ParseUint(string(id), 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(p), true
+}
+
+// LastContact is when this follower last heard from a leader (zero if
+// never); on the leader it is now.
+func (n *Node) LastContact() time.Time {
+	if n.IsLeader() {
+		return time.Now()
+	}
+	return n.raft.LastContact()
+}
+
+// CommitIndex is the commit index this node knows of.
+func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }
+
+// LeaderChanged returns a channel closed at the next leader or Raft state
+// change.
+func (n *Node) LeaderChanged() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.leaderChanged
+}
+
+// TransferLeadership asks Raft to hand leadership to another voter.
+func (n *Node) TransferLeadership() error { return n.raft.LeadershipTransfer().Error() }
+
+func (n *Node) observeLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case o := <-n.observerCh:
+			if lo, ok := o.Data.(raft.LeaderObservation); ok {
+				n.log.Info("raft leader changed", "leader", lo.LeaderID, "term", n.raft.CurrentTerm())
+			}
+			n.mu.Lock()
+			close(n.leaderChanged)
+			n.leaderChanged = make(chan struct{})
+			n.mu.Unlock()
+		}
+	}
+}
+
+// Apply commits c through the leader, from any node, and returns once the
+// local state reflects it (read your writes). A command the state machine
+// refuses returns its *ErrRejected.
+func (n *Node) Apply(ctx context.Context, c Command) (uint64, error) {
+	data, err := EncodeCommand(c)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	idx, err := n.applyData(ctx, data)
+	n.m.applyDuration.UpdateDuration(start)
+	if err != nil {
+		n.m.applyErrors.Inc()
+		return 0, err
+	}
+	n.m.applies.Inc()
+	if err := n.WaitApplied(ctx, idx); err != nil {
+		return idx, err
+	}
+	return idx, nil
+}
+
+// applyData applies an encoded command on the leader, forwarding it there
+// when this node is a follower, and retrying while leadership moves.
+func (n *Node) applyData(ctx context.Context, data []byte) (uint64, error) {
+	backoff := 10 * time.Millisecond
+	for {
+		leader, ok := n.Leader()
+		var err error
+		if ok && leader == n.cfg.Self {
+			var idx uint64
+			idx, err = n.applyLocalCtx(ctx, data)
+			if err == nil || isRejected(err) {
+				return idx, err
+			}
+		} else if ok {
+			var reply []byte
+			n.m.forwarded.Inc()
+			reply, err = n.rpc.Call(ctx, leader, OpApply, data)
+			if err == nil {
+				return decodeApplyReply(reply)
+			}
+			if rej := rejectedFromRemote(err); rej != nil {
+				return 0, rej
+			}
+		} else {
+			err = ErrNoLeader
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("raft apply: %w (last error: %v)", ctx.Err(), err)
+		}
+		n.log.Debug("raft apply retry", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-n.LeaderChanged():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 200*time.Millisecond)
+	}
+}
+
+// applyLocalCtx is applyLocal that stops waiting when ctx ends; the entry
+// may still commit later, as with any timed-out write.
+func (n *Node) applyLocalCtx(ctx context.Context, data []byte) (uint64, error) {
+	type result struct {
+		idx uint64
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		idx, err := n.applyLocal(data)
+		ch <- result{idx, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.idx, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// applyLocal applies on this node, which must be the leader.
+func (n *Node) applyLocal(data []byte) (uint64, error) {
+	f := n.raft.Apply(data, n.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		return 0, err
+	}
+	if cmdType(data[0]) != typeNoop {
+		n.nudge()
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return f.Index(), err
+	}
+	return f.Index(), nil
+}
+
+func isRejected(err error) bool {
+	var rej *ErrRejected
+	return errors.As(err, &rej)
+}
+
+// nudge asks the nudge loop to append a no-op so that followers learn the
+// new commit index immediately.
+func (n *Node) nudge() {
+	select {
+	case n.nudgeCh <- struct{}{}:
+	default:
+	}
+}
+
+// nudgeLoop appends at most one no-op at a time; nudges that arrive while
+// one is in flight collapse into the next.
+func (n *Node) nudgeLoop() {
+	defer n.wg.Done()
+	data, _ := EncodeCommand(&CmdNoop{})
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.nudgeCh:
+		}
+		if n.raft.State() != raft.Leader {
+			continue
+		}
+		if err := n.raft.Apply(data, n.cfg.ApplyTimeout).Error(); err != nil {
+			n.log.Debug("commit nudge failed", "err", err)
+		}
+	}
+}
+
+// Barrier waits until every entry committed before the call is applied on
+// the leader; only the leader may call it.
+func (n *Node) Barrier(timeout time.Duration) error { return n.raft.Barrier(timeout).Error() }
+
+// ReadIndex returns an index such that the local state is linearizable once
+// it has applied it: everything committed before the call is at or below.
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	for {
+		leader, ok := n.Leader()
+		var err error
+		if ok && leader == n.cfg.Self {
+			if err = n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err == nil {
+				return n.raft.AppliedIndex(), nil
+			}
+		} else if ok {
+			var reply []byte
+			if reply, err = n.rpc.Call(ctx, leader, OpReadIndex, nil); err == nil {
+				return decodeIndex(reply)
+			}
+		} else {
+			err = ErrNoLeader
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("raft read index: %w (last error: %v)", ctx.Err(), err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-n.LeaderChanged():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// LinearizableState returns the state once it reflects everything committed
+// before the call.
+func (n *Node) LinearizableState(ctx context.Context) (*State, error) {
+	idx, err := n.ReadIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.WaitApplied(ctx, idx); err != nil {
+		return nil, err
+	}
+	st, _ := n.State()
+	return st, nil
+}
+
+// WaitAppliedOn waits until each of pnns (this node included or not) has
+// applied index. It asks the other nodes in parallel and returns the first
+// error.
+func (n *Node) WaitAppliedOn(ctx context.Context, index uint64, pnns []uint32) error {
+	errs := make(chan error, len(pnns))
+	for _, p := range pnns {
+		go func() {
+			if p == n.cfg.Self {
+				errs <- n.WaitApplied(ctx, index)
+				return
+			}
+			_, err := n.rpc.Call(ctx, p, OpWaitApplied, encodeIndex(index))
+			if err != nil {
+				err = fmt.Errorf("node %d: %w", p, err)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range pnns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Snapshot forces a snapshot now (tests and administration).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }

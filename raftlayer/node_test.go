@@ -1,0 +1,311 @@
+package raftlayer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/internal/testutil"
+	"github.com/rctdb/rctdb/transport"
+)
+
+// memHandler ignores node packets; raft rides on the mem transport's streams.
+type memHandler struct{}
+
+func (memHandler) HandlePacket(uint32, []byte) {}
+func (memHandler) PeerConnected(uint32)        {}
+func (memHandler) PeerDisconnected(uint32)     {}
+
+// directRPC calls other nodes' HandleRPC in process, if the link is up.
+type directRPC struct {
+	c    *testCluster
+	self uint32
+}
+
+type testRemoteError struct {
+	status int32
+	msg    string
+}
+
+func (e *testRemoteError) Error() string         { return e.msg }
+func (e *testRemoteError) RemoteStatus() int32   { return e.status }
+func (e *testRemoteError) RemoteMessage() string { return e.msg }
+
+func (r directRPC) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
+	r.c.mu.Lock()
+	target, tr := r.c.nodes[pnn], r.c.trs[r.self]
+	r.c.mu.Unlock()
+	if target == nil || tr == nil || !tr.Connected(pnn) {
+		return nil, transport.ErrNotConnected
+	}
+	reply, err := target.HandleRPC(ctx, op, data)
+	if err != nil {
+		var rej *ErrRejected
+		if errors.As(err, &rej) {
+			return nil, &testRemoteError{StatusRejected, err.Error()}
+		}
+		return nil, &testRemoteError{-1, err.Error()}
+	}
+	return reply, nil
+}
+
+type testCluster struct {
+	t    *testing.T
+	net  *transport.MemNetwork
+	dirs []string
+	id   string
+
+	mu    sync.Mutex
+	nodes map[uint32]*Node
+	trs   map[uint32]*transport.Mem
+}
+
+func newTestCluster(t *testing.T, n int) *testCluster {
+	c := &testCluster{t: t, net: transport.NewMemNetwork(), id: "test-" + t.Name(),
+		nodes: map[uint32]*Node{}, trs: map[uint32]*transport.Mem{}}
+	for i := 0; i < n; i++ {
+		c.dirs = append(c.dirs, t.TempDir())
+	}
+	for i := 0; i < n; i++ {
+		c.start(uint32(i))
+	}
+	t.Cleanup(func() {
+		for p := range c.nodes {
+			c.stop(p)
+		}
+	})
+	return c
+}
+
+func (c *testCluster) nodeStates() []NodeState {
+	var ns []NodeState
+	for i := range c.dirs {
+		ns = append(ns, NodeState{PNN: uint32(i), Addr: fmt.Sprintf("mem:%d", i)})
+	}
+	return ns
+}
+
+func (c *testCluster) config(pnn uint32) Config {
+	return Config{
+		DataDir: c.dirs[pnn], ClusterID: c.id, Self: pnn, Nodes: c.nodeStates(),
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
+		LeaderLeaseTimeout: 200 * time.Millisecond, NoSync: true,
+	}
+}
+
+func (c *testCluster) start(pnn uint32) {
+	c.t.Helper()
+	tr := c.net.Transport(pnn)
+	if err := tr.Start(memHandler{}); err != nil {
+		c.t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("pnn", pnn)
+	}
+	n, err := Open(c.config(pnn), tr, directRPC{c: c, self: pnn}, log, nil)
+	if err != nil {
+		c.t.Fatalf("open node %d: %v", pnn, err)
+	}
+	c.mu.Lock()
+	c.nodes[pnn], c.trs[pnn] = n, tr
+	c.mu.Unlock()
+}
+
+func (c *testCluster) stop(pnn uint32) {
+	c.mu.Lock()
+	n, tr := c.nodes[pnn], c.trs[pnn]
+	delete(c.nodes, pnn)
+	delete(c.trs, pnn)
+	c.mu.Unlock()
+	if n != nil {
+		n.Shutdown()
+	}
+	if tr != nil {
+		tr.Close()
+	}
+}
+
+func (c *testCluster) node(pnn uint32) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[pnn]
+}
+
+func (c *testCluster) leader() uint32 {
+	c.t.Helper()
+	var leader uint32
+	testutil.WaitFor(c.t, 10*time.Second, "a leader", func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for p, n := range c.nodes {
+			if n.IsLeader() {
+				leader = p
+				return nil
+			}
+		}
+		return errors.New("none")
+	})
+	return leader
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestClusterApplyForwardedAndVisibleEverywhere(t *testing.T) {
+	c := newTestCluster(t, 3)
+	leader := c.leader()
+	follower := (leader + 1) % 3
+	ctx := ctxT(t)
+	if _, err := c.node(follower).Apply(ctx, &CmdInit{ClusterID: c.id, Nodes: c.nodeStates()}); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := c.node(follower).Apply(ctx, &CmdSetStopped{PNN: 2, Stopped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read your writes on the follower that applied.
+	if st, _ := c.node(follower).State(); !st.Nodes[2].Stopped {
+		t.Fatal("follower does not see its own committed write")
+	}
+	start := time.Now()
+	if err := c.node(follower).WaitAppliedOn(ctx, idx, []uint32{0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	// The commit nudge lets followers learn the commit without waiting for
+	// the next CommitTimeout tick.
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("all nodes applied after %v", d)
+	}
+	for p := uint32(0); p < 3; p++ {
+		st, at := c.node(p).State()
+		if !st.Nodes[2].Stopped || at < idx {
+			t.Fatalf("node %d: stopped=%v at index %d (< %d)", p, st.Nodes[2].Stopped, at, idx)
+		}
+	}
+	// Rejections come back as *ErrRejected, also when forwarded.
+	_, err = c.node(follower).Apply(ctx, &CmdSetStopped{PNN: 9, Stopped: true})
+	var rej *ErrRejected
+	if !errors.As(err, &rej) {
+		t.Fatalf("forwarded rejection: %v", err)
+	}
+	st, err := c.node(follower).LinearizableState(ctx)
+	if err != nil || !st.Nodes[2].Stopped {
+		t.Fatalf("linearizable read: %v", err)
+	}
+}
+
+func TestClusterRestartKeepsStateAndNeverRebootstraps(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.leader()
+	ctx := ctxT(t)
+	n0 := c.node(0)
+	if _, err := n0.Apply(ctx, &CmdInit{ClusterID: c.id, Nodes: c.nodeStates()}); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(300 * time.Second).UnixNano()
+	if _, err := n0.Apply(ctx, &CmdBan{PNN: 1, Seconds: 300, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.node(c.leader()).Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n0.Apply(ctx, &CmdSetDisabled{PNN: 2, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Restart every node: state comes back from snapshot plus log.
+	for p := uint32(0); p < 3; p++ {
+		c.stop(p)
+	}
+	for p := uint32(0); p < 3; p++ {
+		c.start(p)
+	}
+	c.leader()
+	for p := uint32(0); p < 3; p++ {
+		n := c.node(p)
+		testutil.WaitFor(t, 10*time.Second, "state restored", func() error {
+			st, _ := n.State()
+			if !st.Initialized() || st.Nodes[1].BannedUntil != until || !st.Nodes[2].Disabled {
+				return fmt.Errorf("node %d state %s", p, st)
+			}
+			return nil
+		})
+	}
+	// No second bootstrap: the configuration still has exactly 3 voters and
+	// new commands work.
+	if _, err := c.node(1).Apply(ctx, &CmdBan{PNN: 1, Seconds: 0}); err != nil {
+		t.Fatal(err)
+	}
+	f := c.node(c.leader()).raft.GetConfiguration()
+	if err := f.Error(); err != nil || len(f.Configuration().Servers) != 3 {
+		t.Fatalf("configuration after restart: %v %+v", err, f.Configuration())
+	}
+}
+
+func TestOpenRefusesStateOfAnotherCluster(t *testing.T) {
+	c := newTestCluster(t, 1)
+	c.leader()
+	c.stop(0)
+	cfg := c.config(0)
+	cfg.ClusterID = "someone-else"
+	tr := c.net.Transport(0)
+	tr.Start(memHandler{})
+	defer tr.Close()
+	_, err := Open(cfg, tr, directRPC{c: c}, nil, nil)
+	if err == nil {
+		t.Fatal("opened another cluster's raft state")
+	}
+}
+
+func TestClusterMinorityCannotCommit(t *testing.T) {
+	c := newTestCluster(t, 5)
+	leader := c.leader()
+	ctx := ctxT(t)
+	if _, err := c.node(leader).Apply(ctx, &CmdInit{ClusterID: c.id, Nodes: c.nodeStates()}); err != nil {
+		t.Fatal(err)
+	}
+	// Put the leader in the minority.
+	minority := []uint32{leader, (leader + 1) % 5}
+	var majority []uint32
+	for p := uint32(0); p < 5; p++ {
+		if p != minority[0] && p != minority[1] {
+			majority = append(majority, p)
+		}
+	}
+	c.net.Partition(minority, majority)
+	testutil.WaitFor(t, 10*time.Second, "new leader in the majority", func() error {
+		for _, p := range majority {
+			if c.node(p).IsLeader() {
+				return nil
+			}
+		}
+		return errors.New("no majority leader")
+	})
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if _, err := c.node(minority[1]).Apply(short, &CmdSetStopped{PNN: 0, Stopped: true}); err == nil {
+		t.Fatal("minority committed a command")
+	}
+	if _, err := c.node(majority[0]).Apply(ctx, &CmdSetDisabled{PNN: majority[1], Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.net.Heal()
+	for p := uint32(0); p < 5; p++ {
+		n := c.node(p)
+		testutil.WaitFor(t, 10*time.Second, "healed node catches up", func() error {
+			st, _ := n.State()
+			if !st.Nodes[majority[1]].Disabled || st.Nodes[0].Stopped {
+				return fmt.Errorf("node %d: %s", p, st)
+			}
+			return nil
+		})
+	}
+}

@@ -1,0 +1,327 @@
+package raftlayer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// State is the replicated cluster state. It is changed only by applying
+// commands, identically on every node.
+type State struct {
+	ClusterID string      `json:"cluster_id"`
+	Nodes     []NodeState `json:"nodes"` // index = pnn
+	// Tunables holds cluster-wide values that differ from the defaults,
+	// keyed by the canonical tunable name.
+	Tunables map[string]uint32 `json:"tunables,omitempty"`
+	View     RuntimeView       `json:"view"`
+}
+
+// NodeState is one node's replicated state.
+type NodeState struct {
+	PNN     uint32 `json:"pnn"`
+	Addr    string `json:"addr"`
+	Deleted bool   `json:"deleted,omitempty"`
+	// BannedUntil is the ban's expiry as Unix nanoseconds (wall clock of the
+	// node that issued it); 0 when not banned. BanSeconds is the ban's length.
+	BannedUntil int64  `json:"banned_until,omitempty"`
+	BanSeconds  uint32 `json:"ban_seconds,omitempty"`
+	Stopped     bool   `json:"stopped,omitempty"`
+	Disabled    bool   `json:"disabled,omitempty"`
+	// Capabilities as the node reported them (CTDB_CAP_*); 0 until it did,
+	// which counts as the default capabilities.
+	Capabilities uint32 `json:"capabilities,omitempty"`
+}
+
+// Banned reports whether the node is banned.
+func (n *NodeState) Banned() bool { return n.BannedUntil != 0 }
+
+// Caps returns the node's capabilities, defaulting to CapDefault.
+func (n *NodeState) Caps() uint32 {
+	if n.Capabilities == 0 {
+		return protocol.CapDefault
+	}
+	return n.Capabilities
+}
+
+// AdminFlags returns the administrative NODE_FLAGS_* bits of the node.
+func (n *NodeState) AdminFlags() uint32 {
+	var f uint32
+	if n.Deleted {
+		f |= protocol.NodeFlagDeleted
+	}
+	if n.Banned() {
+		f |= protocol.NodeFlagBanned
+	}
+	if n.Stopped {
+		f |= protocol.NodeFlagStopped
+	}
+	if n.Disabled {
+		f |= protocol.NodeFlagPermanentlyDisabled
+	}
+	return f
+}
+
+// RuntimeView is what the leader decided about the running cluster.
+type RuntimeView struct {
+	// Generation of the vnn map; protocol.InvalidGeneration before the first
+	// view.
+	Generation uint32   `json:"generation"`
+	VNNMap     []uint32 `json:"vnn_map"`
+	// Disconnected and Unhealthy list pnns, sorted.
+	Disconnected []uint32 `json:"disconnected,omitempty"`
+	Unhealthy    []uint32 `json:"unhealthy,omitempty"`
+	// DecidedBy is the leader that committed the view.
+	DecidedBy uint32 `json:"decided_by"`
+	// Seq counts committed views; a view is applied only over the one it was
+	// computed from, so a deposed leader's stale view cannot land.
+	Seq uint64 `json:"seq"`
+}
+
+// Flags returns the NODE_FLAGS_* of pnn: administrative flags plus the
+// runtime flags of the committed view.
+func (s *State) Flags(pnn uint32) uint32 {
+	if int(pnn) >= len(s.Nodes) {
+		return protocol.NodeFlagDeleted
+	}
+	f := s.Nodes[pnn].AdminFlags()
+	if slices.Contains(s.View.Disconnected, pnn) {
+		f |= protocol.NodeFlagDisconnected
+	}
+	if slices.Contains(s.View.Unhealthy, pnn) {
+		f |= protocol.NodeFlagUnhealthy
+	}
+	return f
+}
+
+// Active lists the pnns without any inactive flag, ascending.
+func (s *State) Active() []uint32 {
+	var act []uint32
+	for i := range s.Nodes {
+		if s.Flags(uint32(i))&protocol.NodeFlagsInactive == 0 {
+			act = append(act, uint32(i))
+		}
+	}
+	return act
+}
+
+// Tunable returns a tunable's cluster-wide value.
+func (s *State) Tunable(name string) (uint32, bool) {
+	i, ok := protocol.TunableIndex(name)
+	if !ok {
+		return 0, false
+	}
+	def := protocol.Tunables[i]
+	if v, ok := s.Tunables[def.Name]; ok {
+		return v, true
+	}
+	return def.Default, true
+}
+
+// TunableList returns every tunable's value.
+func (s *State) TunableList() protocol.TunableList {
+	l := protocol.DefaultTunables()
+	for i, def := range protocol.Tunables {
+		if v, ok := s.Tunables[def.Name]; ok {
+			l[i] = v
+		}
+	}
+	return l
+}
+
+// Clone returns a deep copy.
+func (s *State) Clone() *State {
+	c := *s
+	c.Nodes = slices.Clone(s.Nodes)
+	if s.Tunables != nil {
+		c.Tunables = make(map[string]uint32, len(s.Tunables))
+		for k, v := range s.Tunables {
+			c.Tunables[k] = v
+		}
+	}
+	c.View.VNNMap = slices.Clone(s.View.VNNMap)
+	c.View.Disconnected = slices.Clone(s.View.Disconnected)
+	c.View.Unhealthy = slices.Clone(s.View.Unhealthy)
+	return &c
+}
+
+// BootstrapState is the state before any command: the nodes of the nodes
+// file, no flags, every non-deleted node in the vnn map with the invalid
+// generation (as ctdbd starts).
+func BootstrapState(clusterID string, nodes []NodeState) *State {
+	s := &State{ClusterID: clusterID, Nodes: slices.Clone(nodes)}
+	s.View.Generation = protocol.InvalidGeneration
+	for _, n := range nodes {
+		if !n.Deleted {
+			s.View.VNNMap = append(s.View.VNNMap, n.PNN)
+		}
+	}
+	return s
+}
+
+// ErrRejected wraps every reason the state machine refuses a command.
+type ErrRejected struct{ Reason string }
+
+func (e *ErrRejected) Error() string { return "rejected: " + e.Reason }
+
+func reject(format string, args ...any) error {
+	return &ErrRejected{Reason: fmt.Sprintf(format, args...)}
+}
+
+func (s *State) node(pnn uint32) (*NodeState, error) {
+	if !s.Initialized() {
+		return nil, reject("cluster not initialised")
+	}
+	if int(pnn) >= len(s.Nodes) {
+		return nil, reject("node %d does not exist", pnn)
+	}
+	n := &s.Nodes[pnn]
+	if n.Deleted {
+		return nil, reject("node %d is deleted", pnn)
+	}
+	return n, nil
+}
+
+// Initialized reports whether CmdInit was applied.
+func (s *State) Initialized() bool { return s.ClusterID != "" }
+
+// Apply changes the state by one command. It must be deterministic: every
+// node applies the same commands in the same order and ends equal.
+func (s *State) Apply(c Command) error {
+	switch c := c.(type) {
+	case *CmdNoop:
+		return nil
+	case *CmdInit:
+		if s.ClusterID != "" {
+			if s.ClusterID != c.ClusterID {
+				return reject("cluster id is %q, not %q", s.ClusterID, c.ClusterID)
+			}
+			return nil // a second leader's init of the same cluster
+		}
+		if c.ClusterID == "" || len(c.Nodes) == 0 {
+			return reject("init needs a cluster id and nodes")
+		}
+		for i, n := range c.Nodes {
+			if n.PNN != uint32(i) {
+				return reject("init: node %d listed at index %d", n.PNN, i)
+			}
+		}
+		*s = *BootstrapState(c.ClusterID, c.Nodes)
+		return nil
+	case *CmdBan:
+		n, err := s.node(c.PNN)
+		if err != nil {
+			return err
+		}
+		if c.Seconds == 0 {
+			n.BannedUntil, n.BanSeconds = 0, 0
+			return nil
+		}
+		n.BannedUntil, n.BanSeconds = c.Until, c.Seconds
+		return nil
+	case *CmdExpireBan:
+		n, err := s.node(c.PNN)
+		if err != nil {
+			return err
+		}
+		// Only the ban that was seen expiring is lifted; a newer ban stays.
+		if n.BannedUntil == c.Until {
+			n.BannedUntil, n.BanSeconds = 0, 0
+		}
+		return nil
+	case *CmdSetStopped:
+		n, err := s.node(c.PNN)
+		if err != nil {
+			return err
+		}
+		n.Stopped = c.Stopped
+		return nil
+	case *CmdSetDisabled:
+		n, err := s.node(c.PNN)
+		if err != nil {
+			return err
+		}
+		n.Disabled = c.Disabled
+		return nil
+	case *CmdSetCapabilities:
+		n, err := s.node(c.PNN)
+		if err != nil {
+			return err
+		}
+		n.Capabilities = c.Capabilities
+		return nil
+	case *CmdSetTunable:
+		i, ok := protocol.TunableIndex(c.Name)
+		if !ok {
+			return reject("unknown tunable %q", c.Name)
+		}
+		name := protocol.Tunables[i].Name
+		if c.Value == protocol.Tunables[i].Default {
+			delete(s.Tunables, name)
+			return nil
+		}
+		if s.Tunables == nil {
+			s.Tunables = make(map[string]uint32)
+		}
+		s.Tunables[name] = c.Value
+		return nil
+	case *CmdSetView:
+		if !s.Initialized() {
+			return reject("cluster not initialised")
+		}
+		v := c.View
+		if v.Generation == protocol.InvalidGeneration || v.Generation == 0 {
+			return reject("view generation %d is invalid", v.Generation)
+		}
+		for _, p := range append(append(slices.Clone(v.VNNMap), v.Disconnected...), v.Unhealthy...) {
+			if int(p) >= len(s.Nodes) {
+				return reject("view names node %d, which does not exist", p)
+			}
+		}
+		if c.PrevSeq != s.View.Seq {
+			return reject("view was computed against view %d, current is %d", c.PrevSeq, s.View.Seq)
+		}
+		s.View = RuntimeView{
+			Generation:   v.Generation,
+			VNNMap:       slices.Clone(v.VNNMap),
+			Disconnected: sortedUnique(v.Disconnected),
+			Unhealthy:    sortedUnique(v.Unhealthy),
+			DecidedBy:    v.DecidedBy,
+			Seq:          s.View.Seq + 1,
+		}
+		return nil
+	}
+	return reject("unknown command %T", c)
+}
+
+func sortedUnique(p []uint32) []uint32 {
+	out := slices.Clone(p)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// String summarises the state for logs.
+func (s *State) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster %q gen %d vnnmap %v", s.ClusterID, s.View.Generation, s.View.VNNMap)
+	for i := range s.Nodes {
+		fmt.Fprintf(&b, " %d:%s", i, protocol.NodeFlagsString(s.Flags(uint32(i))))
+	}
+	return b.String()
+}
+
+// BanRemaining returns the seconds left of pnn's ban at now (rounded up), or
+// 0 when it is not banned.
+func (s *State) BanRemaining(pnn uint32, now time.Time) uint32 {
+	if int(pnn) >= len(s.Nodes) || !s.Nodes[pnn].Banned() {
+		return 0
+	}
+	left := time.Unix(0, s.Nodes[pnn].BannedUntil).Sub(now)
+	if left <= 0 {
+		return 0
+	}
+	return uint32((left + time.Second - 1) / time.Second)
+}

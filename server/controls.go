@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+)
+
+// controlReq is a control to execute on this node.
+type controlReq struct {
+	protocol.ReqControl
+	// client is the local client that sent it; nil when another node did.
+	client *clientConn
+	// from is the node that sent it (this node for local clients).
+	from uint32
+}
+
+// reply is a control's outcome.
+type reply struct {
+	status int32
+	data   []byte
+	errmsg string
+	// after runs once the reply is sent (or dropped for NOREPLY).
+	after func()
+}
+
+func ok(data []byte) reply { return reply{data: data} }
+func status(s int32) reply { return reply{status: s} }
+func fail(format string, args ...any) reply {
+	return reply{status: -1, errmsg: fmt.Sprintf(format, args...)}
+}
+
+func failErr(err error) reply { return reply{status: statusOf(err), errmsg: err.Error()} }
+
+// exactAny marks a control whose request may have any size.
+const exactAny = -1
+
+// control describes how a control is served.
+type control struct {
+	// size is the exact request size the daemon requires, or exactAny.
+	size int
+	// blocking handlers (Raft commits, waits) run on their own goroutine so
+	// that the connection or link they came on keeps flowing.
+	blocking bool
+	// localClient controls need a local client connection.
+	localClient bool
+	fn          func(ctx context.Context, r *controlReq) reply
+}
+
+// controlTable maps opcodes to their handlers; built once per node.
+func (n *Node) controlTable() map[protocol.Opcode]control {
+	return map[protocol.Opcode]control{
+		protocol.ControlProcessExists:    {size: 4, fn: n.ctrlProcessExists},
+		protocol.ControlStatistics:       {size: 0, fn: n.ctrlStatistics},
+		protocol.ControlPing:             {size: 0, fn: n.ctrlPing},
+		protocol.ControlGetVNNMap:        {size: 0, fn: n.ctrlGetVNNMap},
+		protocol.ControlGetDebug:         {size: 0, fn: n.ctrlGetDebug},
+		protocol.ControlSetDebug:         {size: 4, fn: n.ctrlSetDebug},
+		protocol.ControlGetDBMap:         {size: 0, fn: n.ctrlGetDBMap},
+		protocol.ControlGetRecMode:       {size: 0, fn: n.ctrlGetRecMode},
+		protocol.ControlStatisticsReset:  {size: 0, fn: n.ctrlStatisticsReset},
+		protocol.ControlRegisterSrvID:    {size: exactAny, localClient: true, fn: n.ctrlRegisterSrvID},
+		protocol.ControlDeregisterSrvID:  {size: exactAny, localClient: true, fn: n.ctrlDeregisterSrvID},
+		protocol.ControlGetPID:           {size: exactAny, fn: n.ctrlGetPID},
+		protocol.ControlGetPNN:           {size: exactAny, fn: n.ctrlGetPNN},
+		protocol.ControlShutdown:         {size: exactAny, fn: n.ctrlShutdown},
+		protocol.ControlSetTunable:       {size: exactAny, blocking: true, fn: n.ctrlSetTunable},
+		protocol.ControlGetTunable:       {size: exactAny, fn: n.ctrlGetTunable},
+		protocol.ControlListTunables:     {size: exactAny, fn: n.ctrlListTunables},
+		protocol.ControlGetAllTunables:   {size: 0, fn: n.ctrlGetAllTunables},
+		protocol.ControlUptime:           {size: exactAny, fn: n.ctrlUptime},
+		protocol.ControlGetCapabilities:  {size: exactAny, fn: n.ctrlGetCapabilities},
+		protocol.ControlGetPublicIPs:     {size: 0, fn: n.ctrlGetPublicIPs},
+		protocol.ControlGetNodeMap:       {size: 0, fn: n.ctrlGetNodeMap},
+		protocol.ControlGetReclockFile:   {size: 0, fn: n.ctrlGetReclockFile},
+		protocol.ControlStopNode:         {size: 0, blocking: true, fn: n.ctrlStopNode},
+		protocol.ControlContinueNode:     {size: 0, blocking: true, fn: n.ctrlContinueNode},
+		protocol.ControlSetLMasterRole:   {size: 4, blocking: true, fn: n.ctrlSetLMasterRole},
+		protocol.ControlSetRecMasterRole: {size: 4, blocking: true, fn: n.ctrlSetRecMasterRole},
+		protocol.ControlSetBanState:      {size: 8, blocking: true, fn: n.ctrlSetBanState},
+		protocol.ControlGetBanState:      {size: 0, fn: n.ctrlGetBanState},
+		protocol.ControlGetIfaces:        {size: 0, fn: n.ctrlGetIfaces},
+		protocol.ControlGetStatHistory:   {size: 0, fn: n.ctrlGetStatHistory},
+		protocol.ControlGetRunstate:      {size: 0, fn: n.ctrlGetRunstate},
+		protocol.ControlGetNodesFile:     {size: 0, fn: n.ctrlGetNodesFile},
+		protocol.ControlCheckPIDSrvID:    {size: protocol.PidSrvIDSize, fn: n.ctrlCheckPIDSrvID},
+		protocol.ControlEchoData:         {size: exactAny, fn: n.ctrlEchoData},
+		protocol.ControlDisableNode:      {size: 0, blocking: true, fn: n.ctrlDisableNode},
+		protocol.ControlEnableNode:       {size: 0, blocking: true, fn: n.ctrlEnableNode},
+		protocol.ControlGetPublicIPInfo:  {size: protocol.SockAddrSize, fn: n.ctrlGetPublicIPInfo},
+	}
+}
+
+// handleClientControl runs, forwards or broadcasts a client's control.
+func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
+	var rc protocol.ReqControl
+	if err := rc.Unmarshal(pkt); err != nil {
+		return err
+	}
+	n.sm.controls.Inc()
+	dest := rc.DestNode
+	if dest == protocol.CurrentNode || dest == n.self {
+		n.runControl(&controlReq{ReqControl: rc, client: c, from: n.self})
+		return nil
+	}
+	if raftlayer.IsRPCOpcode(uint32(rc.Opcode)) {
+		n.replyClient(c, &rc, fail("control %d is internal to rctdb", uint32(rc.Opcode)))
+		return nil
+	}
+	if protocol.IsBroadcast(dest) {
+		if !rc.NoReply() {
+			n.replyClient(c, &rc, fail("broadcast controls need NOREPLY"))
+			return nil
+		}
+		for _, t := range n.messageTargets(dest) {
+			if t == n.self {
+				n.runControl(&controlReq{ReqControl: rc, client: c, from: n.self})
+				continue
+			}
+			fwd := rc
+			fwd.ClientID = c.id
+			n.sendControl(t, fwd, 0, func(int32, []byte, []byte) {})
+		}
+		return nil
+	}
+	n.sm.forwarded.Inc()
+	fwd := rc
+	fwd.ClientID = c.id
+	n.sendControl(dest, fwd, n.controlTimeout(), func(st int32, data, errmsg []byte) {
+		if !rc.NoReply() {
+			n.replyClient(c, &rc, reply{status: st, data: data, errmsg: string(errmsg)})
+		}
+	})
+	return nil
+}
+
+// handleNodeControl serves a control another node sent.
+func (n *Node) handleNodeControl(from uint32, pkt []byte) {
+	var rc protocol.ReqControl
+	if err := rc.Unmarshal(pkt); err != nil {
+		n.log.Warn("dropping malformed REQ_CONTROL from node", "pnn", from, "err", err)
+		return
+	}
+	if raftlayer.IsRPCOpcode(uint32(rc.Opcode)) {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			ctx, cancel := context.WithTimeout(n.ctx, n.controlTimeout())
+			defer cancel()
+			data, err := n.raft.HandleRPC(ctx, uint32(rc.Opcode), rc.Data)
+			r := ok(data)
+			if err != nil {
+				r = failErr(err)
+			}
+			n.replyNode(from, &rc, r)
+		}()
+		return
+	}
+	n.runControl(&controlReq{ReqControl: rc, from: from})
+}
+
+// runControl executes a control on this node and sends the reply.
+func (n *Node) runControl(r *controlReq) {
+	ctl, found := n.controls[r.Opcode]
+	if !found {
+		n.finishControl(r, time.Now(), fail("control %s (%d) is not implemented", r.Opcode, uint32(r.Opcode)))
+		return
+	}
+	if ctl.size != exactAny && len(r.Data) != ctl.size {
+		n.finishControl(r, time.Now(), fail("control %s: %d bytes of data, want %d", r.Opcode, len(r.Data), ctl.size))
+		return
+	}
+	if ctl.localClient && r.client == nil {
+		n.finishControl(r, time.Now(), fail("control %s needs a local client", r.Opcode))
+		return
+	}
+	start := time.Now()
+	if !ctl.blocking {
+		n.finishControl(r, start, ctl.fn(n.ctx, r))
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, n.controlTimeout())
+		defer cancel()
+		n.finishControl(r, start, ctl.fn(ctx, r))
+	}()
+}
+
+func (n *Node) finishControl(r *controlReq, start time.Time, rep reply) {
+	n.sm.controlLatency.UpdateDuration(start)
+	if rep.status != 0 {
+		n.sm.controlErrors.Inc()
+		n.log.Debug("control failed", "op", r.Opcode, "status", rep.status, "err", rep.errmsg)
+	}
+	if !r.NoReply() {
+		if r.client != nil {
+			n.replyClient(r.client, &r.ReqControl, rep)
+		} else {
+			n.replyNode(r.from, &r.ReqControl, rep)
+		}
+	}
+	if rep.after != nil {
+		rep.after()
+	}
+}
+
+func (n *Node) replyPacket(req *protocol.ReqControl, dest uint32, rep reply) []byte {
+	rp := protocol.ReplyControl{
+		Header: protocol.Header{Generation: n.generation(), DestNode: dest, SrcNode: n.self, ReqID: req.ReqID},
+		Status: rep.status, Data: rep.data, ErrMsg: []byte(rep.errmsg),
+	}
+	return rp.Marshal()
+}
+
+// replyClient answers a local client; ctdbd leaves destnode 0.
+func (n *Node) replyClient(c *clientConn, req *protocol.ReqControl, rep reply) {
+	c.send(n.replyPacket(req, 0, rep))
+}
+
+func (n *Node) replyNode(node uint32, req *protocol.ReqControl, rep reply) {
+	if err := n.sendNode(node, n.replyPacket(req, node, rep)); err != nil {
+		n.log.Debug("could not reply to node", "pnn", node, "op", req.Opcode, "err", err)
+	}
+}
+
+// controlTimeout is the ControlTimeout tunable.
+func (n *Node) controlTimeout() time.Duration {
+	st, _ := n.raft.State()
+	if v, ok := st.Tunable("ControlTimeout"); ok && v > 0 {
+		return time.Duration(v) * time.Second
+	}
+	return 60 * time.Second
+}

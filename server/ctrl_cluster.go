@@ -1,0 +1,220 @@
+package server
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+)
+
+// nodeMap is what GET_NODEMAP returns: the replicated flags at this node's
+// applied index. While this node is out of contact with a Raft quorum it
+// shows itself, and every node it cannot reach, DISCONNECTED: it is not part
+// of the cluster and clients such as smbd must not treat it as such.
+func (n *Node) nodeMap() protocol.NodeMap {
+	st, _ := n.raft.State()
+	inactive := n.election != nil && n.election.Inactive()
+	nm := protocol.NodeMap{Nodes: make([]protocol.NodeInfo, len(st.Nodes))}
+	for i, ns := range st.Nodes {
+		p := uint32(i)
+		flags := st.Flags(p)
+		if inactive && (p == n.self || !n.tr.Connected(p)) {
+			flags |= protocol.NodeFlagDisconnected
+		}
+		nm.Nodes[i] = protocol.NodeInfo{PNN: p, Flags: flags, Addr: n.nodeSockAddr(ns.Addr)}
+	}
+	return nm
+}
+
+// nodeSockAddr renders a node address with the CTDB port; deleted nodes
+// have no address and show 0.0.0.0, as in ctdbd.
+func (n *Node) nodeSockAddr(addr string) protocol.SockAddr {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		a = netip.IPv4Unspecified()
+	}
+	return protocol.SockAddrFrom(netip.AddrPortFrom(a, n.port))
+}
+
+func (n *Node) ctrlGetNodeMap(ctx context.Context, r *controlReq) reply {
+	nm := n.nodeMap()
+	return ok(nm.Marshal())
+}
+
+func (n *Node) ctrlGetNodesFile(ctx context.Context, r *controlReq) reply {
+	nm := protocol.NodeMap{}
+	for _, ns := range n.nodes {
+		var flags uint32
+		if ns.Deleted {
+			flags = protocol.NodeFlagDeleted
+		}
+		nm.Nodes = append(nm.Nodes, protocol.NodeInfo{PNN: ns.PNN, Flags: flags, Addr: n.nodeSockAddr(ns.Addr)})
+	}
+	return ok(nm.Marshal())
+}
+
+func (n *Node) ctrlGetPNN(ctx context.Context, r *controlReq) reply { return status(int32(n.self)) }
+
+func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {
+	st, _ := n.raft.State()
+	vm := protocol.VNNMap{Generation: st.View.Generation, Map: st.View.VNNMap}
+	return ok(vm.Marshal())
+}
+
+// generation is the current vnn map generation, stamped on packets.
+func (n *Node) generation() uint32 {
+	st, _ := n.raft.State()
+	return st.View.Generation
+}
+
+func (n *Node) ctrlGetRecMode(ctx context.Context, r *controlReq) reply {
+	return status(int32(protocol.RecoveryNormal))
+}
+
+func (n *Node) ctrlGetRunstate(ctx context.Context, r *controlReq) reply {
+	return ok(protocol.U32(uint32(n.runstate())))
+}
+
+// runstate follows the node's life: FIRST_RECOVERY until it first joined the
+// cluster (quorum contact and caught up with the log), then RUNNING.
+func (n *Node) runstate() protocol.Runstate {
+	return protocol.Runstate(n.rstate.Load())
+}
+
+func (n *Node) ctrlGetCapabilities(ctx context.Context, r *controlReq) reply {
+	return ok(protocol.U32(n.election.Capabilities()))
+}
+
+// commit applies a command through Raft and waits until every connected
+// node has applied it, so that all of them answer with the new state at
+// once. A node that does not confirm within spreadTimeout delays the reply
+// no further: the command is committed either way.
+func (n *Node) commit(ctx context.Context, c raftlayer.Command) error {
+	idx, err := n.raft.Apply(ctx, c)
+	if err != nil {
+		return err
+	}
+	var peers []uint32
+	for _, node := range n.nodeMap().Nodes {
+		if node.PNN == n.self || node.Flags&(protocol.NodeFlagDeleted|protocol.NodeFlagDisconnected) != 0 {
+			continue
+		}
+		if n.tr.Connected(node.PNN) {
+			peers = append(peers, node.PNN)
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, spreadTimeout)
+	defer cancel()
+	if err := n.raft.WaitAppliedOn(sctx, idx, peers); err != nil {
+		n.log.Warn("committed change not yet applied on every node", "index", idx, "err", err)
+	}
+	return nil
+}
+
+const spreadTimeout = 2 * time.Second
+
+func (n *Node) ctrlSetBanState(ctx context.Context, r *controlReq) reply {
+	var bs protocol.BanState
+	if err := bs.Unmarshal(r.Data); err != nil {
+		return failErr(err)
+	}
+	if bs.PNN != n.self {
+		return fail("SET_BAN_STATE for node %d sent to node %d", bs.PNN, n.self)
+	}
+	st, _ := n.raft.State()
+	if bs.Time != 0 {
+		if v, _ := st.Tunable("EnableBans"); v == 0 {
+			n.log.Info("ban request ignored: EnableBans is 0", "seconds", bs.Time)
+			return status(0)
+		}
+	}
+	cmd := &raftlayer.CmdBan{PNN: n.self, Seconds: bs.Time}
+	if bs.Time != 0 {
+		cmd.Until = time.Now().Add(time.Duration(bs.Time) * time.Second).UnixNano()
+		n.notice("banning this node", "seconds", bs.Time)
+	} else {
+		n.notice("unbanning this node")
+	}
+	if err := n.commit(ctx, cmd); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) ctrlGetBanState(ctx context.Context, r *controlReq) reply {
+	st, _ := n.raft.State()
+	bs := protocol.BanState{PNN: n.self}
+	if int(n.self) < len(st.Nodes) && st.Nodes[n.self].Banned() {
+		bs.Time = st.Nodes[n.self].BanSeconds
+	}
+	return ok(bs.Marshal())
+}
+
+func (n *Node) setFlag(ctx context.Context, c raftlayer.Command, what string) reply {
+	n.notice(what)
+	if err := n.commit(ctx, c); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) ctrlStopNode(ctx context.Context, r *controlReq) reply {
+	return n.setFlag(ctx, &raftlayer.CmdSetStopped{PNN: n.self, Stopped: true}, "stopping this node")
+}
+
+func (n *Node) ctrlContinueNode(ctx context.Context, r *controlReq) reply {
+	return n.setFlag(ctx, &raftlayer.CmdSetStopped{PNN: n.self, Stopped: false}, "continuing this node")
+}
+
+func (n *Node) ctrlDisableNode(ctx context.Context, r *controlReq) reply {
+	return n.setFlag(ctx, &raftlayer.CmdSetDisabled{PNN: n.self, Disabled: true}, "disabling this node")
+}
+
+func (n *Node) ctrlEnableNode(ctx context.Context, r *controlReq) reply {
+	return n.setFlag(ctx, &raftlayer.CmdSetDisabled{PNN: n.self, Disabled: false}, "enabling this node")
+}
+
+func (n *Node) setRole(ctx context.Context, r *controlReq, bit uint32) reply {
+	on := le32(r.Data) != 0
+	if err := n.election.SetCapability(ctx, bit, on); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) ctrlSetLMasterRole(ctx context.Context, r *controlReq) reply {
+	return n.setRole(ctx, r, protocol.CapLMaster)
+}
+
+func (n *Node) ctrlSetRecMasterRole(ctx context.Context, r *controlReq) reply {
+	return n.setRole(ctx, r, protocol.CapRecMaster)
+}
+
+func le32(b []byte) uint32 {
+	v, _ := protocol.ParseU32(b)
+	return v
+}
+
+func (n *Node) ctrlGetPublicIPs(ctx context.Context, r *controlReq) reply {
+	var l protocol.PublicIPList
+	return ok(l.Marshal())
+}
+
+func (n *Node) ctrlGetIfaces(ctx context.Context, r *controlReq) reply {
+	var l protocol.IfaceList
+	return ok(l.Marshal())
+}
+
+func (n *Node) ctrlGetPublicIPInfo(ctx context.Context, r *controlReq) reply {
+	sa, _ := protocol.DecodeSockAddr(r.Data)
+	return fail("%s is not a public address of node %d", sa, n.self)
+}
+
+func (n *Node) ctrlGetReclockFile(ctx context.Context, r *controlReq) reply { return ok(nil) }
+
+func (n *Node) ctrlGetDBMap(ctx context.Context, r *controlReq) reply {
+	var m protocol.DBMap
+	return ok(m.Marshal())
+}

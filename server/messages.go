@@ -1,0 +1,120 @@
+package server
+
+import (
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// messageTargets expands a destination into node pnns (self included where
+// the destination includes it), as ctdbd's ctdb_queue_packet does.
+func (n *Node) messageTargets(dest uint32) []uint32 {
+	switch dest {
+	case protocol.CurrentNode, n.self:
+		return []uint32{n.self}
+	case protocol.BroadcastAll, protocol.BroadcastActive, protocol.BroadcastConnected:
+		nm := n.nodeMap()
+		var out []uint32
+		for _, node := range nm.Nodes {
+			f := node.Flags
+			switch {
+			case f&protocol.NodeFlagDeleted != 0:
+				continue
+			case dest == protocol.BroadcastActive && f&protocol.NodeFlagsInactive != 0:
+				continue
+			case dest == protocol.BroadcastConnected && node.PNN != n.self && !n.tr.Connected(node.PNN):
+				continue
+			}
+			out = append(out, node.PNN)
+		}
+		return out
+	}
+	if int(dest) < len(n.nodes) && !n.nodes[dest].Deleted {
+		return []uint32{dest}
+	}
+	return nil
+}
+
+// sendMessage routes a message from this node (for a local client or the
+// daemon itself) to dest.
+func (n *Node) sendMessage(dest uint32, srvid uint64, data []byte) {
+	targets := n.messageTargets(dest)
+	if len(targets) == 0 {
+		n.log.Debug("dropping message to unknown node", "dest", dest, "srvid", srvid)
+		return
+	}
+	for _, t := range targets {
+		if t == n.self {
+			n.deliver(n.self, srvid, data)
+			continue
+		}
+		m := protocol.ReqMessage{
+			Header: protocol.Header{Generation: n.generation(), DestNode: t, SrcNode: n.self},
+			SrvID:  srvid, Data: data,
+		}
+		if err := n.sendNode(t, m.Marshal()); err == nil {
+			n.sm.messagesRemote.Inc()
+		}
+	}
+}
+
+// deliver hands a message that reached this node to the daemon's own
+// handler for its srvid, if any, and to every local client registered for it.
+func (n *Node) deliver(from uint32, srvid uint64, data []byte) {
+	if h := n.internal[srvid]; h != nil {
+		h(from, data)
+	}
+	n.DeliverLocal(srvid, data)
+}
+
+// DeliverLocal sends a message to the local clients registered for srvid.
+func (n *Node) DeliverLocal(srvid uint64, data []byte) {
+	receivers := n.reg.receivers(srvid)
+	if len(receivers) == 0 {
+		return
+	}
+	m := protocol.ReqMessage{
+		Header: protocol.Header{Generation: n.generation(), SrcNode: n.self},
+		SrvID:  srvid, Data: data,
+	}
+	pkt := m.Marshal()
+	for _, c := range receivers {
+		c.send(pkt)
+		n.sm.messagesLocal.Inc()
+	}
+}
+
+// messageClient sends one message to one local client.
+func (n *Node) messageClient(c *clientConn, srvid uint64, data []byte) {
+	m := protocol.ReqMessage{
+		Header: protocol.Header{Generation: n.generation(), SrcNode: n.self},
+		SrvID:  srvid, Data: data,
+	}
+	c.send(m.Marshal())
+}
+
+// handleNodeMessage delivers a message from another node.
+func (n *Node) handleNodeMessage(from uint32, pkt []byte) {
+	var m protocol.ReqMessage
+	if err := m.Unmarshal(pkt); err != nil {
+		n.log.Warn("dropping malformed REQ_MESSAGE from node", "pnn", from, "err", err)
+		return
+	}
+	n.deliver(from, m.SrvID, m.Data)
+}
+
+// handleTakeoverRun answers the ctdb tool's "ipreallocate": the leader
+// replies with its pnn once its takeover run is done. There are no public
+// addresses to move yet, so the run is empty.
+func (n *Node) handleTakeoverRun(from uint32, data []byte) {
+	if !n.raft.IsLeader() || n.election.Inactive() {
+		return
+	}
+	var req protocol.SrvIDMessage
+	if err := req.Unmarshal(data); err != nil {
+		n.log.Warn("malformed TAKEOVER_RUN request", "from", from, "err", err)
+		return
+	}
+	if req.SrvID == 0 {
+		return
+	}
+	n.sendMessage(req.PNN, req.SrvID, protocol.U32(n.self))
+}

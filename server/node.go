@@ -1,0 +1,384 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/rctdb/rctdb/config"
+	"github.com/rctdb/rctdb/election"
+	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/transport"
+)
+
+// Options configure a Node.
+type Options struct {
+	Config *config.Config
+	// Transport replaces the TCP transport the configuration describes
+	// (in-process tests use transport.Mem).
+	Transport transport.Transport
+	// Logger is the base logger; Level controls it at run time (SET_DEBUG).
+	Logger *slog.Logger
+	Level  *slog.LevelVar
+	// Metrics receives the node's metrics; nil gives it a private set.
+	Metrics *metrics.Set
+	// RaftInMemory keeps Raft's log and snapshots in memory (tests only).
+	RaftInMemory bool
+}
+
+// Node is one rctdb node: client socket, transport, Raft and election.
+type Node struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	level *slog.LevelVar
+	self  uint32
+	port  uint16
+	nodes []raftlayer.NodeState
+
+	tr       transport.Transport
+	raft     *raftlayer.Node
+	election *election.Manager
+	ln       *net.UnixListener
+	reg      *registry
+	calls    *calls
+	stats    *statistics
+	sm       *serverMetrics
+	controls map[protocol.Opcode]control
+	internal map[uint64]func(from uint32, data []byte)
+
+	started          time.Time
+	clientQueueLimit int
+	rstate           atomic.Uint32
+
+	recMu            sync.Mutex
+	recoveryStarted  time.Time
+	recoveryFinished time.Time
+
+	ctx          context.Context
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	shutdownOnce sync.Once
+	done         chan struct{} // closed when a client asks for shutdown
+}
+
+// New builds a node from its configuration; Start brings it up.
+func New(opts Options) (*Node, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("server: Options.Config: required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	self, err := cfg.PNN()
+	if err != nil {
+		return nil, err
+	}
+	level := opts.Level
+	if level == nil {
+		level = new(slog.LevelVar)
+		level.Set(cfg.Logging.SlogLevel())
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(logging.NewHandler(os.Stderr, level))
+	}
+	log = log.With("pnn", self)
+	set := opts.Metrics
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	n := &Node{
+		cfg: cfg, log: log.With("subsystem", "server"), level: level, self: self,
+		port: cfg.Cluster.Port, reg: newRegistry(), calls: newCalls(),
+		clientQueueLimit: 64 << 20, done: make(chan struct{}),
+	}
+	for _, cn := range cfg.Nodes {
+		ns := raftlayer.NodeState{PNN: cn.PNN, Deleted: cn.Deleted}
+		if !cn.Deleted {
+			ns.Addr = cn.Addr.String()
+		}
+		n.nodes = append(n.nodes, ns)
+	}
+
+	n.tr = opts.Transport
+	if n.tr == nil {
+		tcfg := transport.Config{
+			ClusterID:         cfg.EffectiveClusterID(),
+			Self:              self,
+			Port:              cfg.Cluster.Port,
+			KeepaliveInterval: cfg.Cluster.KeepaliveInterval,
+			DeadPeerTimeout:   cfg.Cluster.DeadPeerTimeout,
+		}
+		for _, cn := range cfg.Nodes {
+			if !cn.Deleted {
+				tcfg.Peers = append(tcfg.Peers, transport.Peer{PNN: cn.PNN, Addr: cn.Addr})
+			}
+		}
+		tcp, err := transport.NewTCP(tcfg, log.With("subsystem", "transport"), set)
+		if err != nil {
+			return nil, err
+		}
+		n.tr = tcp
+	}
+	n.stats = newStatistics(time.Now(), func() (uint64, uint64) {
+		s := n.tr.Stats()
+		return s.KeepalivesSent, s.KeepalivesRecv
+	})
+
+	rcfg := raftlayer.Config{
+		DataDir:            cfg.Raft.DataDir,
+		InMemory:           opts.RaftInMemory,
+		ClusterID:          cfg.EffectiveClusterID(),
+		Self:               self,
+		Nodes:              n.nodes,
+		HeartbeatTimeout:   cfg.Raft.HeartbeatTimeout,
+		ElectionTimeout:    cfg.Raft.ElectionTimeout,
+		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout,
+		CommitTimeout:      cfg.Raft.CommitTimeout,
+		SnapshotInterval:   cfg.Raft.SnapshotInterval,
+		SnapshotThreshold:  cfg.Raft.SnapshotThreshold,
+		TrailingLogs:       cfg.Raft.TrailingLogs,
+		NoSync:             cfg.Raft.NoSync,
+	}
+	// Raft opens before the transport starts: its stream listener already
+	// exists, and the transport's handler must find Raft in place.
+	n.raft, err = raftlayer.Open(rcfg, n.tr, n, log.With("subsystem", "raft"), set)
+	if err != nil {
+		return nil, err
+	}
+	caps := protocol.CapFeatures
+	if cfg.Cluster.LeaderCapability {
+		caps |= protocol.CapRecMaster
+	}
+	if cfg.Legacy.LMasterCapability {
+		caps |= protocol.CapLMaster
+	}
+	n.election = election.New(election.Config{
+		ClusterID:         cfg.EffectiveClusterID(),
+		Nodes:             n.nodes,
+		Capabilities:      caps,
+		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
+	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
+	n.controls = n.controlTable()
+	n.internal = map[uint64]func(uint32, []byte){
+		protocol.SrvIDTakeoverRun: n.handleTakeoverRun,
+	}
+	n.sm = newServerMetrics(set, n)
+	n.rstate.Store(uint32(protocol.RunstateFirstRecovery))
+	return n, nil
+}
+
+// Start opens the client socket, connects to the other nodes and starts the
+// election. On error everything started is stopped again.
+func (n *Node) Start() error {
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.started = time.Now()
+	ln, err := listenSocket(n.cfg.Cluster.Socket)
+	if err != nil {
+		n.raft.Shutdown()
+		return err
+	}
+	n.ln = ln
+	if err := n.tr.Start(n); err != nil {
+		ln.Close()
+		n.raft.Shutdown()
+		return err
+	}
+	n.election.Start()
+	n.wg.Add(3)
+	go n.acceptLoop()
+	go n.watchState()
+	go n.statHistoryLoop()
+	n.notice("node started", "socket", n.cfg.Cluster.Socket, "cluster_id", n.cfg.EffectiveClusterID())
+	return nil
+}
+
+// Done is closed when a client asked the daemon to shut down.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+func (n *Node) requestShutdown() { n.shutdownOnce.Do(func() { close(n.done) }) }
+
+// Shutdown stops the node: no new clients, then the election, Raft, the
+// node links and every client connection; it waits for the node's
+// goroutines until ctx ends.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.rstate.Store(uint32(protocol.RunstateShutdown))
+	n.cancel()
+	n.ln.Close()
+	os.Remove(n.cfg.Cluster.Socket)
+	n.election.Stop()
+	for _, p := range n.calls.takeAll() {
+		p.finish(-1, nil, []byte("daemon shutting down"))
+	}
+	rerr := n.raft.Shutdown()
+	terr := n.tr.Close()
+	for _, c := range n.reg.all() {
+		c.close("")
+	}
+	waited := make(chan struct{})
+	go func() {
+		n.wg.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: %w", ctx.Err())
+	}
+	n.notice("node stopped")
+	return errors.Join(rerr, terr)
+}
+
+func (n *Node) notice(msg string, args ...any) {
+	n.log.Log(context.Background(), logging.LevelNotice, msg, args...)
+}
+
+// sendNode sends a packet to another node and counts it.
+func (n *Node) sendNode(pnn uint32, pkt []byte) error {
+	if err := n.tr.Send(pnn, pkt); err != nil {
+		return err
+	}
+	n.stats.c.nodePacketsSent.Add(1)
+	return nil
+}
+
+// HandlePacket is the transport's delivery of a packet from another node.
+func (n *Node) HandlePacket(from uint32, pkt []byte) {
+	op := protocol.PacketOp(pkt)
+	n.stats.countNodeRecv(op)
+	switch op {
+	case protocol.OpReqControl:
+		n.handleNodeControl(from, pkt)
+	case protocol.OpReplyControl:
+		n.handleReplyControl(from, pkt)
+	case protocol.OpReqMessage:
+		n.handleNodeMessage(from, pkt)
+	default:
+		// Record traffic (calls, dmaster migration) arrives with volatile
+		// databases; until then there is nothing it could refer to.
+		n.log.Debug("dropping node packet", "pnn", from, "op", op)
+	}
+}
+
+// PeerConnected is the transport's report that a node link came up.
+func (n *Node) PeerConnected(pnn uint32) { n.election.LinkChanged() }
+
+// PeerDisconnected fails the controls pending on the node and tells the
+// election.
+func (n *Node) PeerDisconnected(pnn uint32) {
+	n.failNode(pnn)
+	n.election.LinkChanged()
+}
+
+// handleClientPacket dispatches one packet from a local client. An error
+// closes the connection.
+func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []byte) error {
+	switch op {
+	case protocol.OpReqControl:
+		return n.handleClientControl(c, pkt)
+	case protocol.OpReqMessage:
+		var m protocol.ReqMessage
+		if err := m.Unmarshal(pkt); err != nil {
+			return err
+		}
+		n.sendMessage(m.DestNode, m.SrvID, m.Data)
+		return nil
+	case protocol.OpReqCall:
+		var call protocol.ReqCall
+		if err := call.Unmarshal(pkt); err != nil {
+			return err
+		}
+		// ctdbd drops calls for unknown databases without a reply; no
+		// database is attached until volatile databases exist.
+		n.log.Debug("dropping call for unknown database", "db_id", fmt.Sprintf("0x%08x", call.DBID), "client", c.id)
+		return nil
+	case protocol.OpReqTunnel:
+		var t protocol.ReqTunnel
+		return t.Unmarshal(pkt)
+	default:
+		return fmt.Errorf("operation %v is not sent by clients", op)
+	}
+}
+
+// watchState follows the replicated state: it records when the generation
+// last changed (ctdb uptime's "last recovery") and moves the runstate to
+// RUNNING once the node first joined the cluster.
+func (n *Node) watchState() {
+	defer n.wg.Done()
+	var lastGen uint32
+	for {
+		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
+		st, _ := n.raft.State()
+		if g := st.View.Generation; g != lastGen {
+			now := time.Now()
+			n.recMu.Lock()
+			n.recoveryStarted, n.recoveryFinished = now, now
+			n.recMu.Unlock()
+			if lastGen != 0 {
+				n.stats.c.numRecoveries.Add(1)
+			}
+			lastGen = g
+		}
+		if n.runstate() < protocol.RunstateRunning && !n.election.Inactive() && n.raft.Initialized() {
+			n.rstate.CompareAndSwap(uint32(protocol.RunstateFirstRecovery), uint32(protocol.RunstateRunning))
+			n.notice("node joined the cluster: RUNNING", "generation", st.View.Generation)
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-watch:
+		case <-inactiveCh:
+		}
+	}
+}
+
+func (n *Node) lastRecovery() (time.Time, time.Time) {
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	return n.recoveryStarted, n.recoveryFinished
+}
+
+// statHistoryLoop closes a statistics interval every StatHistoryInterval.
+func (n *Node) statHistoryLoop() {
+	defer n.wg.Done()
+	for {
+		st, _ := n.raft.State()
+		iv := time.Second
+		if v, _ := st.Tunable("StatHistoryInterval"); v > 0 {
+			iv = time.Duration(v) * time.Second
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-time.After(iv):
+		}
+		n.stats.rotate(n.reg.numClients(), time.Now())
+	}
+}
+
+// SocketPath is the client socket of the node.
+func (n *Node) SocketPath() string { return n.cfg.Cluster.Socket }
+
+// PNN is this node's pnn.
+func (n *Node) PNN() uint32 { return n.self }
+
+// addrOf returns the address of a node from the nodes file.
+func (n *Node) addrOf(pnn uint32) (netip.Addr, bool) {
+	if int(pnn) >= len(n.nodes) || n.nodes[pnn].Deleted {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(n.nodes[pnn].Addr)
+	return a, err == nil
+}

@@ -1,0 +1,16 @@
+// Package transport owns the links between nodes: one TCP listener per node,
+// a handshake that carries the cluster id, the sender's pnn and the link
+// protocol version, one outgoing connection per peer that carries our CTDB
+// packets and one incoming connection per peer that carries theirs (CTDB's
+// model: packets flow one way on each connection), keepalives, dead-peer
+// detection and reconnection with backoff.
+//
+// Raft's connections arrive on the same port: the first byte of every
+// connection tags it as a CTDB node link or a Raft stream, so an operator
+// opens one port per node. A connection from an address that is not in the
+// nodes file, or with another cluster id, is refused and logged on both
+// sides, so two clusters on reused addresses never merge.
+//
+// MemNetwork provides the same interface in memory, with partitions, for
+// in-process cluster tests.
+package transport

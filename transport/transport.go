@@ -1,0 +1,126 @@
+package transport
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// ErrNotConnected is returned by Send when the peer's link is down; the
+// packet is dropped, as ctdbd drops packets for disconnected nodes.
+var ErrNotConnected = errors.New("transport: peer not connected")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("transport: closed")
+
+// Handler receives what arrives on node links.
+type Handler interface {
+	// HandlePacket is called on the peer's reader goroutine, in arrival
+	// order, for every CTDB packet from pnn except keepalives. The handler
+	// owns pkt. It must not block for long: it delays that peer's packets.
+	HandlePacket(from uint32, pkt []byte)
+	// PeerConnected and PeerDisconnected report link state changes. They are
+	// called from one goroutine, in order, never concurrently with each other.
+	PeerConnected(pnn uint32)
+	PeerDisconnected(pnn uint32)
+}
+
+// Transport carries CTDB packets between nodes and Raft's streams.
+type Transport interface {
+	// Start begins listening and connecting; h receives packets and events.
+	Start(h Handler) error
+	// Send queues a complete, padded CTDB packet for pnn. It never blocks on
+	// the network.
+	Send(pnn uint32, pkt []byte) error
+	// Connected reports whether both directions of the link to pnn are up.
+	Connected(pnn uint32) bool
+	// Stats returns packet counters.
+	Stats() Stats
+	// RaftAddr is the address Raft uses for pnn; DialRaft accepts it.
+	RaftAddr(pnn uint32) string
+	// DialRaft opens a handshaked Raft stream to the node at addr.
+	DialRaft(addr string, timeout time.Duration) (net.Conn, error)
+	// RaftListener returns the listener that yields incoming Raft streams.
+	RaftListener() net.Listener
+	// Close stops everything and waits for the transport's goroutines.
+	Close() error
+}
+
+// Stats counts node traffic.
+type Stats struct {
+	PacketsSent    uint64
+	PacketsRecv    uint64
+	KeepalivesSent uint64
+	KeepalivesRecv uint64
+}
+
+// Peer is a node of the cluster as the transport knows it.
+type Peer struct {
+	PNN  uint32
+	Addr netip.Addr
+}
+
+// Config configures a TCP transport.
+type Config struct {
+	// ClusterID must match on both ends of every connection.
+	ClusterID string
+	// Self is this node's pnn; its address is the one in Peers.
+	Self uint32
+	// Peers lists every non-deleted node, this one included.
+	Peers []Peer
+	// Port is the TCP port every node listens on (4379 by default).
+	Port uint16
+	// KeepaliveInterval is how often a keepalive goes to each peer.
+	KeepaliveInterval time.Duration
+	// DeadPeerTimeout is how long a peer may stay silent before its link is
+	// declared dead.
+	DeadPeerTimeout time.Duration
+	// HandshakeTimeout bounds a handshake; DialTimeout bounds a TCP connect.
+	HandshakeTimeout time.Duration
+	DialTimeout      time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Port == 0 {
+		c.Port = 4379
+	}
+	if c.KeepaliveInterval <= 0 {
+		c.KeepaliveInterval = 500 * time.Millisecond
+	}
+	if c.DeadPeerTimeout <= 0 {
+		c.DeadPeerTimeout = 2 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 2 * time.Second
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = time.Second
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.ClusterID == "" {
+		return errors.New("transport config: ClusterID: required")
+	}
+	if len(c.ClusterID) > maxClusterID {
+		return errors.New("transport config: ClusterID: longer than 255 bytes")
+	}
+	found := false
+	for _, p := range c.Peers {
+		if p.PNN == c.Self {
+			found = true
+		}
+		if !p.Addr.IsValid() {
+			return errors.New("transport config: Peers: invalid address")
+		}
+	}
+	if !found {
+		return errors.New("transport config: Self: not among Peers")
+	}
+	if c.DeadPeerTimeout <= c.KeepaliveInterval {
+		return errors.New("transport config: DeadPeerTimeout: must exceed KeepaliveInterval")
+	}
+	return nil
+}
