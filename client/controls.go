@@ -315,26 +315,37 @@ func (c *Client) GetDBMap(ctx context.Context, dest uint32) (*protocol.DBMap, er
 	return &m, nil
 }
 
-// WaitLeader waits for the first leader broadcast (CTDB_SRVID_LEADER) and
-// returns the leader's pnn, protocol.UnknownPNN if there is none.
+// WaitLeader waits for a leader broadcast (CTDB_SRVID_LEADER) naming a
+// leader and returns its pnn. Broadcasts of CTDB_UNKNOWN_PNN (no leader, an
+// election running) are skipped, as the ctdb tool does; if only those
+// arrived before ctx ends, it returns protocol.UnknownPNN without error.
 func (c *Client) WaitLeader(ctx context.Context) (uint32, error) {
 	ch, unsub, err := c.Subscribe(ctx, protocol.SrvIDLeader, 4)
 	if err != nil {
 		return 0, err
 	}
 	defer unsub()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			return 0, c.Err()
+	heard := false
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return 0, c.Err()
+			}
+			v, err := protocol.ParseU32(m.Data)
+			if err != nil {
+				return 0, fmt.Errorf("leader message: %w", err)
+			}
+			if v != protocol.UnknownPNN {
+				return v, nil
+			}
+			heard = true
+		case <-ctx.Done():
+			if heard {
+				return protocol.UnknownPNN, nil
+			}
+			return 0, fmt.Errorf("wait for leader broadcast: %w", ctx.Err())
 		}
-		v, err := protocol.ParseU32(m.Data)
-		if err != nil {
-			return 0, fmt.Errorf("leader message: %w", err)
-		}
-		return v, nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("wait for leader broadcast: %w", ctx.Err())
 	}
 }
 

@@ -20,8 +20,8 @@ type Raft interface {
 	IsLeader() bool
 	Leader() (uint32, bool)
 	LastContact() time.Time
-	CommitIndex() uint64
 	AppliedIndex() uint64
+	ReadIndex(ctx context.Context) (uint64, error)
 	State() (*raftlayer.State, uint64)
 	Initialized() bool
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
@@ -246,15 +246,32 @@ func (m *Manager) checkContact() {
 		m.lastContact = lc
 	}
 	contact := !m.lastContact.IsZero() && now.Sub(m.lastContact) < m.cfg.QuorumLossTimeout
+	// Once in contact, the node is active when it has applied everything
+	// the leader had applied at that time (a read index): a restarted node
+	// must not serve its stale state.
+	var catchUpTo uint64
+	m.mu.Lock()
+	needIndex := contact && !m.hadContact
+	m.mu.Unlock()
+	if needIndex {
+		ctx, cancel := context.WithTimeout(m.ctx, time.Second)
+		idx, err := m.raft.ReadIndex(ctx)
+		cancel()
+		if err != nil {
+			m.log.Debug("read index for catch-up failed; will retry", "err", err)
+			contact = false
+		}
+		catchUpTo = idx
+	}
 	m.mu.Lock()
 	was := m.inactive
 	switch {
 	case !contact:
 		m.hadContact = false
 		m.inactive = true
-	case !m.hadContact:
+	case needIndex:
 		m.hadContact = true
-		m.catchUpTo = m.raft.CommitIndex()
+		m.catchUpTo = catchUpTo
 		m.inactive = m.raft.AppliedIndex() < m.catchUpTo
 	case m.inactive:
 		m.inactive = m.raft.AppliedIndex() < m.catchUpTo

@@ -5,79 +5,82 @@ import (
 	"strings"
 )
 
-// TunableDef describes one CTDB tunable: its name, 4.17 default and whether
-// 4.17 considers it obsolete (still settable, not listed).
+// TunableDef describes one CTDB tunable: its name, 4.17 default, whether
+// 4.17 considers it obsolete (still settable, not listed), and its index in
+// struct ctdb_tunable_list (GET_ALL_TUNABLES).
 type TunableDef struct {
 	Name     string
 	Default  uint32
 	Obsolete bool
+	Field    int
 }
 
-// Tunables lists every tunable in the order of struct ctdb_tunable_list,
-// which is also the order of GET_ALL_TUNABLES and of LIST_TUNABLES.
+// Tunables lists every tunable in the order of ctdbd's tunable map, which
+// is the order LIST_TUNABLES reports; Field gives the struct position,
+// which differs for some of them.
 var Tunables = [NumTunables]TunableDef{
-	{"MaxRedirectCount", 3, true},
-	{"SeqnumInterval", 1000, false},
-	{"ControlTimeout", 60, false},
-	{"TraverseTimeout", 20, false},
-	{"KeepaliveInterval", 5, false},
-	{"KeepaliveLimit", 5, false},
-	{"RecoverTimeout", 30, false},
-	{"RecoverInterval", 1, false},
-	{"ElectionTimeout", 3, false},
-	{"TakeoverTimeout", 9, false},
-	{"MonitorInterval", 15, false},
-	{"TickleUpdateInterval", 20, false},
-	{"EventScriptTimeout", 30, false},
-	{"MonitorTimeoutCount", 20, false},
-	{"EventScriptUnhealthyOnTimeout", 0, true},
-	{"RecoveryGracePeriod", 120, false},
-	{"RecoveryBanPeriod", 300, false},
-	{"DatabaseHashSize", 100001, false},
-	{"DatabaseMaxDead", 5, false},
-	{"RerecoveryTimeout", 10, false},
-	{"EnableBans", 1, false},
-	{"DeterministicIPs", 0, true},
-	{"ReclockPingPeriod", 60, true},
-	{"NoIPFailback", 0, false},
-	{"DisableIPFailover", 0, true},
-	{"VerboseMemoryNames", 0, false},
-	{"RecdPingTimeout", 60, false},
-	{"RecdFailCount", 10, false},
-	{"LogLatencyMs", 0, false},
-	{"RecLockLatencyMs", 1000, false},
-	{"RecoveryDropAllIPs", 120, false},
-	{"VerifyRecoveryLock", 1, true},
-	{"VacuumInterval", 10, false},
-	{"VacuumMaxRunTime", 120, false},
-	{"RepackLimit", 10000, false},
-	{"VacuumLimit", 5000, true},
-	{"MaxQueueDropMsg", 1000000, false},
-	{"AllowUnhealthyDBRead", 0, false},
-	{"StatHistoryInterval", 1, false},
-	{"DeferredAttachTO", 120, false},
-	{"VacuumFastPathCount", 60, false},
-	{"LCP2PublicIPs", 1, true},
-	{"AllowClientDBAttach", 1, false},
-	{"RecoverPDBBySeqNum", 1, true},
-	{"DeferredRebalanceOnNodeAdd", 300, true},
-	{"FetchCollapse", 1, false},
-	{"HopcountMakeSticky", 50, false},
-	{"StickyDuration", 600, false},
-	{"StickyPindown", 200, false},
-	{"NoIPTakeover", 0, false},
-	{"DBRecordCountWarn", 100000, false},
-	{"DBRecordSizeWarn", 10000000, false},
-	{"DBSizeWarn", 100000000, false},
-	{"PullDBPreallocation", 10485760, false},
-	{"NoIPHostOnAllDisabled", 1, true},
-	{"Samba3AvoidDeadlocks", 0, true},
-	{"TDBMutexEnabled", 1, true},
-	{"LockProcessesPerDB", 200, false},
-	{"RecBufferSizeLimit", 1000000, false},
-	{"QueueBufferSize", 1024, false},
-	{"IPAllocAlgorithm", 2, false},
-	{"AllowMixedVersions", 0, false},
+	{"MaxRedirectCount", 3, true, 0},
+	{"SeqnumInterval", 1000, false, 1},
+	{"ControlTimeout", 60, false, 2},
+	{"TraverseTimeout", 20, false, 3},
+	{"KeepaliveInterval", 5, false, 4},
+	{"KeepaliveLimit", 5, false, 5},
+	{"RecoverTimeout", 30, false, 6},
+	{"RecoverInterval", 1, false, 7},
+	{"ElectionTimeout", 3, false, 8},
+	{"TakeoverTimeout", 9, false, 9},
+	{"MonitorInterval", 15, false, 10},
+	{"TickleUpdateInterval", 20, false, 11},
+	{"EventScriptTimeout", 30, false, 12},
+	{"MonitorTimeoutCount", 20, false, 13},
+	{"EventScriptUnhealthyOnTimeout", 0, true, 14},
+	{"RecoveryGracePeriod", 120, false, 15},
+	{"RecoveryBanPeriod", 300, false, 16},
+	{"DatabaseHashSize", 100001, false, 17},
+	{"DatabaseMaxDead", 5, false, 18},
+	{"RerecoveryTimeout", 10, false, 19},
+	{"EnableBans", 1, false, 20},
+	{"DeterministicIPs", 0, true, 21},
+	{"LCP2PublicIPs", 1, true, 41},
+	{"ReclockPingPeriod", 60, true, 22},
+	{"NoIPFailback", 0, false, 23},
+	{"DisableIPFailover", 0, true, 24},
+	{"VerboseMemoryNames", 0, false, 25},
+	{"RecdPingTimeout", 60, false, 26},
+	{"RecdFailCount", 10, false, 27},
+	{"LogLatencyMs", 0, false, 28},
+	{"RecLockLatencyMs", 1000, false, 29},
+	{"RecoveryDropAllIPs", 120, false, 30},
+	{"VerifyRecoveryLock", 1, true, 31},
+	{"VacuumInterval", 10, false, 32},
+	{"VacuumMaxRunTime", 120, false, 33},
+	{"RepackLimit", 10000, false, 34},
+	{"VacuumLimit", 5000, true, 35},
+	{"VacuumFastPathCount", 60, false, 40},
+	{"MaxQueueDropMsg", 1000000, false, 36},
+	{"AllowUnhealthyDBRead", 0, false, 37},
+	{"StatHistoryInterval", 1, false, 38},
+	{"DeferredAttachTO", 120, false, 39},
+	{"AllowClientDBAttach", 1, false, 42},
+	{"RecoverPDBBySeqNum", 1, true, 43},
+	{"DeferredRebalanceOnNodeAdd", 300, true, 44},
+	{"FetchCollapse", 1, false, 45},
+	{"HopcountMakeSticky", 50, false, 46},
+	{"StickyDuration", 600, false, 47},
+	{"StickyPindown", 200, false, 48},
+	{"NoIPTakeover", 0, false, 49},
+	{"DBRecordCountWarn", 100000, false, 50},
+	{"DBRecordSizeWarn", 10000000, false, 51},
+	{"DBSizeWarn", 100000000, false, 52},
+	{"PullDBPreallocation", 10485760, false, 53},
+	{"NoIPHostOnAllDisabled", 1, true, 54},
+	{"Samba3AvoidDeadlocks", 0, true, 55},
+	{"TDBMutexEnabled", 1, true, 56},
+	{"LockProcessesPerDB", 200, false, 57},
+	{"RecBufferSizeLimit", 1000000, false, 58},
+	{"QueueBufferSize", 1024, false, 59},
+	{"IPAllocAlgorithm", 2, false, 60},
+	{"AllowMixedVersions", 0, false, 61},
 }
 
 // NumTunables is the number of u32 fields of struct ctdb_tunable_list.
@@ -96,14 +99,14 @@ func TunableIndex(name string) (int, bool) {
 // DefaultTunables returns the 4.17 defaults of every tunable.
 func DefaultTunables() TunableList {
 	var l TunableList
-	for i, t := range Tunables {
-		l[i] = t.Default
+	for _, t := range Tunables {
+		l[t.Field] = t.Default
 	}
 	return l
 }
 
 // TunableList is struct ctdb_tunable_list, the GET_ALL_TUNABLES reply: the
-// value of every tunable in table order.
+// value of every tunable, indexed by TunableDef.Field.
 type TunableList [NumTunables]uint32
 
 // Marshal encodes the list (248 bytes).
@@ -130,7 +133,7 @@ func (l *TunableList) Get(name string) (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	return l[i], true
+	return l[Tunables[i].Field], true
 }
 
 // SetTunable is ctdb_tunable, the SET_TUNABLE request.

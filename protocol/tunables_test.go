@@ -8,7 +8,8 @@ import (
 )
 
 // refTunables is the table of reference §11.8: byte offset in
-// GET_ALL_TUNABLES, name, 4.17 default, obsolete.
+// GET_ALL_TUNABLES, name, 4.17 default, obsolete. Its order is the struct's;
+// LIST_TUNABLES follows ctdbd's tunable map instead (refListOrder).
 var refTunables = []struct {
 	off      int
 	name     string
@@ -83,16 +84,42 @@ func TestTunablesTable(t *testing.T) {
 	if NumTunables != 62 || len(Tunables) != 62 || len(refTunables) != 62 {
 		t.Fatalf("NumTunables %d, len(Tunables) %d, reference rows %d; want 62", NumTunables, len(Tunables), len(refTunables))
 	}
+	fields := make(map[int]bool)
 	for i, r := range refTunables {
 		if r.off != 4*i {
 			t.Fatalf("reference row %d has offset %d", i, r.off)
 		}
-		got := Tunables[i]
-		if got.Name != r.name || got.Default != r.def || got.Obsolete != r.obsolete {
-			t.Errorf("Tunables[%d] = %+v, reference %s default %d obsolete %v", i, got, r.name, r.def, r.obsolete)
+		j, ok := TunableIndex(r.name)
+		if !ok {
+			t.Errorf("tunable %s missing", r.name)
+			continue
 		}
+		got := Tunables[j]
+		if got.Name != r.name || got.Default != r.def || got.Obsolete != r.obsolete || got.Field != i {
+			t.Errorf("Tunables[%d] = %+v, reference %s default %d obsolete %v field %d", j, got, r.name, r.def, r.obsolete, i)
+		}
+		fields[got.Field] = true
+	}
+	if len(fields) != 62 {
+		t.Errorf("%d distinct struct fields, want 62", len(fields))
 	}
 }
+
+// refListOrder is the order in which the real ctdb 4.17 tool's listvars
+// prints the tunables (reference capture samples-formats.txt), which is the
+// order of LIST_TUNABLES.
+var refListOrder = []string{"SeqnumInterval", "ControlTimeout", "TraverseTimeout", "KeepaliveInterval",
+	"KeepaliveLimit", "RecoverTimeout", "RecoverInterval", "ElectionTimeout", "TakeoverTimeout",
+	"MonitorInterval", "TickleUpdateInterval", "EventScriptTimeout", "MonitorTimeoutCount",
+	"RecoveryGracePeriod", "RecoveryBanPeriod", "DatabaseHashSize", "DatabaseMaxDead",
+	"RerecoveryTimeout", "EnableBans", "NoIPFailback", "VerboseMemoryNames", "RecdPingTimeout",
+	"RecdFailCount", "LogLatencyMs", "RecLockLatencyMs", "RecoveryDropAllIPs", "VacuumInterval",
+	"VacuumMaxRunTime", "RepackLimit", "VacuumFastPathCount", "MaxQueueDropMsg",
+	"AllowUnhealthyDBRead", "StatHistoryInterval", "DeferredAttachTO", "AllowClientDBAttach",
+	"FetchCollapse", "HopcountMakeSticky", "StickyDuration", "StickyPindown", "NoIPTakeover",
+	"DBRecordCountWarn", "DBRecordSizeWarn", "DBSizeWarn", "PullDBPreallocation",
+	"LockProcessesPerDB", "RecBufferSizeLimit", "QueueBufferSize", "IPAllocAlgorithm",
+	"AllowMixedVersions"}
 
 func TestTunableListEncoding(t *testing.T) {
 	l := DefaultTunables()
@@ -135,9 +162,9 @@ func TestTunableIndexCaseInsensitive(t *testing.T) {
 			t.Errorf("TunableIndex(%q) = %d, %v", name, i, ok)
 		}
 	}
-	for i, r := range refTunables {
-		if got, ok := TunableIndex(strings.ToLower(r.name)); !ok || got != i {
-			t.Errorf("TunableIndex(%q) = %d, %v; want %d", strings.ToLower(r.name), got, ok, i)
+	for _, r := range refTunables {
+		if got, ok := TunableIndex(strings.ToLower(r.name)); !ok || Tunables[got].Name != r.name {
+			t.Errorf("TunableIndex(%q) = %d, %v", strings.ToLower(r.name), got, ok)
 		}
 	}
 	for _, name := range []string{"", "Control", "ControlTimeout2", "Control Timeout"} {
@@ -148,12 +175,7 @@ func TestTunableIndexCaseInsensitive(t *testing.T) {
 }
 
 func TestListTunables(t *testing.T) {
-	var want []string
-	for _, r := range refTunables {
-		if !r.obsolete {
-			want = append(want, r.name)
-		}
-	}
+	want := refListOrder
 	names := ListedTunables()
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("ListedTunables:\n got  %v\n want %v", names, want)

@@ -263,9 +263,6 @@ func (n *Node) LastContact() time.Time {
 	return n.raft.LastContact()
 }
 
-// CommitIndex is the commit index this node knows of.
-func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }
-
 // LeaderChanged returns a channel closed at the next leader or Raft state
 // change.
 func (n *Node) LeaderChanged() <-chan struct{} {
@@ -425,19 +422,20 @@ func (n *Node) nudgeLoop() {
 	}
 }
 
-// Barrier waits until every entry committed before the call is applied on
-// the leader; only the leader may call it.
-func (n *Node) Barrier(timeout time.Duration) error { return n.raft.Barrier(timeout).Error() }
-
 // ReadIndex returns an index such that the local state is linearizable once
 // it has applied it: everything committed before the call is at or below.
+// The index is that of a no-op command committed through the leader: unlike
+// a Raft barrier, a command reaches every node's state machine, so a node's
+// applied index reaches it.
 func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	data, _ := EncodeCommand(&CmdNoop{})
 	for {
 		leader, ok := n.Leader()
 		var err error
 		if ok && leader == n.cfg.Self {
-			if err = n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err == nil {
-				return n.raft.AppliedIndex(), nil
+			var idx uint64
+			if idx, err = n.applyLocalCtx(ctx, data); err == nil {
+				return idx, nil
 			}
 		} else if ok {
 			var reply []byte

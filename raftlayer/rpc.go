@@ -72,10 +72,12 @@ func (n *Node) HandleRPC(ctx context.Context, op uint32, data []byte) ([]byte, e
 		if !n.IsLeader() {
 			return nil, errors.New("raft read index: not the leader")
 		}
-		if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+		noop, _ := EncodeCommand(&CmdNoop{})
+		idx, err := n.applyLocalCtx(ctx, noop)
+		if err != nil {
 			return nil, fmt.Errorf("raft read index: %w", err)
 		}
-		return encodeIndex(n.raft.AppliedIndex()), nil
+		return encodeIndex(idx), nil
 	case OpWaitApplied:
 		idx, err := decodeIndex(data)
 		if err != nil {

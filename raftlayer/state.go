@@ -124,9 +124,9 @@ func (s *State) Tunable(name string) (uint32, bool) {
 // TunableList returns every tunable's value.
 func (s *State) TunableList() protocol.TunableList {
 	l := protocol.DefaultTunables()
-	for i, def := range protocol.Tunables {
+	for _, def := range protocol.Tunables {
 		if v, ok := s.Tunables[def.Name]; ok {
-			l[i] = v
+			l[def.Field] = v
 		}
 	}
 	return l

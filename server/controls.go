@@ -193,7 +193,9 @@ func (n *Node) runControl(r *controlReq) {
 
 func (n *Node) finishControl(r *controlReq, start time.Time, rep reply) {
 	n.sm.controlLatency.UpdateDuration(start)
-	if rep.status != 0 {
+	// Many controls return their result in the status; only a negative
+	// status or an error text is a failure.
+	if rep.status < 0 || rep.errmsg != "" {
 		n.sm.controlErrors.Inc()
 		n.log.Debug("control failed", "op", r.Opcode, "status", rep.status, "err", rep.errmsg)
 	}

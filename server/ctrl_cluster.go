@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"time"
 
@@ -91,7 +92,13 @@ func (n *Node) ctrlGetCapabilities(ctx context.Context, r *controlReq) reply {
 // node has applied it, so that all of them answer with the new state at
 // once. A node that does not confirm within spreadTimeout delays the reply
 // no further: the command is committed either way.
+//
+// An inactive node refuses at once: it cannot reach a quorum, and a change
+// queued until the partition heals would surprise whoever asked for it.
 func (n *Node) commit(ctx context.Context, c raftlayer.Command) error {
+	if n.election.Inactive() {
+		return errInactive
+	}
 	idx, err := n.raft.Apply(ctx, c)
 	if err != nil {
 		return err
@@ -114,6 +121,8 @@ func (n *Node) commit(ctx context.Context, c raftlayer.Command) error {
 }
 
 const spreadTimeout = 2 * time.Second
+
+var errInactive = errors.New("this node is not in contact with a quorum of the cluster; no change can be committed through it")
 
 func (n *Node) ctrlSetBanState(ctx context.Context, r *controlReq) reply {
 	var bs protocol.BanState

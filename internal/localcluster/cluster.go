@@ -477,6 +477,27 @@ func (c *Cluster) Restart(pnn uint32) error {
 	return c.Save()
 }
 
+// Start starts every stopped node again with its state and waits until each
+// node is RUNNING with a valid generation, whatever the node flags.
+func (c *Cluster) Start(ctx context.Context) error {
+	for i := range c.Nodes {
+		if c.Alive(uint32(i)) {
+			continue
+		}
+		if err := c.start(uint32(i)); err != nil {
+			return err
+		}
+	}
+	if err := c.Save(); err != nil {
+		return err
+	}
+	var all []uint32
+	for i := range c.Nodes {
+		all = append(all, uint32(i))
+	}
+	return c.WaitFlags(ctx, all, func(*protocol.NodeMap) error { return nil })
+}
+
 // Down stops every node; the base directory stays for its logs and state.
 func (c *Cluster) Down(ctx context.Context) error {
 	var errs []error

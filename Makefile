@@ -1,0 +1,58 @@
+# rctdb: build, demo, tests.
+GO      ?= go
+BIN     := $(CURDIR)/bin
+DEMO    ?= /tmp/rctdb-demo
+CMDS    := ctdbd ctdb ctdb-local
+UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v /tests$$)
+
+.PHONY: all build demo demo-down deps test unit integration vet fuzz clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# A local 3-node cluster on loopback, left running.
+demo: build
+	@$(BIN)/ctdb-local down --base $(DEMO) --purge >/dev/null 2>&1 || true
+	$(BIN)/ctdb-local up 3 --base $(DEMO)
+	@echo
+	@echo '$$ ctdb status    # on node 0'
+	@CTDB_SOCKET=$(DEMO)/node0/run/ctdbd.socket $(BIN)/ctdb status
+	@echo
+	@echo '$$ ctdb status    # on node 2'
+	@CTDB_SOCKET=$(DEMO)/node2/run/ctdbd.socket $(BIN)/ctdb status
+	@echo
+	@echo "The cluster keeps running. Try:"
+	@echo "  CTDB_SOCKET=$(DEMO)/node1/run/ctdbd.socket $(BIN)/ctdb ban 5"
+	@echo "  $(BIN)/ctdb-local kill 0 --base $(DEMO)"
+	@echo "Stop it with: make demo-down   (or $(BIN)/ctdb-local down --base $(DEMO))"
+
+demo-down:
+	$(BIN)/ctdb-local down --base $(DEMO) --purge
+
+deps:
+	./scripts/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+# Unit and in-process cluster tests (race detector), then the multi-process
+# tests with real daemons and Debian's ctdb tool, one package at a time so
+# that clusters do not starve each other of CPU.
+test: deps vet unit integration
+
+unit:
+	$(GO) test -race -count=1 $(UNIT)
+
+integration:
+	$(GO) test -race -count=1 -p 1 -v ./tests/
+
+# Short fuzzing of every decoder (seed corpora also run in `make test`).
+fuzz:
+	@for f in $$($(GO) test -list 'Fuzz.*' ./protocol/ | grep ^Fuzz); do \
+		$(GO) test -run=NONE -fuzz="^$$f$$" -fuzztime=5s ./protocol/ || exit 1; done
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// With --json each command prints one JSON document (indented, ending with
+// a newline) on standard output instead of the real tool's text; -X, -Y and
+// -x are then ignored. Errors are reported exactly as without --json (same
+// messages on standard error, same exit status), and no document is printed
+// for a failed command. Times are RFC 3339 strings in UTC with microseconds,
+// null for a time that is not set (zero). A pnn that is unknown is null.
+//
+// Schemas, by command:
+//
+//	status      {"nodes": [NODE...], "generation": uint|null (null: INVALID),
+//	             "vnnmap": [{"hash": int, "lmaster": uint}...],
+//	             "recovery_mode": "NORMAL"|"RECOVERY", "recovery_mode_value": int,
+//	             "leader": uint|null}
+//	nodestatus  {"nodes": [NODE...]}  (the exit status is still the OR of the flags)
+//	            NODE = {"pnn": uint, "address": string,
+//	                    "flags": [string...] (as shown: ["OK"], ["PARTIALLYONLINE"],
+//	                             ["DISCONNECTED","UNHEALTHY","INACTIVE"], ...),
+//	                    "flags_value": uint, "partially_online": bool, "this_node": bool}
+//	pnn         {"pnn": uint}
+//	leader      {"leader": uint|null}
+//	uptime      {"pnn": uint, "current_time": TIME, "start_time": TIME,
+//	             "last_recovery_started": TIME|null, "last_recovery_finished": TIME|null,
+//	             "uptime_seconds": int, "seconds_since_last_recovery": int,
+//	             "last_recovery_duration_seconds": float}
+//	ping        {"pnn": uint, "time_seconds": float, "clients": int}
+//	runstate    {"pnn": uint, "runstate": string, "required": [string...],
+//	             "matched": bool}  (exit status 1 when not matched)
+//	getpid      {"pnn": uint, "pid": int}
+//	getcapabilities {"pnn": uint, "capabilities": uint, "leader": bool, "lmaster": bool}
+//	listvars    {"pnn": uint, "tunables": [{"name": string, "value": uint}...]}
+//	getvar      {"pnn": uint, "name": string, "value": uint}
+//	setvar      {"pnn": uint, "name": string, "value": uint, "obsolete": bool}
+//	ban, unban, stop, continue, disable, enable, statisticsreset, shutdown
+//	            {"command": string, "pnn": uint, "changed": bool}
+//	            (changed is false when the node already was in the requested state)
+//	statistics  STATS
+//	stats       {"pnn": uint, "history": [STATS...]}
+//	            STATS = {"protocol_version": 1, "current_time": TIME, "start_time": TIME,
+//	                     "counters": {"num_clients": uint, ..., "node.req_call": uint, ...}
+//	                                 (the names of the -X header),
+//	                     "hop_count_buckets": [uint x16], "lock_buckets": [uint x16],
+//	                     "latency": {"locks"|"reclock_ctdbd"|"reclock_recd"|"call"|
+//	                                 "childwrite": {"num": int, "min": float,
+//	                                                "avg": float, "max": float}}}
+//	listnodes   {"nodes": [{"pnn": uint, "address": string}...]}
+//	version     {"version": "4.17.12-Debian", "implementation": "rctdb",
+//	             "rctdb_version": string}
+
+// printJSON prints v as the command's JSON document.
+func (t *tool) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	t.print(string(b) + "\n")
+	return nil
+}
+
+// optPNN is a pnn for JSON: null when unknown.
+func optPNN(p uint32) *uint32 {
+	if p == protocol.UnknownPNN {
+		return nil
+	}
+	return &p
+}
+
+// jsonTime renders a timeval for JSON: null when zero.
+func jsonTime(tv protocol.Timeval) *string {
+	if tv.Sec == 0 && tv.Usec == 0 {
+		return nil
+	}
+	s := time.Unix(tv.Sec, tv.Usec*1000).UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	return &s
+}
+
+// jsonAction is the document of the commands that change a node's state.
+type jsonAction struct {
+	Command string `json:"command"`
+	PNN     uint32 `json:"pnn"`
+	Changed bool   `json:"changed"`
+}
+
+// done prints the JSON document of an action command, when asked for.
+func (t *tool) done(changed bool) error {
+	if !t.opts.json {
+		return nil
+	}
+	return t.printJSON(jsonAction{Command: t.name, PNN: t.cmdPNN, Changed: changed})
+}

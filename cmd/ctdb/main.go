@@ -1,0 +1,279 @@
+// Command ctdb is rctdb's CTDB command line tool. It talks to a local ctdbd
+// (ours or Samba's) through its Unix socket and prints exactly what Samba's
+// ctdb 4.17 tool prints, byte for byte, in the plain form and in the machine
+// readable forms (-X, -Y, -x SEP), with the same messages on standard error
+// and the same exit statuses. It also offers --json, a stable JSON document
+// per command (schemas in json.go).
+//
+// Usage:
+//
+//	ctdb [OPTIONS] COMMAND [ARGS]
+//
+// Options may appear anywhere on the command line, as the real tool's popt
+// parser allows; "--" ends them:
+//
+//	-n, --node=PNN        address node PNN (it must exist and be neither
+//	                      DISCONNECTED nor DELETED)
+//	-X                    machine readable output, separator '|' (or -x)
+//	-Y                    machine readable output
+//	-x, --separator=SEP   separator of machine readable output
+//	-t, --timelimit=SECS  timeout of each control (default 10)
+//	-T, --maxruntime=SECS limit of the whole run (default $CTDB_TIMEOUT or 120;
+//	                      0 means none)
+//	-d, --debug=LEVEL     accepted for compatibility
+//	-v, --verbose         accepted for compatibility
+//	    --json            print a JSON document instead
+//	-?, --help            show help
+//
+// Commands: status, nodestatus [all|PNN-LIST], pnn, leader, uptime, ping,
+// runstate [STATE...], getpid, getcapabilities, listvars, getvar NAME,
+// setvar NAME VALUE, ban BANTIME, unban, stop, continue, disable, enable,
+// statistics, statisticsreset, stats [COUNT], shutdown, listnodes, version.
+//
+// The daemon's socket is $CTDB_SOCKET, else $CTDB_BASE/run/ctdbd.socket when
+// $CTDB_TEST_MODE is set, else /run/ctdb/ctdbd.socket. listnodes reads
+// $CTDB_BASE/nodes, else /etc/ctdb/nodes (the real tool knows no CTDB_NODES).
+//
+// version prints the version of the ctdb tool we are compatible with,
+// "4.17.12-Debian", as the real tool does, so that scripts comparing
+// versions keep working; our own version is given by version --json.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// Globals are the options of the real tool, plus --json. Their values are
+// checked and normalised by the popt emulation (popt.go) before kong sees
+// them.
+type Globals struct {
+	Debug      string `short:"d" name:"debug" placeholder:"LEVEL" help:"Debug level (accepted, ignored)."`
+	Timelimit  int32  `short:"t" name:"timelimit" default:"10" placeholder:"SECS" help:"Timeout of each control, in seconds."`
+	Node       int32  `short:"n" name:"node" default:"-1" placeholder:"PNN" help:"Node to address (default: the local node)."`
+	Readable   bool   `short:"Y" name:"machinereadable" help:"Machine readable output."`
+	Separator  string `short:"x" name:"separator" default:"|" placeholder:"SEP" help:"Separator of machine readable output."`
+	Parsable   bool   `short:"X" name:"machineparsable" help:"Machine readable output with separator '|' (or -x)."`
+	Verbose    bool   `short:"v" name:"verbose" help:"Verbose output (accepted, ignored)."`
+	Maxruntime int32  `short:"T" name:"maxruntime" default:"0" placeholder:"SECS" help:"Limit of the whole run, in seconds (default: $CTDB_TIMEOUT or 120)."`
+	JSON       bool   `name:"json" help:"Print a JSON document instead of the ctdb tool's text."`
+	Help       bool   `short:"?" name:"help" help:"Show this help."`
+	Usage      bool   `name:"usage" help:"Show a brief usage message."`
+}
+
+// CLI is the kong grammar: the global options and one field per command.
+type CLI struct {
+	Globals
+
+	Status          StatusCmd          `cmd:"" help:"show node status"`
+	Uptime          UptimeCmd          `cmd:"" help:"show node uptime"`
+	Ping            PingCmd            `cmd:"" help:"ping a node"`
+	Runstate        RunstateCmd        `cmd:"" help:"get/check runstate of a node"`
+	Getvar          GetvarCmd          `cmd:"" help:"get a tunable variable"`
+	Setvar          SetvarCmd          `cmd:"" help:"set a tunable variable"`
+	Listvars        ListvarsCmd        `cmd:"" help:"list tunable variables"`
+	Statistics      StatisticsCmd      `cmd:"" help:"show ctdb statistics"`
+	Statisticsreset StatisticsresetCmd `cmd:"" help:"reset ctdb statistics"`
+	Stats           StatsCmd           `cmd:"" help:"show rolling statistics"`
+	Getcapabilities GetcapabilitiesCmd `cmd:"" help:"show node capabilities"`
+	Pnn             PnnCmd             `cmd:"" help:"show the pnn of the current node"`
+	Getpid          GetpidCmd          `cmd:"" help:"get ctdbd process ID"`
+	Disable         DisableCmd         `cmd:"" help:"disable a node"`
+	Enable          EnableCmd          `cmd:"" help:"enable a node"`
+	Stop            StopCmd            `cmd:"" help:"stop a node"`
+	Continue        ContinueCmd        `cmd:"" help:"continue a stopped node"`
+	Ban             BanCmd             `cmd:"" help:"ban a node"`
+	Unban           UnbanCmd           `cmd:"" help:"unban a node"`
+	Shutdown        ShutdownCmd        `cmd:"" help:"shutdown ctdb daemon"`
+	Listnodes       ListnodesCmd       `cmd:"" help:"list nodes in the cluster"`
+	Leader          LeaderCmd          `cmd:"" help:"show the pnn of the leader"`
+	Nodestatus      NodestatusCmd      `cmd:"" help:"show and return node status"`
+	Version         VersionCmd         `cmd:"" help:"show version of ctdb"`
+}
+
+// cmdInfo is what the real tool's command table says about a command.
+type cmdInfo struct {
+	withoutDaemon bool   // runs without connecting to ctdbd
+	remote        bool   // may address another node with -n
+	args          string // argument synopsis for usage
+}
+
+var commands = map[string]cmdInfo{
+	"version":         {withoutDaemon: true},
+	"status":          {remote: true},
+	"uptime":          {remote: true},
+	"ping":            {remote: true},
+	"runstate":        {remote: true, args: "[setup|first_recovery|startup|running]"},
+	"getvar":          {remote: true, args: "<name>"},
+	"setvar":          {remote: true, args: "<name> <value>"},
+	"listvars":        {remote: true},
+	"statistics":      {remote: true},
+	"statisticsreset": {remote: true},
+	"stats":           {remote: true, args: "[count]"},
+	"getcapabilities": {remote: true},
+	"pnn":             {},
+	"getpid":          {remote: true},
+	"disable":         {remote: true},
+	"enable":          {remote: true},
+	"stop":            {remote: true},
+	"continue":        {remote: true},
+	"ban":             {remote: true, args: "<bantime>"},
+	"unban":           {remote: true},
+	"shutdown":        {remote: true},
+	"listnodes":       {withoutDaemon: true, remote: true},
+	"leader":          {remote: true},
+	"nodestatus":      {remote: true, args: "[all|<pnn-list>]"},
+}
+
+// Args catches a command's positional arguments; each command checks their
+// number as the real tool does (some ignore extra arguments).
+type Args struct {
+	Args []string `arg:"" optional:"" hidden:""`
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// run is the whole tool: it returns the exit status.
+func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("ctdb"),
+		kong.Description("CTDB control tool (rctdb)."),
+		kong.NoDefaultHelp(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(int) {}),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "ctdb: %v\n", err)
+		return 1
+	}
+
+	pr, perr := poptParse(args, poptTable(parser.Model))
+	if perr != nil {
+		fmt.Fprintf(stderr, "%v\n", perr)
+		return 1
+	}
+	if pr.help || pr.usage {
+		printHelp(parser, stdout, pr.usage)
+		return 0
+	}
+
+	limit, ok := maxRuntime(pr, lookupEnv)
+	if !ok {
+		fmt.Fprintf(stderr, "Invalid value CTDB_TIMEOUT\n")
+		return 1
+	}
+	if len(pr.args) == 0 {
+		printUsage(stdout, "")
+		return 1
+	}
+	name := pr.args[0]
+	info, known := commands[name]
+	if !known {
+		fmt.Fprintf(stderr, "Unknown command '%s'\n", name)
+		return 1
+	}
+	kctx, err := parser.Parse(pr.kongArgs())
+	if err != nil {
+		printUsage(stdout, name)
+		return 1
+	}
+
+	ctx := context.Background()
+	cancel := context.CancelFunc(func() {})
+	if limit > 0 {
+		ctx, cancel = context.WithTimeout(ctx, limit)
+	}
+	defer cancel()
+
+	out, errw := newGate(stdout), newGate(stderr)
+	t := newTool(ctx, cli.Globals, name, lookupEnv, out, errw)
+
+	done := make(chan int, 1)
+	go func() {
+		done <- t.exec(info, func() error { return kctx.Run(t) })
+	}()
+	select {
+	case rc := <-done:
+		if rc == rcMaxRuntime {
+			return maxRuntimeExceeded(out, errw, stderr)
+		}
+		return rc
+	case <-ctx.Done():
+		return maxRuntimeExceeded(out, errw, stderr)
+	}
+}
+
+// rcMaxRuntime is exec's answer when the -T limit ended the run.
+const rcMaxRuntime = -1000
+
+// maxRuntimeExceeded silences the command still running and reports the
+// end of the run as the real tool's alarm handler does.
+func maxRuntimeExceeded(out, errw *gate, stderr io.Writer) int {
+	out.close()
+	errw.close()
+	fmt.Fprintf(stderr, "Maximum runtime exceeded - exiting\n")
+	return 1
+}
+
+// maxRuntime is the -T limit: the option, else $CTDB_TIMEOUT, else 120 s;
+// 0 (or less) means no limit. ok is false for an unparsable CTDB_TIMEOUT.
+func maxRuntime(pr *poptResult, lookupEnv func(string) (string, bool)) (time.Duration, bool) {
+	secs := int64(pr.intValue("maxruntime", 0))
+	if secs == 0 {
+		if v, set := lookupEnv("CTDB_TIMEOUT"); set {
+			n, errno := smbStrtoul(v)
+			if errno != 0 {
+				return 0, false
+			}
+			secs = int64(uint32(n)) // alarm() takes an unsigned int
+		} else {
+			secs = 120
+		}
+	}
+	if secs <= 0 {
+		return 0, true
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+// exitCode is a non-zero exit status a command returns.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// errDisconnected: the daemon closed the connection; the real tool's
+// client library exits with status 1 without a message at its default
+// debug level.
+var errDisconnected = errors.New("connection to daemon closed")
+
+// errMaxRuntime: the -T limit ended a wait.
+var errMaxRuntime = errors.New("maximum runtime exceeded")
+
+// status converts a command's result to the exit status the real tool's
+// main returns: -1 becomes 1, and the status is truncated to 8 bits as
+// exit() does.
+func status(err error) int {
+	var ec exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ec):
+		if ec == -1 {
+			return 1
+		}
+		return int(ec) & 0xff
+	case errors.Is(err, errMaxRuntime):
+		return rcMaxRuntime
+	}
+	return 1
+}

@@ -1,0 +1,50 @@
+package main
+
+import "github.com/rctdb/rctdb/protocol"
+
+// SetvarCmd is "ctdb setvar NAME VALUE": set a tunable on the addressed
+// node.
+type SetvarCmd struct{ Args }
+
+// Run follows control_setvar: the name must be listed; the value is a C
+// number (trailing garbage ignored; a bad one fails silently with EINVAL or
+// ERANGE as the status); a tunable the daemon calls obsolete is reported
+// and counts as success.
+func (c *SetvarCmd) Run(t *tool) error {
+	if len(c.Args.Args) != 2 {
+		return t.usage()
+	}
+	name := c.Args.Args[0]
+	names, err := t.listTunables()
+	if err != nil {
+		if !fatal(err) {
+			t.eprintf("Failed to get list of variables from node %d\n", t.cmdPNN)
+		}
+		return err
+	}
+	if !hasTunable(names, name) {
+		t.printf("No such tunable %s\n", name)
+		return exitCode(1)
+	}
+	v, errno := smbStrtoul(c.Args.Args[1])
+	if errno != 0 {
+		return exitCode(int(errno))
+	}
+	ctx, cancel := t.tctx()
+	obsolete, err := t.c.SetTunable(ctx, t.cmdPNN, name, uint32(v))
+	cancel()
+	if err != nil {
+		return t.ctrlErr(protocol.ControlSetTunable, t.cmdPNN, err)
+	}
+	if obsolete {
+		t.eprintf("Control %s failed, ret=1\n", protocol.ControlSetTunable)
+		t.eprintf("Setting obsolete tunable variable '%s'\n", name)
+	}
+	if t.opts.json {
+		return t.printJSON(struct {
+			jsonTunable
+			Obsolete bool `json:"obsolete"`
+		}{jsonTunable{t.cmdPNN, name, uint32(v)}, obsolete})
+	}
+	return nil
+}

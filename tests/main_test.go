@@ -1,0 +1,220 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/client"
+	"github.com/rctdb/rctdb/internal/localcluster"
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// binDir holds the ctdbd and ctdb-local built for this run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rctdb-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for _, cmd := range []string{"ctdbd", "ctdb-local"} {
+		b := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/rctdb/rctdb/cmd/"+cmd)
+		b.Stdout, b.Stderr = os.Stderr, os.Stderr
+		if err := b.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", cmd, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// realCtdb is Debian's ctdb 4.17 tool.
+func realCtdb(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("ctdb")
+	if err != nil {
+		t.Fatal("Debian's ctdb tool is not installed (make test installs the ctdb package)")
+	}
+	return p
+}
+
+// cluster starts an n-node cluster in a fresh directory and address range;
+// on failure the tail of every node's log is printed.
+func cluster(t *testing.T, n int) *localcluster.Cluster {
+	t.Helper()
+	base, err := os.MkdirTemp("", "rctdb-it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := localcluster.Up(ctx, localcluster.Options{N: n, Base: base, Ctdbd: filepath.Join(binDir, "ctdbd"), Timeout: 30 * time.Second})
+	if c != nil {
+		t.Cleanup(func() {
+			c.Down(context.Background())
+			if t.Failed() {
+				dumpLogs(t, c)
+			}
+			os.RemoveAll(base)
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d-node cluster up, all OK after %v", n, time.Since(start).Round(time.Millisecond))
+	return c
+}
+
+func dumpLogs(t *testing.T, c *localcluster.Cluster) {
+	for _, n := range c.Nodes {
+		for _, f := range []string{"log.ctdb", "stderr"} {
+			b, _ := os.ReadFile(filepath.Join(n.Dir, f))
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.Logf("---- node %d %s (tail) ----\n%s", n.PNN, f, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// tool runs Debian's ctdb against node pnn's socket.
+func tool(t *testing.T, c *localcluster.Cluster, pnn uint32, args ...string) (stdout, stderr string, rc int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, realCtdb(t), args...)
+	cmd.Env = append(os.Environ(), "CTDB_SOCKET="+c.Nodes[pnn].Socket)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	rc = 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("ctdb %v: %v", args, err)
+		}
+		rc = ee.ExitCode()
+	}
+	return out.String(), errb.String(), rc
+}
+
+// mustTool runs the tool and requires exit status 0.
+func mustTool(t *testing.T, c *localcluster.Cluster, pnn uint32, args ...string) string {
+	t.Helper()
+	out, errs, rc := tool(t, c, pnn, args...)
+	if rc != 0 {
+		t.Fatalf("ctdb %s on node %d: rc=%d\nstdout: %s\nstderr: %s", strings.Join(args, " "), pnn, rc, out, errs)
+	}
+	return out
+}
+
+// view is one node's answer: its node map, leader and generation.
+type view struct {
+	flags  []uint32
+	leader uint32
+	gen    uint32
+}
+
+// observe asks node pnn for its view through our client.
+func observe(c *localcluster.Cluster, pnn uint32) (view, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cl, err := client.Connect(ctx, c.Nodes[pnn].Socket)
+	if err != nil {
+		return view{}, err
+	}
+	defer cl.Close()
+	nm, err := cl.GetNodeMap(ctx, protocol.CurrentNode)
+	if err != nil {
+		return view{}, err
+	}
+	vm, err := cl.GetVNNMap(ctx, protocol.CurrentNode)
+	if err != nil {
+		return view{}, err
+	}
+	l, err := cl.WaitLeader(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	v := view{leader: l, gen: vm.Generation}
+	for _, n := range nm.Nodes {
+		v.flags = append(v.flags, n.Flags)
+	}
+	return v, nil
+}
+
+// waitUntil polls cond every 10ms; it returns how long it took, or fails
+// the test after timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() error) time.Duration {
+	t.Helper()
+	return waitSince(t, time.Now(), timeout, what, cond)
+}
+
+// waitSince is waitUntil measuring from start.
+func waitSince(t *testing.T, start time.Time, timeout time.Duration, what string, cond func() error) time.Duration {
+	t.Helper()
+	var err error
+	for time.Since(start) < timeout {
+		if err = cond(); err == nil {
+			return time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
+	return 0
+}
+
+// agreed checks that every observer sees want (pnn -> flags) and one
+// leader, not in exclude; it returns that leader.
+func agreed(c *localcluster.Cluster, observers []uint32, want map[uint32]uint32) (uint32, error) {
+	leader := protocol.UnknownPNN
+	for _, o := range observers {
+		v, err := observe(c, o)
+		if err != nil {
+			return 0, fmt.Errorf("node %d: %w", o, err)
+		}
+		for p, f := range want {
+			if int(p) >= len(v.flags) || v.flags[p] != f {
+				return 0, fmt.Errorf("node %d sees node %d as %s, want %s", o, p,
+					protocol.NodeFlagsString(v.flags[p]), protocol.NodeFlagsString(f))
+			}
+		}
+		if v.leader == protocol.UnknownPNN {
+			return 0, fmt.Errorf("node %d knows no leader", o)
+		}
+		if leader != protocol.UnknownPNN && leader != v.leader {
+			return 0, fmt.Errorf("leaders differ: %d and %d", leader, v.leader)
+		}
+		leader = v.leader
+	}
+	return leader, nil
+}
+
+func others(n int, not ...uint32) []uint32 {
+	var out []uint32
+	for p := uint32(0); p < uint32(n); p++ {
+		skip := false
+		for _, x := range not {
+			skip = skip || x == p
+		}
+		if !skip {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+const dead = protocol.NodeFlagDisconnected | protocol.NodeFlagUnhealthy
