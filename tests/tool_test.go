@@ -15,10 +15,11 @@ import (
 )
 
 // referenceSection returns the output the real tool printed for command in
-// the reference captures (without the "[rc=N]" line).
+// the reference captures (without the "[rc=N]" line). The captures are kept
+// in cmd/ctdb/testdata, whose tests check them against the shared reference.
 func referenceSection(t *testing.T, file, command string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../shared/reference/ctdb-4.17-output/" + file)
+	b, err := os.ReadFile("../cmd/ctdb/testdata/" + file)
 	if err != nil {
 		t.Fatalf("reference captures: %v", err)
 	}
