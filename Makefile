@@ -44,10 +44,10 @@ vet:
 test: deps vet unit integration
 
 unit:
-	$(GO) test -race -count=1 $(UNIT)
+	$(GO) test -race -count=1 -timeout 8m $(UNIT)
 
 integration:
-	$(GO) test -race -count=1 -p 1 -v ./tests/
+	$(GO) test -race -count=1 -timeout 15m -p 1 -v ./tests/
 
 # Short fuzzing of every decoder (seed corpora also run in `make test`).
 fuzz:

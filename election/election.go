@@ -99,7 +99,6 @@ type Manager struct {
 	caps        uint32
 	changed     chan struct{} // closed and replaced when inactive changes
 
-	mInactive    *metrics.Gauge
 	mViewCommits *metrics.Counter
 	mTransfers   *metrics.Counter
 }

@@ -116,8 +116,6 @@ func (d *decoder) count(minSize int) int {
 	return int(n)
 }
 
-func (d *decoder) rest() []byte { return d.bytes(len(d.b) - d.off) }
-
 // encoder appends little-endian fields to a byte slice.
 type encoder struct{ b []byte }
 
@@ -131,16 +129,15 @@ func (e *encoder) boolean(v bool) {
 	}
 }
 
-func (e *encoder) u16(v uint16)     { e.b = le.AppendUint16(e.b, v) }
-func (e *encoder) u32(v uint32)     { e.b = le.AppendUint32(e.b, v) }
-func (e *encoder) i32(v int32)      { e.b = le.AppendUint32(e.b, uint32(v)) }
-func (e *encoder) u64(v uint64)     { e.b = le.AppendUint64(e.b, v) }
-func (e *encoder) i64(v int64)      { e.b = le.AppendUint64(e.b, uint64(v)) }
-func (e *encoder) f64(v float64)    { e.b = le.AppendUint64(e.b, math.Float64bits(v)) }
-func (e *encoder) bytes(v []byte)   { e.b = append(e.b, v...) }
-func (e *encoder) zeros(n int)      { e.b = append(e.b, make([]byte, n)...) }
-func (e *encoder) datan(v []byte)   { e.u32(uint32(len(v))); e.bytes(v) }
-func (e *encoder) stringz(s string) { e.b = append(append(e.b, s...), 0) }
+func (e *encoder) u16(v uint16)   { e.b = le.AppendUint16(e.b, v) }
+func (e *encoder) u32(v uint32)   { e.b = le.AppendUint32(e.b, v) }
+func (e *encoder) i32(v int32)    { e.b = le.AppendUint32(e.b, uint32(v)) }
+func (e *encoder) u64(v uint64)   { e.b = le.AppendUint64(e.b, v) }
+func (e *encoder) i64(v int64)    { e.b = le.AppendUint64(e.b, uint64(v)) }
+func (e *encoder) f64(v float64)  { e.b = le.AppendUint64(e.b, math.Float64bits(v)) }
+func (e *encoder) bytes(v []byte) { e.b = append(e.b, v...) }
+func (e *encoder) zeros(n int)    { e.b = append(e.b, make([]byte, n)...) }
+func (e *encoder) datan(v []byte) { e.u32(uint32(len(v))); e.bytes(v) }
 
 // CString returns s as CTDB's string encoding: the bytes and a terminating NUL.
 func CString(s string) []byte { return append([]byte(s), 0) }

@@ -101,46 +101,39 @@ const (
 
 // Reserved srvids.
 const (
-	SrvIDAll                  uint64 = 0xFFFFFFFFFFFFFFFF
-	SrvIDRecovery             uint64 = 0xF001000000000000
-	SrvIDBanning              uint64 = 0xF002000000000000
-	SrvIDElection             uint64 = 0xF100000000000000
-	SrvIDLeader               uint64 = 0xF101000000000000
-	SrvIDReconfigure          uint64 = 0xF200000000000000
-	SrvIDReleaseIP            uint64 = 0xF300000000000000
-	SrvIDTakeIP               uint64 = 0xF301000000000000
-	SrvIDSetNodeFlags         uint64 = 0xF400000000000000
-	SrvIDRecdUpdateIP         uint64 = 0xF500000000000000
-	SrvIDVacuumFetch          uint64 = 0xF700000000000000
-	SrvIDDetachDatabase       uint64 = 0xF701000000000000
-	SrvIDMemDump              uint64 = 0xF800000000000000
-	SrvIDGetLog               uint64 = 0xF801000000000000
-	SrvIDClearLog             uint64 = 0xF802000000000000
-	SrvIDPushNodeFlags        uint64 = 0xF900000000000000
-	SrvIDReloadNodes          uint64 = 0xFA00000000000000
-	SrvIDTakeoverRun          uint64 = 0xFB00000000000000
-	SrvIDRebalanceNode        uint64 = 0xFB01000000000000
-	SrvIDDisableTakeoverRuns  uint64 = 0xFB03000000000000
-	SrvIDDisableRecoveries    uint64 = 0xFB04000000000000
-	SrvIDDisableIPCheck       uint64 = 0xFC00000000000000
-	SrvIDSambaRange           uint64 = 0xFE00000000000000
-	SrvIDSambaNotify          uint64 = 0xFE00000000000000
-	SrvIDSambaNotifyProxy     uint64 = 0xFE00000000000001
-	SrvIDSambaProcess         uint64 = 0xFE00000000000002
-	SrvIDNFSDRange            uint64 = 0xEE00000000000000
-	SrvIDISCSIDRange          uint64 = 0xDE00000000000000
-	SrvIDToolRange            uint64 = 0xCE00000000000000
-	SrvIDClientRange          uint64 = 0xBE00000000000000
-	SrvIDTestRange            uint64 = 0xAE00000000000000
-	SrvIDTunnelTest           uint64 = 0xFFFFFFFF00000000
-	srvIDDaemonReservedPrefix uint64 = 0xF000000000000000
+	SrvIDAll                 uint64 = 0xFFFFFFFFFFFFFFFF
+	SrvIDRecovery            uint64 = 0xF001000000000000
+	SrvIDBanning             uint64 = 0xF002000000000000
+	SrvIDElection            uint64 = 0xF100000000000000
+	SrvIDLeader              uint64 = 0xF101000000000000
+	SrvIDReconfigure         uint64 = 0xF200000000000000
+	SrvIDReleaseIP           uint64 = 0xF300000000000000
+	SrvIDTakeIP              uint64 = 0xF301000000000000
+	SrvIDSetNodeFlags        uint64 = 0xF400000000000000
+	SrvIDRecdUpdateIP        uint64 = 0xF500000000000000
+	SrvIDVacuumFetch         uint64 = 0xF700000000000000
+	SrvIDDetachDatabase      uint64 = 0xF701000000000000
+	SrvIDMemDump             uint64 = 0xF800000000000000
+	SrvIDGetLog              uint64 = 0xF801000000000000
+	SrvIDClearLog            uint64 = 0xF802000000000000
+	SrvIDPushNodeFlags       uint64 = 0xF900000000000000
+	SrvIDReloadNodes         uint64 = 0xFA00000000000000
+	SrvIDTakeoverRun         uint64 = 0xFB00000000000000
+	SrvIDRebalanceNode       uint64 = 0xFB01000000000000
+	SrvIDDisableTakeoverRuns uint64 = 0xFB03000000000000
+	SrvIDDisableRecoveries   uint64 = 0xFB04000000000000
+	SrvIDDisableIPCheck      uint64 = 0xFC00000000000000
+	SrvIDSambaRange          uint64 = 0xFE00000000000000
+	SrvIDSambaNotify         uint64 = 0xFE00000000000000
+	SrvIDSambaNotifyProxy    uint64 = 0xFE00000000000001
+	SrvIDSambaProcess        uint64 = 0xFE00000000000002
+	SrvIDNFSDRange           uint64 = 0xEE00000000000000
+	SrvIDISCSIDRange         uint64 = 0xDE00000000000000
+	SrvIDToolRange           uint64 = 0xCE00000000000000
+	SrvIDClientRange         uint64 = 0xBE00000000000000
+	SrvIDTestRange           uint64 = 0xAE00000000000000
+	SrvIDTunnelTest          uint64 = 0xFFFFFFFF00000000
 )
-
-// IsReservedSrvID reports whether srvid lies in the range CTDB reserves for
-// daemon-internal messages (top nibble 0xF, except the catch-all ALL).
-func IsReservedSrvID(srvid uint64) bool {
-	return srvid != SrvIDAll && srvid&0xF000000000000000 == srvIDDaemonReservedPrefix
-}
 
 // Database flags (ctdb_dbid.flags).
 const (

@@ -53,16 +53,3 @@ func TestRunstateString(t *testing.T) {
 		t.Errorf("Runstate(99) = %q", got)
 	}
 }
-
-func TestIsReservedSrvID(t *testing.T) {
-	for _, s := range []uint64{SrvIDRecovery, SrvIDLeader, SrvIDElection, SrvIDTakeoverRun, SrvIDDisableIPCheck, SrvIDRecovery + 3} {
-		if !IsReservedSrvID(s) {
-			t.Errorf("%#x not reserved", s)
-		}
-	}
-	for _, s := range []uint64{SrvIDAll, SrvIDToolRange | 5, SrvIDClientRange, SrvIDNFSDRange, 0, 12345} {
-		if IsReservedSrvID(s) {
-			t.Errorf("%#x reserved", s)
-		}
-	}
-}

@@ -12,18 +12,8 @@ import (
 	"testing"
 )
 
-// hx decodes hex text, ignoring white space, so that captures can be written
-// in the 4-byte groups of the reference document.
-func hx(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		t.Fatalf("bad hex in test: %v", err)
-	}
-	return b
-}
-
-// mustHex is hx for package-level data.
+// mustHex decodes hex text, ignoring white space, so that captures can be
+// written in the 4-byte groups of the reference document.
 func mustHex(s string) []byte {
 	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
 	if err != nil {

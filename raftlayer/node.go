@@ -272,7 +272,9 @@ func (n *Node) LeaderChanged() <-chan struct{} {
 }
 
 // TransferLeadership asks Raft to hand leadership to another voter.
-func (n *Node) TransferLeadership() error { return n.raft.LeadershipTransfer().Error() }
+func (n *Node) TransferLeadership() error {
+	return n.await(context.Background(), n.raft.LeadershipTransfer())
+}
 
 func (n *Node) observeLoop() {
 	defer n.wg.Done()
@@ -353,30 +355,12 @@ func (n *Node) applyData(ctx context.Context, data []byte) (uint64, error) {
 	}
 }
 
-// applyLocalCtx is applyLocal that stops waiting when ctx ends; the entry
-// may still commit later, as with any timed-out write.
+// applyLocalCtx applies on this node, which must be the leader, and waits
+// for the outcome until ctx ends or the node shuts down; the entry may still
+// commit later, as with any timed-out write.
 func (n *Node) applyLocalCtx(ctx context.Context, data []byte) (uint64, error) {
-	type result struct {
-		idx uint64
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		idx, err := n.applyLocal(data)
-		ch <- result{idx, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.idx, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-// applyLocal applies on this node, which must be the leader.
-func (n *Node) applyLocal(data []byte) (uint64, error) {
 	f := n.raft.Apply(data, n.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		return 0, err
 	}
 	if cmdType(data[0]) != typeNoop {
@@ -386,6 +370,22 @@ func (n *Node) applyLocal(data []byte) (uint64, error) {
 		return f.Index(), err
 	}
 	return f.Index(), nil
+}
+
+// await waits for a Raft future. hashicorp/raft leaves futures unanswered
+// when it shuts down with their entries still queued for the state machine,
+// so the wait also ends on ctx and on Shutdown.
+func (n *Node) await(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stop:
+		return raft.ErrRaftShutdown
+	}
 }
 
 func isRejected(err error) bool {
@@ -416,7 +416,7 @@ func (n *Node) nudgeLoop() {
 		if n.raft.State() != raft.Leader {
 			continue
 		}
-		if err := n.raft.Apply(data, n.cfg.ApplyTimeout).Error(); err != nil {
+		if err := n.await(context.Background(), n.raft.Apply(data, n.cfg.ApplyTimeout)); err != nil {
 			n.log.Debug("commit nudge failed", "err", err)
 		}
 	}
@@ -498,4 +498,4 @@ func (n *Node) WaitAppliedOn(ctx context.Context, index uint64, pnns []uint32) e
 }
 
 // Snapshot forces a snapshot now (tests and administration).
-func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+func (n *Node) Snapshot() error { return n.await(context.Background(), n.raft.Snapshot()) }

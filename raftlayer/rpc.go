@@ -63,7 +63,7 @@ func (n *Node) HandleRPC(ctx context.Context, op uint32, data []byte) ([]byte, e
 		if !n.IsLeader() {
 			return nil, errors.New("raft apply: not the leader")
 		}
-		idx, err := n.applyLocal(data)
+		idx, err := n.applyLocalCtx(ctx, data)
 		if err != nil {
 			return nil, err
 		}

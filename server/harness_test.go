@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -222,7 +221,5 @@ func (h *harness) leader(observers []uint32) uint32 {
 	})
 	return leader
 }
-
-var errNoLeader = errors.New("no leader")
 
 func pidOf(t *testing.T) int { return os.Getpid() }

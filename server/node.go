@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -373,12 +372,3 @@ func (n *Node) SocketPath() string { return n.cfg.Cluster.Socket }
 
 // PNN is this node's pnn.
 func (n *Node) PNN() uint32 { return n.self }
-
-// addrOf returns the address of a node from the nodes file.
-func (n *Node) addrOf(pnn uint32) (netip.Addr, bool) {
-	if int(pnn) >= len(n.nodes) || n.nodes[pnn].Deleted {
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(n.nodes[pnn].Addr)
-	return a, err == nil
-}

@@ -261,16 +261,15 @@ func tunablesFromSample(text string) []tunableValue {
 // formatsFixture is the capture cluster of samples-formats.txt, answered
 // by a fake daemon.
 type formatsFixture struct {
-	samples  map[string]sample
-	fd       *fakeDaemon
-	env      map[string]string
-	vars     []tunableValue
-	plain    protocol.Statistics // for "statistics"
-	machine  protocol.Statistics // for "-X statistics"
-	history  []protocol.Statistics
-	uptime   *protocol.Uptime
-	nodemap  *protocol.NodeMap
-	capsData []byte
+	samples map[string]sample
+	fd      *fakeDaemon
+	env     map[string]string
+	vars    []tunableValue
+	plain   protocol.Statistics // for "statistics"
+	machine protocol.Statistics // for "-X statistics"
+	history []protocol.Statistics
+	uptime  *protocol.Uptime
+	nodemap *protocol.NodeMap
 }
 
 func newFormatsFixture(t *testing.T, pnn uint32) *formatsFixture {

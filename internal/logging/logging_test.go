@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -27,8 +28,8 @@ func TestLevels(t *testing.T) {
 	lv := &slog.LevelVar{}
 	lv.Set(LevelNotice)
 	log := slog.New(NewHandler(&buf, lv))
-	log.Log(nil, LevelInfo, "hidden")
-	log.Log(nil, LevelNotice, "shown")
+	log.Log(context.Background(), LevelInfo, "hidden")
+	log.Log(context.Background(), LevelNotice, "shown")
 	if s := buf.String(); strings.Contains(s, "hidden") || !strings.Contains(s, "level=NOTICE") {
 		t.Fatalf("output %q", s)
 	}
