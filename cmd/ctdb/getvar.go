@@ -27,6 +27,23 @@ func hasTunable(names []string, name string) bool {
 	return false
 }
 
+// checkTunable lists the addressed node's tunables and fails, with the real
+// tool's messages, unless name is one of them (getvar and setvar do this).
+func (t *tool) checkTunable(name string) error {
+	names, err := t.listTunables()
+	if err != nil {
+		if !fatal(err) {
+			t.eprintf("Failed to get list of variables from node %d\n", t.cmdPNN)
+		}
+		return err
+	}
+	if !hasTunable(names, name) {
+		t.printf("No such tunable %s\n", name)
+		return exitCode(1)
+	}
+	return nil
+}
+
 // listTunables sends LIST_TUNABLES to the addressed node.
 func (t *tool) listTunables() ([]string, error) {
 	ctx, cancel := t.tctx()
@@ -55,16 +72,8 @@ func (c *GetvarCmd) Run(t *tool) error {
 		return t.usage()
 	}
 	name := c.Args.Args[0]
-	names, err := t.listTunables()
-	if err != nil {
-		if !fatal(err) {
-			t.eprintf("Failed to get list of variables from node %d\n", t.cmdPNN)
-		}
+	if err := t.checkTunable(name); err != nil {
 		return err
-	}
-	if !hasTunable(names, name) {
-		t.printf("No such tunable %s\n", name)
-		return exitCode(1)
 	}
 	v, err := t.getTunable(name)
 	if err != nil {

@@ -15,16 +15,8 @@ func (c *SetvarCmd) Run(t *tool) error {
 		return t.usage()
 	}
 	name := c.Args.Args[0]
-	names, err := t.listTunables()
-	if err != nil {
-		if !fatal(err) {
-			t.eprintf("Failed to get list of variables from node %d\n", t.cmdPNN)
-		}
+	if err := t.checkTunable(name); err != nil {
 		return err
-	}
-	if !hasTunable(names, name) {
-		t.printf("No such tunable %s\n", name)
-		return exitCode(1)
 	}
 	v, errno := smbStrtoul(c.Args.Args[1])
 	if errno != 0 {

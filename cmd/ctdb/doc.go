@@ -1,0 +1,40 @@
+// Package main is the ctdb command, rctdb's CTDB command line tool. It
+// talks to a local ctdbd (ours or Samba's) through its Unix socket and prints exactly what Samba's
+// ctdb 4.17 tool prints, byte for byte, in the plain form and in the machine
+// readable forms (-X, -Y, -x SEP), with the same messages on standard error
+// and the same exit statuses. It also offers --json, a stable JSON document
+// per command (schemas in json.go).
+//
+// Usage:
+//
+//	ctdb [OPTIONS] COMMAND [ARGS]
+//
+// Options may appear anywhere on the command line, as the real tool's popt
+// parser allows; "--" ends them:
+//
+//	-n, --node=PNN        address node PNN (it must exist and be neither
+//	                      DISCONNECTED nor DELETED)
+//	-X                    machine readable output, separator '|' (or -x)
+//	-Y                    machine readable output
+//	-x, --separator=SEP   separator of machine readable output
+//	-t, --timelimit=SECS  timeout of each control (default 10)
+//	-T, --maxruntime=SECS limit of the whole run (default $CTDB_TIMEOUT or 120;
+//	                      0 means none)
+//	-d, --debug=LEVEL     accepted for compatibility
+//	-v, --verbose         accepted for compatibility
+//	    --json            print a JSON document instead
+//	-?, --help            show help
+//
+// Commands: status, nodestatus [all|PNN-LIST], pnn, leader, uptime, ping,
+// runstate [STATE...], getpid, getcapabilities, listvars, getvar NAME,
+// setvar NAME VALUE, ban BANTIME, unban, stop, continue, disable, enable,
+// statistics, statisticsreset, stats [COUNT], shutdown, listnodes, version.
+//
+// The daemon's socket is $CTDB_SOCKET, else $CTDB_BASE/run/ctdbd.socket when
+// $CTDB_TEST_MODE is set, else /run/ctdb/ctdbd.socket. listnodes reads
+// $CTDB_BASE/nodes, else /etc/ctdb/nodes (the real tool knows no CTDB_NODES).
+//
+// version prints the version of the ctdb tool we are compatible with,
+// "4.17.12-Debian", as the real tool does, so that scripts comparing
+// versions keep working; our own version is given by version --json.
+package main
