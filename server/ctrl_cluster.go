@@ -64,11 +64,9 @@ func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {
 	return ok(vm.Marshal())
 }
 
-// generation is the current vnn map generation, stamped on packets.
-func (n *Node) generation() uint32 {
-	st, _ := n.raft.State()
-	return st.View.Generation
-}
+// generation is the current vnn map generation, stamped on packets; kept
+// by watchState so that the packet paths need not copy the state.
+func (n *Node) generation() uint32 { return n.gen.Load() }
 
 func (n *Node) ctrlGetRecMode(ctx context.Context, r *controlReq) reply {
 	return status(int32(protocol.RecoveryNormal))

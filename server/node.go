@@ -59,6 +59,7 @@ type Node struct {
 	started          time.Time
 	clientQueueLimit int
 	rstate           atomic.Uint32
+	gen              atomic.Uint32 // vnn map generation, see generation()
 
 	recMu            sync.Mutex
 	recoveryStarted  time.Time
@@ -176,6 +177,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.sm = newServerMetrics(set, n)
 	n.rstate.Store(uint32(protocol.RunstateFirstRecovery))
+	n.gen.Store(protocol.InvalidGeneration)
 	return n, nil
 }
 
@@ -320,6 +322,7 @@ func (n *Node) watchState() {
 	for {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
 		st, _ := n.raft.State()
+		n.gen.Store(st.View.Generation)
 		if g := st.View.Generation; g != lastGen {
 			now := time.Now()
 			n.recMu.Lock()

@@ -107,10 +107,19 @@ func (p *pendingCall) finish(status int32, data, errmsg []byte) {
 }
 
 // sendControl sends a control to another node; done gets the outcome once.
-// Without a connection it fails at once, as ctdbd does.
+// Without a connection it fails at once, as ctdbd does. A NOREPLY control is
+// only sent; done hears of it only if it could not be.
 func (n *Node) sendControl(node uint32, req protocol.ReqControl, timeout time.Duration, done func(status int32, data, errmsg []byte)) {
 	if node == n.self || !n.tr.Connected(node) {
 		done(-1, nil, []byte(errDisconnectedNode))
+		return
+	}
+	if req.Flags&protocol.CtrlFlagNoReply != 0 {
+		// Nothing will answer: send it and forget it.
+		req.Header = protocol.Header{Generation: n.generation(), DestNode: node, SrcNode: n.self}
+		if n.sendNode(node, req.Marshal()) != nil {
+			done(-1, nil, []byte(errDisconnectedNode))
+		}
 		return
 	}
 	p := &pendingCall{node: node, done: done}

@@ -53,6 +53,13 @@ func realCtdb(t *testing.T) string {
 // on failure the tail of every node's log is printed.
 func cluster(t *testing.T, n int) *localcluster.Cluster {
 	t.Helper()
+	return clusterWith(t, localcluster.Options{N: n})
+}
+
+// clusterWith is cluster with more options.
+func clusterWith(t *testing.T, opts localcluster.Options) *localcluster.Cluster {
+	t.Helper()
+	n := opts.N
 	base, err := os.MkdirTemp("", "rctdb-it")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +67,8 @@ func cluster(t *testing.T, n int) *localcluster.Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	start := time.Now()
-	c, err := localcluster.Up(ctx, localcluster.Options{N: n, Base: base, Ctdbd: filepath.Join(binDir, "ctdbd"), Timeout: 30 * time.Second})
+	opts.Base, opts.Ctdbd, opts.Timeout = base, filepath.Join(binDir, "ctdbd"), 30*time.Second
+	c, err := localcluster.Up(ctx, opts)
 	if c != nil {
 		t.Cleanup(func() {
 			c.Down(context.Background())

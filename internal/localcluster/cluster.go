@@ -62,6 +62,9 @@ type Options struct {
 	Port int
 	// LogLevel of the daemons (default NOTICE).
 	LogLevel string
+	// MetricsPort, if set, makes every node serve /metrics on its own
+	// address and this port.
+	MetricsPort int
 	// Extra is appended to every node's ctdb.conf (sections and keys).
 	Extra string
 	// Timeout bounds the wait for every node to see every node OK.
@@ -219,11 +222,18 @@ func nodeConfig(c *Cluster, n Node, nodesPath string, opts Options) string {
 	state database directory = %s
 [raft]
 	data directory = %s
-%s`, n.PNN, c.ClusterID,
+%s%s`, n.PNN, c.ClusterID,
 		filepath.Join(n.Dir, "log.ctdb"), opts.LogLevel,
 		n.Addr, nodesPath, c.ClusterID, c.Port, n.Socket,
 		filepath.Join(n.Dir, "volatile"), filepath.Join(n.Dir, "persistent"), filepath.Join(n.Dir, "state"),
-		filepath.Join(n.Dir, "raft"), opts.Extra)
+		filepath.Join(n.Dir, "raft"), metricsSection(n, opts), opts.Extra)
+}
+
+func metricsSection(n Node, opts Options) string {
+	if opts.MetricsPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("[metrics]\n\taddress = %s\n", net.JoinHostPort(n.Addr, strconv.Itoa(opts.MetricsPort)))
 }
 
 // findCtdbd locates the daemon binary.

@@ -1,0 +1,117 @@
+package raftlayer
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+// memSink is a raft.SnapshotSink into memory.
+type memSink struct {
+	bytes.Buffer
+	cancelled bool
+}
+
+func (s *memSink) ID() string    { return "mem" }
+func (s *memSink) Cancel() error { s.cancelled = true; return nil }
+func (s *memSink) Close() error  { return nil }
+
+func applyCmd(t *testing.T, f *fsm, index uint64, c Command) {
+	t.Helper()
+	b, err := EncodeCommand(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b}); res != nil {
+		if err, ok := res.(error); ok && err != nil {
+			t.Fatalf("apply %T: %v", c, err)
+		}
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	f := newFSM(slog.New(slog.DiscardHandler))
+	applyCmd(t, f, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
+	applyCmd(t, f, 2, &CmdBan{PNN: 1, Seconds: 300, Until: 12345})
+	applyCmd(t, f, 3, &CmdSetTunable{Name: "EnableBans", Value: 0})
+	applyCmd(t, f, 4, &CmdSetView{View: RuntimeView{Generation: 42, VNNMap: []uint32{0, 2}, Disconnected: []uint32{1}}})
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	g := newFSM(slog.New(slog.DiscardHandler))
+	watch := g.watch()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-watch:
+	default:
+		t.Error("restore did not notify watchers")
+	}
+	want, _ := f.read()
+	got, _ := g.read()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored %s\nwant %s", got, want)
+	}
+}
+
+func TestRestoreRefusesBadSnapshots(t *testing.T) {
+	f := newFSM(slog.New(slog.DiscardHandler))
+	applyCmd(t, f, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
+	snap, _ := f.Snapshot()
+	var sink memSink
+	snap.Persist(&sink)
+	good := sink.Bytes()
+	section := func(name string, body []byte) []byte {
+		b := []byte{byte(len(name)), 0}
+		b = append(b, name...)
+		l := make([]byte, 8)
+		l[0] = byte(len(body))
+		return append(append(b, l...), body...)
+	}
+	cases := map[string][]byte{
+		"not a snapshot":  []byte("hello world, this is no snapshot"),
+		"truncated":       good[:len(good)-3],
+		"unknown section": append([]byte(snapshotMagic), section("future", []byte("x"))...),
+		"no cluster":      []byte(snapshotMagic),
+		"bad json":        append([]byte(snapshotMagic), section("cluster", []byte("{"))...),
+		"huge section":    append([]byte(snapshotMagic), 7, 0, 'c', 'l', 'u', 's', 't', 'e', 'r', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f),
+	}
+	for name, b := range cases {
+		g := newFSM(slog.New(slog.DiscardHandler))
+		err := g.Restore(io.NopCloser(bytes.NewReader(b)))
+		if err == nil {
+			t.Errorf("%s: restored", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "restore snapshot") {
+			t.Errorf("%s: error %q does not name the operation", name, err)
+		}
+		if st, _ := g.read(); st.Initialized() {
+			t.Errorf("%s: state changed by a failed restore", name)
+		}
+	}
+}
+
+// TestUndecodableEntrySkipped: a corrupt log entry is reported and skipped,
+// never a crash, and the applied index still advances.
+func TestUndecodableEntrySkipped(t *testing.T) {
+	f := newFSM(slog.New(slog.DiscardHandler))
+	res := f.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: []byte{200, '{'}})
+	if err, ok := res.(error); !ok || err == nil {
+		t.Fatalf("result %v", res)
+	}
+	if f.appliedIndex() != 7 {
+		t.Fatalf("applied index %d", f.appliedIndex())
+	}
+}
