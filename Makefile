@@ -14,7 +14,7 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 # A local 3-node cluster on loopback, left running.
-demo: build
+demo: deps build
 	@$(BIN)/ctdb-local down --base $(DEMO) --purge >/dev/null 2>&1 || true
 	$(BIN)/ctdb-local up 3 --base $(DEMO)
 	@echo

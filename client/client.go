@@ -60,6 +60,7 @@ type Client struct {
 	mu       sync.Mutex
 	nextReq  uint32
 	pending  map[uint32]chan *protocol.ReplyControl
+	calls    map[uint32]chan *protocol.ReplyCall
 	handlers map[uint64][]chan Message
 	err      error
 	done     chan struct{}
@@ -78,6 +79,7 @@ func Connect(ctx context.Context, path string) (*Client, error) {
 	c := &Client{
 		conn: conn, nextReq: firstReqID, pnn: protocol.UnknownPNN,
 		pending:  make(map[uint32]chan *protocol.ReplyControl),
+		calls:    make(map[uint32]chan *protocol.ReplyCall),
 		handlers: make(map[uint64][]chan Message),
 		done:     make(chan struct{}),
 	}
@@ -133,6 +135,18 @@ func (c *Client) readLoop() {
 			if ch != nil {
 				ch <- &r
 			}
+		case protocol.OpReplyCall:
+			var r protocol.ReplyCall
+			if err = r.Unmarshal(pkt); err != nil {
+				break
+			}
+			c.mu.Lock()
+			ch := c.calls[r.ReqID]
+			delete(c.calls, r.ReqID)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- &r
+			}
 		case protocol.OpReqMessage:
 			var m protocol.ReqMessage
 			if err = m.Unmarshal(pkt); err != nil {
@@ -150,6 +164,10 @@ func (c *Client) readLoop() {
 	for id, ch := range c.pending {
 		close(ch)
 		delete(c.pending, id)
+	}
+	for id, ch := range c.calls {
+		close(ch)
+		delete(c.calls, id)
 	}
 	for srvid, chs := range c.handlers {
 		for _, ch := range chs {

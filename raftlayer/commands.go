@@ -24,6 +24,9 @@ const (
 	typeSetCapabilities cmdType = 7
 	typeSetTunable      cmdType = 8
 	typeSetView         cmdType = 9
+	typeAttachDB        cmdType = 10
+	typeDetachDB        cmdType = 11
+	typeSetDBFlags      cmdType = 12
 )
 
 // CmdNoop changes nothing. The leader appends one after a commit so that
@@ -83,6 +86,27 @@ type CmdSetView struct {
 	PrevSeq uint64      `json:"prev_seq"`
 }
 
+// CmdAttachDB attaches a database on every node; Flags carry
+// PERSISTENT or REPLICATED (none: volatile).
+type CmdAttachDB struct {
+	Name  string `json:"name"`
+	Flags uint8  `json:"flags"`
+}
+
+// CmdDetachDB detaches a database on every node.
+type CmdDetachDB struct {
+	ID uint32 `json:"id"`
+}
+
+// CmdSetDBFlags sets flags (READONLY, STICKY) on an attached database.
+type CmdSetDBFlags struct {
+	ID  uint32 `json:"id"`
+	Set uint8  `json:"set"`
+}
+
+func (*CmdAttachDB) commandType() cmdType        { return typeAttachDB }
+func (*CmdDetachDB) commandType() cmdType        { return typeDetachDB }
+func (*CmdSetDBFlags) commandType() cmdType      { return typeSetDBFlags }
 func (*CmdNoop) commandType() cmdType            { return typeNoop }
 func (*CmdInit) commandType() cmdType            { return typeInit }
 func (*CmdBan) commandType() cmdType             { return typeBan }
@@ -127,6 +151,12 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = &CmdSetTunable{}
 	case typeSetView:
 		c = &CmdSetView{}
+	case typeAttachDB:
+		c = &CmdAttachDB{}
+	case typeDetachDB:
+		c = &CmdDetachDB{}
+	case typeSetDBFlags:
+		c = &CmdSetDBFlags{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown type %d", b[0])
 	}

@@ -18,6 +18,19 @@ type State struct {
 	// keyed by the canonical tunable name.
 	Tunables map[string]uint32 `json:"tunables,omitempty"`
 	View     RuntimeView       `json:"view"`
+	// DBs are the attached databases by id; every node attaches them all.
+	DBs map[uint32]DBState `json:"dbs,omitempty"`
+	// DBOrder lists database ids in attach order (GET_DBMAP shows the most
+	// recent first).
+	DBOrder []uint32 `json:"db_order,omitempty"`
+}
+
+// DBState is an attached database.
+type DBState struct {
+	Name string `json:"name"`
+	// Flags are CTDB_DB_FLAGS_* (PERSISTENT, REPLICATED; READONLY and
+	// STICKY once set).
+	Flags uint8 `json:"flags"`
 }
 
 // NodeState is one node's replicated state.
@@ -145,6 +158,13 @@ func (s *State) Clone() *State {
 	c.View.VNNMap = slices.Clone(s.View.VNNMap)
 	c.View.Disconnected = slices.Clone(s.View.Disconnected)
 	c.View.Unhealthy = slices.Clone(s.View.Unhealthy)
+	if s.DBs != nil {
+		c.DBs = make(map[uint32]DBState, len(s.DBs))
+		for k, v := range s.DBs {
+			c.DBs[k] = v
+		}
+	}
+	c.DBOrder = slices.Clone(s.DBOrder)
 	return &c
 }
 
@@ -293,8 +313,55 @@ func (s *State) Apply(c Command) error {
 			Seq:          s.View.Seq + 1,
 		}
 		return nil
+	case *CmdAttachDB:
+		return s.attachDB(c)
+	case *CmdDetachDB:
+		if _, ok := s.DBs[c.ID]; !ok {
+			return reject("database 0x%08x is not attached", c.ID)
+		}
+		delete(s.DBs, c.ID)
+		s.DBOrder = slices.DeleteFunc(s.DBOrder, func(id uint32) bool { return id == c.ID })
+		return nil
+	case *CmdSetDBFlags:
+		db, ok := s.DBs[c.ID]
+		if !ok {
+			return reject("database 0x%08x is not attached", c.ID)
+		}
+		db.Flags |= c.Set
+		s.DBs[c.ID] = db
+		return nil
 	}
 	return reject("unknown command %T", c)
+}
+
+// dbKindFlags are the flags fixed at attach time.
+const dbKindFlags = protocol.DBFlagPersistent | protocol.DBFlagReplicated
+
+// attachDB records a database; attaching an attached name is a no-op when
+// the kinds agree, as ctdbd answers such an attach with the existing id.
+func (s *State) attachDB(c *CmdAttachDB) error {
+	if !s.Initialized() {
+		return reject("cluster not initialised")
+	}
+	if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") {
+		return reject("invalid database name %q", c.Name)
+	}
+	id := protocol.DBID(c.Name)
+	if db, ok := s.DBs[id]; ok {
+		if db.Name != c.Name {
+			return reject("database %q has the id 0x%08x of attached database %q", c.Name, id, db.Name)
+		}
+		if db.Flags&dbKindFlags != c.Flags&dbKindFlags {
+			return reject("database %q is attached with flags 0x%x, not 0x%x", c.Name, db.Flags&dbKindFlags, c.Flags&dbKindFlags)
+		}
+		return nil
+	}
+	if s.DBs == nil {
+		s.DBs = make(map[uint32]DBState)
+	}
+	s.DBs[id] = DBState{Name: c.Name, Flags: c.Flags & dbKindFlags}
+	s.DBOrder = append(s.DBOrder, id)
+	return nil
 }
 
 func sortedUnique(p []uint32) []uint32 {

@@ -220,8 +220,3 @@ func (n *Node) ctrlGetPublicIPInfo(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetReclockFile(ctx context.Context, r *controlReq) reply { return ok(nil) }
-
-func (n *Node) ctrlGetDBMap(ctx context.Context, r *controlReq) reply {
-	var m protocol.DBMap
-	return ok(m.Marshal())
-}

@@ -75,11 +75,13 @@ func (n *Node) ctrlCheckPIDSrvID(ctx context.Context, r *controlReq) reply {
 
 func (n *Node) ctrlStatistics(ctx context.Context, r *controlReq) reply {
 	st := n.stats.current(n.reg.numClients(), time.Now())
+	n.vol.Fill(&st)
 	return ok(st.Marshal())
 }
 
 func (n *Node) ctrlStatisticsReset(ctx context.Context, r *controlReq) reply {
 	n.stats.reset(time.Now())
+	n.vol.ResetStats()
 	return status(0)
 }
 

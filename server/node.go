@@ -19,6 +19,7 @@ import (
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 	"github.com/rctdb/rctdb/transport"
+	"github.com/rctdb/rctdb/volatile"
 )
 
 // Options configure a Node.
@@ -45,16 +46,19 @@ type Node struct {
 	port  uint16
 	nodes []raftlayer.NodeState
 
-	tr       transport.Transport
-	raft     *raftlayer.Node
-	election *election.Manager
-	ln       *net.UnixListener
-	reg      *registry
-	calls    *calls
-	stats    *statistics
-	sm       *serverMetrics
-	controls map[protocol.Opcode]control
-	internal map[uint64]func(from uint32, data []byte)
+	tr         transport.Transport
+	raft       *raftlayer.Node
+	election   *election.Manager
+	vol        *volatile.Manager
+	ln         *net.UnixListener
+	reg        *registry
+	calls      *calls
+	stats      *statistics
+	sm         *serverMetrics
+	controls   map[protocol.Opcode]control
+	internal   map[uint64]func(from uint32, data []byte)
+	tickles    *tickles
+	traversals *traversals
 
 	started          time.Time
 	clientQueueLimit int
@@ -101,7 +105,8 @@ func New(opts Options) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, log: log.With("subsystem", "server"), level: level, self: self,
-		port: cfg.Cluster.Port, reg: newRegistry(), calls: newCalls(),
+		port: cfg.Cluster.Port, reg: newRegistry(), calls: newCalls(), tickles: newTickles(),
+		traversals:       newTraversals(),
 		clientQueueLimit: 64 << 20, done: make(chan struct{}),
 	}
 	for _, cn := range cfg.Nodes {
@@ -171,6 +176,16 @@ func New(opts Options) (*Node, error) {
 		Capabilities:      caps,
 		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
+	n.vol, err = volatile.NewManager(volatile.Config{
+		Self:             self,
+		Dir:              cfg.Database.VolatileDir,
+		HashSize:         int(protocol.DefaultTunables()[tunableField("DatabaseHashSize")]),
+		LockWaitersPerDB: int(protocol.DefaultTunables()[tunableField("LockProcessesPerDB")]),
+	}, nodeSender{n}, n, log.With("subsystem", "volatile"), set)
+	if err != nil {
+		n.raft.Shutdown()
+		return nil, err
+	}
 	n.controls = n.controlTable()
 	n.internal = map[uint64]func(uint32, []byte){
 		protocol.SrvIDTakeoverRun: n.handleTakeoverRun,
@@ -225,6 +240,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	rerr := n.raft.Shutdown()
 	terr := n.tr.Close()
+	n.vol.Close()
 	for _, c := range n.reg.all() {
 		c.close("")
 	}
@@ -266,9 +282,17 @@ func (n *Node) HandlePacket(from uint32, pkt []byte) {
 		n.handleReplyControl(from, pkt)
 	case protocol.OpReqMessage:
 		n.handleNodeMessage(from, pkt)
+	case protocol.OpReqCall:
+		n.vol.HandleReqCall(pkt)
+	case protocol.OpReqDMaster:
+		n.vol.HandleReqDMaster(pkt)
+	case protocol.OpReplyDMaster:
+		n.vol.HandleReplyDMaster(pkt)
+	case protocol.OpReplyCall:
+		n.vol.HandleReplyCall(pkt)
+	case protocol.OpReplyError:
+		n.vol.HandleReplyError(pkt)
 	default:
-		// Record traffic (calls, dmaster migration) arrives with volatile
-		// databases; until then there is nothing it could refer to.
 		n.log.Debug("dropping node packet", "pnn", from, "op", op)
 	}
 }
@@ -301,9 +325,17 @@ func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []by
 		if err := call.Unmarshal(pkt); err != nil {
 			return err
 		}
-		// ctdbd drops calls for unknown databases without a reply; no
-		// database is attached until volatile databases exist.
-		n.log.Debug("dropping call for unknown database", "db_id", fmt.Sprintf("0x%08x", call.DBID), "client", c.id)
+		reqid := call.ReqID
+		if !n.vol.ClientCall(&call, func(status int32, data []byte) {
+			rc := protocol.ReplyCall{
+				Header: protocol.Header{Generation: n.generation(), SrcNode: n.self, ReqID: reqid},
+				Status: status, Data: data,
+			}
+			c.send(rc.Marshal())
+		}) {
+			// ctdbd drops calls for unknown databases without a reply.
+			n.log.Debug("dropping call for unknown database", "db_id", fmt.Sprintf("0x%08x", call.DBID), "client", c.id)
+		}
 		return nil
 	case protocol.OpReqTunnel:
 		var t protocol.ReqTunnel
@@ -323,6 +355,7 @@ func (n *Node) watchState() {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
 		st, _ := n.raft.State()
 		n.gen.Store(st.View.Generation)
+		n.syncDatabases(st)
 		if g := st.View.Generation; g != lastGen {
 			now := time.Now()
 			n.recMu.Lock()
@@ -345,6 +378,30 @@ func (n *Node) watchState() {
 		}
 	}
 }
+
+// syncDatabases attaches the databases of the replicated state and routes
+// calls by its vnn map.
+func (n *Node) syncDatabases(st *raftlayer.State) {
+	want := make(map[uint32]volatile.DBSpec)
+	for id, db := range st.DBs {
+		if db.Flags&dbKinds == 0 {
+			want[id] = volatile.DBSpec{Name: db.Name, Flags: db.Flags}
+		}
+	}
+	n.vol.Sync(want)
+	n.vol.SetView(st.View.Generation, st.View.VNNMap, st.Active())
+}
+
+// tunableField is the struct position of a tunable.
+func tunableField(name string) int {
+	i, _ := protocol.TunableIndex(name)
+	return protocol.Tunables[i].Field
+}
+
+// nodeSender lets the volatile layer send node packets, counted.
+type nodeSender struct{ n *Node }
+
+func (s nodeSender) Send(pnn uint32, pkt []byte) error { return s.n.sendNode(pnn, pkt) }
 
 func (n *Node) lastRecovery() (time.Time, time.Time) {
 	n.recMu.Lock()

@@ -139,5 +139,7 @@ func (c *clientConn) close(reason string) {
 		}
 		c.w.Close()
 		c.n.reg.remove(c)
+		c.n.tickles.dropClient(c)
+		c.n.dropClientTraversals(c)
 	})
 }

@@ -1,0 +1,269 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/volatile"
+)
+
+// traversal is a client's traverse this node coordinates: every active node
+// walks its records and streams them here (TRAVERSE_DATA), and this node
+// passes them to the client as messages, ending with an empty record once
+// every node ended.
+type traversal struct {
+	id          uint32
+	client      *clientConn
+	srvid       uint64
+	clientReqID uint32
+	dbid        uint32
+	waiting     map[uint32]bool
+	timer       *time.Timer
+}
+
+// traversals holds the traversals this node coordinates and the walks it
+// runs for any coordinator.
+type traversals struct {
+	mu     sync.Mutex
+	nextID uint32
+	byID   map[uint32]*traversal
+	walks  map[walkKey]context.CancelFunc
+}
+
+type walkKey struct {
+	origin, id uint32
+}
+
+func newTraversals() *traversals {
+	return &traversals{byID: make(map[uint32]*traversal), walks: make(map[walkKey]context.CancelFunc)}
+}
+
+func (n *Node) ctrlTraverseStart(ctx context.Context, r *controlReq) reply {
+	var t protocol.TraverseStart
+	if err := t.Unmarshal(r.Data); err != nil {
+		return failErr(err)
+	}
+	return n.startTraverse(r.client, protocol.TraverseStartExt{DBID: t.DBID, ReqID: t.ReqID, SrvID: t.SrvID})
+}
+
+func (n *Node) ctrlTraverseStartExt(ctx context.Context, r *controlReq) reply {
+	var t protocol.TraverseStartExt
+	if err := t.Unmarshal(r.Data); err != nil {
+		return failErr(err)
+	}
+	return n.startTraverse(r.client, t)
+}
+
+func (n *Node) startTraverse(c *clientConn, t protocol.TraverseStartExt) reply {
+	if n.vol.DB(t.DBID) == nil {
+		return fail("traverse: unknown database 0x%08x", t.DBID)
+	}
+	targets := n.messageTargets(protocol.BroadcastActive)
+	ts := n.traversals
+	ts.mu.Lock()
+	ts.nextID++
+	tr := &traversal{id: ts.nextID, client: c, srvid: t.SrvID, clientReqID: t.ReqID, dbid: t.DBID, waiting: make(map[uint32]bool)}
+	for _, p := range targets {
+		tr.waiting[p] = true
+	}
+	ts.byID[tr.id] = tr
+	tr.timer = time.AfterFunc(n.traverseTimeout(), func() { n.finishTraverse(tr.id, "timed out") })
+	ts.mu.Unlock()
+	all := protocol.TraverseAllExt{
+		TraverseAll:      protocol.TraverseAll{DBID: t.DBID, ReqID: tr.id, PNN: n.self, ClientReqID: t.ReqID, SrvID: t.SrvID},
+		WithEmptyRecords: t.WithEmptyRecords,
+	}
+	rep := status(0)
+	rep.after = func() {
+		for _, p := range targets {
+			if p == n.self {
+				n.startWalk(all)
+				continue
+			}
+			req := protocol.ReqControl{Opcode: protocol.ControlTraverseAllExt, Flags: protocol.CtrlFlagNoReply, Data: all.Marshal()}
+			n.sendControl(p, req, 0, func(st int32, _, _ []byte) {
+				if st != 0 { // not sent: that node ends at once
+					n.traverseEnded(tr.id, p)
+				}
+			})
+		}
+		if len(targets) == 0 {
+			n.finishTraverse(tr.id, "")
+		}
+	}
+	return rep
+}
+
+func (n *Node) traverseTimeout() time.Duration {
+	if v, _ := n.tunable("TraverseTimeout"); v > 0 {
+		return time.Duration(v) * time.Second
+	}
+	return 20 * time.Second
+}
+
+// ctrlTraverseAll and ctrlTraverseAllExt start this node's walk for a
+// coordinator.
+func (n *Node) ctrlTraverseAll(ctx context.Context, r *controlReq) reply {
+	var t protocol.TraverseAll
+	if err := t.Unmarshal(r.Data); err != nil {
+		return failErr(err)
+	}
+	n.startWalk(protocol.TraverseAllExt{TraverseAll: t})
+	return status(0)
+}
+
+func (n *Node) ctrlTraverseAllExt(ctx context.Context, r *controlReq) reply {
+	var t protocol.TraverseAllExt
+	if err := t.Unmarshal(r.Data); err != nil {
+		return failErr(err)
+	}
+	n.startWalk(t)
+	return status(0)
+}
+
+// startWalk streams this node's records of a database to the coordinator.
+func (n *Node) startWalk(t protocol.TraverseAllExt) {
+	db := n.vol.DB(t.DBID)
+	ctx, cancel := context.WithTimeout(n.ctx, n.traverseTimeout())
+	k := walkKey{t.PNN, t.ReqID}
+	n.traversals.mu.Lock()
+	n.traversals.walks[k] = cancel
+	n.traversals.mu.Unlock()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer func() {
+			n.traversals.mu.Lock()
+			delete(n.traversals.walks, k)
+			n.traversals.mu.Unlock()
+			cancel()
+		}()
+		if db != nil {
+			err := db.Traverse(ctx, t.WithEmptyRecords, func(key, value []byte) bool {
+				n.traverseData(t.PNN, volatile.TraverseRecord(t.ReqID, key, value))
+				return ctx.Err() == nil
+			})
+			if err != nil && ctx.Err() == nil {
+				n.log.Warn("traverse failed", "db", db.Name, "err", err)
+			}
+		}
+		n.traverseData(t.PNN, volatile.TraverseRecord(t.ReqID, nil, nil))
+	}()
+}
+
+// traverseData sends one record (or the end marker) to the coordinator.
+func (n *Node) traverseData(origin uint32, rec []byte) {
+	if origin == n.self {
+		n.handleTraverseData(n.self, rec)
+		return
+	}
+	req := protocol.ReqControl{Opcode: protocol.ControlTraverseData, Flags: protocol.CtrlFlagNoReply, Data: rec}
+	n.sendControl(origin, req, 0, func(int32, []byte, []byte) {})
+}
+
+func (n *Node) ctrlTraverseData(ctx context.Context, r *controlReq) reply {
+	n.handleTraverseData(r.from, r.Data)
+	return status(0)
+}
+
+// handleTraverseData passes a node's record to the client, or notes that
+// node's end.
+func (n *Node) handleTraverseData(from uint32, data []byte) {
+	var rd protocol.RecData
+	if err := rd.Unmarshal(data); err != nil || int(le32(data)) != len(data) {
+		n.log.Warn("malformed TRAVERSE_DATA", "from", from, "err", err)
+		return
+	}
+	if rd.IsEndMarker() {
+		n.traverseEnded(rd.ReqID, from)
+		return
+	}
+	n.traversals.mu.Lock()
+	tr := n.traversals.byID[rd.ReqID]
+	n.traversals.mu.Unlock()
+	if tr == nil {
+		return
+	}
+	rd.ReqID = tr.clientReqID
+	n.messageClient(tr.client, tr.srvid, rd.Marshal())
+}
+
+func (n *Node) traverseEnded(id, from uint32) {
+	ts := n.traversals
+	ts.mu.Lock()
+	tr := ts.byID[id]
+	if tr == nil {
+		ts.mu.Unlock()
+		return
+	}
+	delete(tr.waiting, from)
+	done := len(tr.waiting) == 0
+	ts.mu.Unlock()
+	if done {
+		n.finishTraverse(id, "")
+	}
+}
+
+// finishTraverse sends the client the end marker, once.
+func (n *Node) finishTraverse(id uint32, why string) {
+	ts := n.traversals
+	ts.mu.Lock()
+	tr := ts.byID[id]
+	delete(ts.byID, id)
+	ts.mu.Unlock()
+	if tr == nil {
+		return
+	}
+	tr.timer.Stop()
+	if why != "" {
+		n.log.Warn("traverse ended early", "db_id", tr.dbid, "reason", why)
+	}
+	end := protocol.RecData{ReqID: tr.clientReqID}
+	n.messageClient(tr.client, tr.srvid, end.Marshal())
+}
+
+// dropClientTraversals stops the traversals of a client that went away.
+func (n *Node) dropClientTraversals(c *clientConn) {
+	ts := n.traversals
+	ts.mu.Lock()
+	var gone []*traversal
+	for id, tr := range ts.byID {
+		if tr.client == c {
+			gone = append(gone, tr)
+			delete(ts.byID, id)
+		}
+	}
+	ts.mu.Unlock()
+	for _, tr := range gone {
+		tr.timer.Stop()
+		kill := protocol.TraverseStart{DBID: tr.dbid, ReqID: tr.id, SrvID: tr.srvid}
+		for p := range tr.waiting {
+			if p == n.self {
+				n.killWalk(n.self, tr.id)
+				continue
+			}
+			req := protocol.ReqControl{Opcode: protocol.ControlTraverseKill, Flags: protocol.CtrlFlagNoReply, Data: kill.Marshal()}
+			n.sendControl(p, req, 0, func(int32, []byte, []byte) {})
+		}
+	}
+}
+
+func (n *Node) ctrlTraverseKill(ctx context.Context, r *controlReq) reply {
+	var t protocol.TraverseStart
+	if err := t.Unmarshal(r.Data); err != nil {
+		return failErr(err)
+	}
+	n.killWalk(r.from, t.ReqID)
+	return status(0)
+}
+
+func (n *Node) killWalk(origin, id uint32) {
+	n.traversals.mu.Lock()
+	cancel := n.traversals.walks[walkKey{origin, id}]
+	n.traversals.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}

@@ -1,0 +1,498 @@
+package volatile
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// ReplyFunc answers a client's call (REPLY_CALL status and data).
+type ReplyFunc func(status int32, data []byte)
+
+// fetch is a call this node sent to become a record's dmaster, with the
+// local calls and the other nodes' requests waiting for it.
+type fetch struct {
+	db      *DB
+	key     []byte
+	callid  uint32
+	flags   uint32
+	reqids  []uint32
+	sentAt  time.Time
+	started time.Time
+	local   []localCall
+	remote  [][]byte // REQ_CALL packets to serve once the record is here
+}
+
+type localCall struct {
+	callid uint32
+	reply  ReplyFunc
+	start  time.Time
+}
+
+// fail answers every local call with an error; the fetch is over.
+func (f *fetch) fail() {
+	for _, l := range f.local {
+		l.reply(-1, nil)
+	}
+	f.local = nil
+}
+
+// ClientCall runs a client's REQ_CALL: at once if this node is the record's
+// dmaster, else by fetching the record. Calls for unknown databases are
+// dropped without an answer, as ctdbd drops them.
+func (m *Manager) ClientCall(c *protocol.ReqCall, reply ReplyFunc) bool {
+	db := m.DB(c.DBID)
+	if db == nil {
+		return false
+	}
+	m.met.clientCalls.Inc()
+	key := append([]byte(nil), c.Key...)
+	lc := localCall{callid: c.CallID, reply: reply, start: time.Now()}
+	flags := c.Flags &^ protocol.CallFlagWantReadonly // delegations are never granted
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return false
+	}
+	db.withChain(key, func() { db.clientCallLocked(key, flags, lc) })
+	return true
+}
+
+func (db *DB) clientCallLocked(key []byte, flags uint32, lc localCall) {
+	m := db.m
+	if f := db.inflight[string(key)]; f != nil {
+		f.local = append(f.local, lc)
+		m.met.collapsed.Inc()
+		return
+	}
+	r := db.fetchRecord(key)
+	if r.hdr.DMaster == m.cfg.Self {
+		data, st := db.runCall(key, r, lc.callid)
+		db.finishLocal(lc, st, data)
+		return
+	}
+	f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, flags: flags, started: time.Now(), local: []localCall{lc}}
+	db.inflight[string(key)] = f
+	m.met.fetches.Inc()
+	db.sendFetch(f, r.hdr.DMaster)
+}
+
+// finishLocal answers a local call and records its latency.
+func (db *DB) finishLocal(lc localCall, status int32, data []byte) {
+	d := time.Since(lc.start)
+	db.m.met.callLatency.Update(d.Seconds())
+	db.m.stats.call(d)
+	lc.reply(status, data)
+}
+
+// runCall executes a call function on a record this node is dmaster of.
+// A missing record is created with its initial header, which only the
+// lmaster (the implicit dmaster of a missing record) can reach.
+func (db *DB) runCall(key []byte, r record, callid uint32) ([]byte, int32) {
+	switch callid {
+	case protocol.CallNullFunc:
+		if !r.exists {
+			db.storeRecord(key, r)
+		}
+		return nil, 0
+	case protocol.CallFetchFunc:
+		return append([]byte(nil), r.data...), 0
+	case protocol.CallFetchWithHeaderFunc:
+		return r.encode(), 0
+	}
+	return nil, -1
+}
+
+// sendFetch sends (again) the REQ_CALL of f to dest under a new reqid.
+func (db *DB) sendFetch(f *fetch, dest uint32) {
+	m := db.m
+	reqid := m.newReqID()
+	m.register(reqid, f)
+	f.sentAt = time.Now()
+	c := protocol.ReqCall{
+		Header: protocol.Header{Generation: m.Generation(), DestNode: dest, SrcNode: m.cfg.Self, ReqID: reqid},
+		Flags:  f.flags, DBID: db.ID, CallID: f.callid, Key: f.key,
+	}
+	m.met.callsSent.Inc()
+	m.send(dest, c.Marshal())
+}
+
+func (m *Manager) register(reqid uint32, f *fetch) {
+	m.callsMu.Lock()
+	m.calls[reqid] = f
+	f.reqids = append(f.reqids, reqid)
+	m.callsMu.Unlock()
+}
+
+// forget removes every reqid of f.
+func (m *Manager) forget(f *fetch) {
+	m.callsMu.Lock()
+	for _, id := range f.reqids {
+		if m.calls[id] == f {
+			delete(m.calls, id)
+		}
+	}
+	f.reqids = nil
+	m.callsMu.Unlock()
+}
+
+func (m *Manager) lookup(reqid uint32) *fetch {
+	m.callsMu.Lock()
+	defer m.callsMu.Unlock()
+	return m.calls[reqid]
+}
+
+// nodeDB returns the database a node packet names, answering unknown ones
+// with REPLY_ERROR to the requester as ctdbd does.
+func (m *Manager) nodeDB(h protocol.Header, dbid uint32) *DB {
+	if h.Generation != m.Generation() {
+		m.met.staleDropped.Inc()
+		return nil
+	}
+	if db := m.DB(dbid); db != nil {
+		return db
+	}
+	m.log.Warn("node packet for an unknown database", "op", h.Operation, "db_id", dbid, "from", h.SrcNode)
+	e := protocol.ReplyError{
+		Header: protocol.Header{Generation: m.Generation(), DestNode: h.SrcNode, SrcNode: m.cfg.Self, ReqID: h.ReqID},
+		Status: -1, Msg: protocol.CString("Unknown database in request. db_id==0x" + hex32(dbid)),
+	}
+	m.send(h.SrcNode, e.Marshal())
+	return nil
+}
+
+// HandleReqCall serves another node's REQ_CALL: this node either hands the
+// record over, redirects the call, or keeps it until the record it is
+// waiting for arrives.
+func (m *Manager) HandleReqCall(pkt []byte) {
+	var c protocol.ReqCall
+	if err := c.Unmarshal(pkt); err != nil {
+		m.log.Warn("malformed REQ_CALL from a node", "err", err)
+		return
+	}
+	db := m.nodeDB(c.Header, c.DBID)
+	if db == nil {
+		return
+	}
+	key := append([]byte(nil), c.Key...)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	db.withChain(key, func() { db.remoteCallLocked(key, &c, pkt) })
+}
+
+func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
+	m := db.m
+	self := m.cfg.Self
+	if c.Generation != m.Generation() {
+		m.met.staleDropped.Inc()
+		return
+	}
+	requester := c.SrcNode
+	f := db.inflight[string(key)]
+	if requester == self {
+		// Our own call, redirected back to us.
+		if f == nil {
+			return // answered meanwhile
+		}
+		r := db.fetchRecord(key)
+		switch {
+		case r.hdr.DMaster == self:
+			db.completeFetch(f, r)
+		case m.lmaster(key) == self:
+			// As lmaster we know where the record went after the node we
+			// asked handed it on: follow it.
+			db.forward(c, key, r.hdr.DMaster)
+		}
+		// Otherwise the lmaster sent it here because the record is on its
+		// way to us: the reply will finish the fetch.
+		return
+	}
+	if f != nil {
+		// The record is on its way here: serve this request once it
+		// arrived instead of sending the call around again.
+		f.remote = append(f.remote, pkt)
+		m.met.deferred.Inc()
+		return
+	}
+	r := db.fetchRecord(key)
+	if r.hdr.DMaster != self {
+		dest := m.lmaster(key)
+		if dest == self {
+			dest = r.hdr.DMaster
+		}
+		db.forward(c, key, dest)
+		return
+	}
+	m.stats.hop(c.HopCount)
+	db.stats.hop(c.HopCount)
+	db.giveRecord(key, r, requester, c.ReqID)
+}
+
+// forward redirects a call one hop further, keeping its requester and reqid.
+func (db *DB) forward(c *protocol.ReqCall, key []byte, dest uint32) {
+	m := db.m
+	c.HopCount++
+	m.met.redirects.Inc()
+	if c.HopCount%100 > 95 {
+		db.log.Warn("high hopcount", "hops", c.HopCount, "key", hexKey(key), "requester", c.SrcNode)
+	}
+	c.Header.DestNode = dest
+	m.send(dest, c.Marshal())
+}
+
+// giveRecord hands a record this node is dmaster of to requester: through
+// the lmaster (REQ_DMASTER), or directly when this node is the lmaster.
+func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
+	m := db.m
+	flags := r.hdr.Flags &^ (protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated)
+	if len(r.data) > 0 {
+		flags |= protocol.RecFlagMigratedWithData
+	}
+	h := protocol.LtdbHeader{RSN: r.hdr.RSN, DMaster: requester, Flags: flags}
+	db.storeRecord(key, record{hdr: h, data: r.data})
+	db.stats.migrated(key)
+	m.met.migrationsOut.Inc()
+	l := m.lmaster(key)
+	hdr := protocol.Header{Generation: m.Generation(), SrcNode: m.cfg.Self, ReqID: reqid}
+	if l == m.cfg.Self {
+		hdr.DestNode = requester
+		p := protocol.ReplyDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, Key: key, Data: r.data, RecordFlags: flags}
+		m.send(requester, p.Marshal())
+		return
+	}
+	hdr.DestNode = l
+	p := protocol.ReqDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, DMaster: requester, Key: key, Data: r.data, RecordFlags: flags}
+	m.send(l, p.Marshal())
+}
+
+// HandleReqDMaster is the lmaster's part of a migration: it records the new
+// dmaster and passes the record on.
+func (m *Manager) HandleReqDMaster(pkt []byte) {
+	var p protocol.ReqDMaster
+	if err := p.Unmarshal(pkt); err != nil {
+		m.log.Warn("malformed REQ_DMASTER from a node", "err", err)
+		return
+	}
+	db := m.nodeDB(p.Header, p.DBID)
+	if db == nil {
+		return
+	}
+	key := append([]byte(nil), p.Key...)
+	data := append([]byte(nil), p.Data...)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	db.withChain(key, func() {
+		if p.Generation != m.Generation() {
+			m.met.staleDropped.Inc()
+			return
+		}
+		if l := m.lmaster(key); l != m.cfg.Self {
+			db.log.Error("REQ_DMASTER for a key this node is not the lmaster of", "lmaster", l, "from", p.SrcNode)
+			return
+		}
+		cur := db.fetchRecord(key)
+		if cur.hdr.DMaster != p.SrcNode && !(cur.hdr.RSN == 0 && cur.hdr.DMaster == m.cfg.Self) {
+			// ctdbd would force a recovery; the newer copy wins here.
+			m.met.inconsistent.Inc()
+			db.log.Warn("REQ_DMASTER from a node this lmaster does not know as dmaster",
+				"from", p.SrcNode, "known", cur.hdr.DMaster, "rsn", p.RSN, "known_rsn", cur.hdr.RSN)
+			if p.RSN < cur.hdr.RSN {
+				return
+			}
+		}
+		h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags}
+		if p.DMaster == m.cfg.Self {
+			db.becomeDMaster(key, h, data, p.ReqID)
+			return
+		}
+		db.storeRecord(key, record{hdr: h, data: data})
+		r := protocol.ReplyDMaster{
+			Header: protocol.Header{Generation: m.Generation(), DestNode: p.DMaster, SrcNode: m.cfg.Self, ReqID: p.ReqID},
+			DBID:   db.ID, RSN: p.RSN, Key: key, Data: data, RecordFlags: p.RecordFlags,
+		}
+		m.send(p.DMaster, r.Marshal())
+	})
+}
+
+// HandleReplyDMaster makes this node the record's dmaster and answers the
+// calls that waited for it.
+func (m *Manager) HandleReplyDMaster(pkt []byte) {
+	var p protocol.ReplyDMaster
+	if err := p.Unmarshal(pkt); err != nil {
+		m.log.Warn("malformed REPLY_DMASTER from a node", "err", err)
+		return
+	}
+	db := m.nodeDB(p.Header, p.DBID)
+	if db == nil {
+		return
+	}
+	key := append([]byte(nil), p.Key...)
+	data := append([]byte(nil), p.Data...)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	db.withChain(key, func() {
+		if p.Generation != m.Generation() {
+			m.met.staleDropped.Inc()
+			return
+		}
+		db.becomeDMaster(key, protocol.LtdbHeader{RSN: p.RSN, Flags: p.RecordFlags}, data, p.ReqID)
+	})
+}
+
+// becomeDMaster stores a record that arrived for this node and finishes the
+// fetch it was for. The record is stored even if no fetch waits for it.
+func (db *DB) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, reqid uint32) {
+	m := db.m
+	h.DMaster = m.cfg.Self
+	db.storeRecord(key, record{hdr: h, data: data})
+	m.met.migrationsIn.Inc()
+	f := m.lookup(reqid)
+	if f == nil || f.db != db || !bytes.Equal(f.key, key) {
+		return
+	}
+	db.completeFetch(f, db.fetchRecord(key))
+}
+
+// completeFetch answers the local calls of f on the record now here, then
+// serves the other nodes' requests that waited for it, after a short pin
+// so that the local clients answered first can take the record.
+func (db *DB) completeFetch(f *fetch, r record) {
+	m := db.m
+	delete(db.inflight, string(f.key))
+	m.forget(f)
+	m.met.fetchLatency.Update(time.Since(f.started).Seconds())
+	for _, lc := range f.local {
+		data, st := db.runCall(f.key, r, lc.callid)
+		db.finishLocal(lc, st, data)
+	}
+	f.local = nil
+	if len(f.remote) == 0 {
+		return
+	}
+	queued, key := f.remote, f.key
+	time.AfterFunc(m.cfg.Pin, func() {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		if db.closed {
+			return
+		}
+		for _, pkt := range queued {
+			var c protocol.ReqCall
+			if c.Unmarshal(pkt) != nil {
+				continue
+			}
+			db.withChain(key, func() { db.remoteCallLocked(key, &c, pkt) })
+		}
+	})
+}
+
+// HandleReplyCall finishes a fetch another node answered by running the
+// call itself (ctdbd never does this for calls from other nodes, but the
+// protocol allows it).
+func (m *Manager) HandleReplyCall(pkt []byte) {
+	var r protocol.ReplyCall
+	if err := r.Unmarshal(pkt); err != nil {
+		m.log.Warn("malformed REPLY_CALL from a node", "err", err)
+		return
+	}
+	if r.Generation != m.Generation() {
+		m.met.staleDropped.Inc()
+		return
+	}
+	f := m.lookup(r.ReqID)
+	if f == nil {
+		return
+	}
+	db := f.db
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.inflight[string(f.key)] != f {
+		return
+	}
+	delete(db.inflight, string(f.key))
+	m.forget(f)
+	for _, lc := range f.local {
+		db.finishLocal(lc, r.Status, append([]byte(nil), r.Data...))
+	}
+}
+
+// HandleReplyError fails a fetch another node refused.
+func (m *Manager) HandleReplyError(pkt []byte) {
+	var r protocol.ReplyError
+	if err := r.Unmarshal(pkt); err != nil {
+		m.log.Warn("malformed REPLY_ERROR from a node", "err", err)
+		return
+	}
+	f := m.lookup(r.ReqID)
+	if f == nil {
+		return
+	}
+	db := f.db
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.inflight[string(f.key)] != f {
+		return
+	}
+	db.log.Warn("call failed on another node", "from", r.SrcNode, "err", protocol.ParseCString(r.Msg))
+	delete(db.inflight, string(f.key))
+	m.forget(f)
+	f.fail()
+}
+
+// resendAll sends every fetch again after a generation change: replies of
+// the old generation will be dropped. Requests queued for the old
+// generation are dropped too; their senders send them again.
+func (m *Manager) resendAll() {
+	for _, db := range m.DBs() {
+		db.resend(func(*fetch) bool { return true })
+	}
+}
+
+// resendStale sends again fetches that got no answer for CallTimeout: a
+// packet may have been lost with a link that broke and healed.
+func (m *Manager) resendStale() {
+	cutoff := time.Now().Add(-m.cfg.CallTimeout)
+	for _, db := range m.DBs() {
+		db.resend(func(f *fetch) bool { return f.sentAt.Before(cutoff) })
+	}
+}
+
+func (db *DB) resend(which func(*fetch) bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	gen := db.m.Generation()
+	for _, f := range db.inflight {
+		if !which(f) {
+			continue
+		}
+		f.remote = nil
+		db.m.met.resent.Inc()
+		f := f
+		db.withChain(f.key, func() {
+			if db.inflight[string(f.key)] != f {
+				return
+			}
+			r := db.fetchRecord(f.key)
+			if r.hdr.DMaster == db.m.cfg.Self {
+				db.completeFetch(f, r)
+				return
+			}
+			if db.m.Generation() == gen {
+				db.sendFetch(f, r.hdr.DMaster)
+			}
+		})
+	}
+}

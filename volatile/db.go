@@ -1,0 +1,179 @@
+package volatile
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/tdb"
+)
+
+// TDB flags of volatile databases: the file is wiped by its first opener,
+// never synced, uses the Jenkins hash; fcntl locking (no mutexes) for now.
+const volatileTDBFlags = tdb.ClearIfFirst | tdb.NoSync | tdb.DisallowNesting | tdb.IncompatibleHash
+
+// DB is one attached volatile database.
+type DB struct {
+	m     *Manager
+	log   *slog.Logger
+	Name  string
+	ID    uint32
+	Path  string
+	flags uint8 // CTDB_DB_FLAGS_* beyond the kind: READONLY, STICKY
+
+	mu       sync.Mutex // guards everything below and the use of tdb
+	tdb      *tdb.DB
+	locks    *tdb.LockFile
+	hashSize int
+	closed   bool
+	seqnum   bool // ENABLE_SEQNUM was sent
+	lastSeq  int  // seqnum last propagated
+	seqSent  time.Time
+	// chains holds operations waiting for a busy chain; held counts our
+	// operations running on a chain.
+	chains    map[uint32]*chainQueue
+	held      map[uint32]int
+	waiters   int
+	waitQueue []uint32
+	// inflight maps a key to the call this node sent to become its dmaster.
+	inflight map[string]*fetch
+	// pinned holds other nodes' requests for records this node has just
+	// received, until its local clients had their turn.
+	deleteQueue map[string]protocol.LtdbHeader
+	stats       dbStats
+}
+
+func hashKey(key []byte) uint32 { return protocol.Hash(key) }
+
+// fileName is NAME.tdb.PNN's path in dir.
+func fileName(dir, name string, pnn uint32) string {
+	return filepath.Join(dir, name+"."+strconv.FormatUint(uint64(pnn), 10))
+}
+
+// openDB creates (wiping anything left) and opens a database file.
+func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
+	path := fileName(m.cfg.Dir, name, m.cfg.Self)
+	// A file left by an earlier run is stale; CLEAR_IF_FIRST wipes it unless
+	// a process still holds it open, in which case it is wiped below.
+	t, err := tdb.Open(path, m.cfg.HashSize, volatileTDBFlags, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("attach db %q: %w", name, err)
+	}
+	t.SetMaxDead(5)
+	if n, _ := t.TraverseRead(func(k, v []byte) bool { return false }); n > 0 {
+		m.log.Warn("volatile database not empty at attach (a process of an earlier run holds it open); wiping it", "db", name)
+		if err := t.Wipe(); err != nil {
+			t.Close()
+			return nil, fmt.Errorf("attach db %q: %w", name, err)
+		}
+	}
+	lf, err := tdb.OpenLockFile(path)
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("attach db %q: %w", name, err)
+	}
+	db := &DB{
+		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: flags,
+		tdb: t, locks: lf, hashSize: t.HashSize(),
+		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
+		inflight: make(map[string]*fetch), deleteQueue: make(map[string]protocol.LtdbHeader),
+	}
+	db.stats.reset()
+	return db, nil
+}
+
+// close closes the database; waiters still blocked release their lock when
+// it comes.
+func (db *DB) close() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	db.closed = true
+	for _, f := range db.inflight {
+		db.m.forget(f)
+		f.fail()
+	}
+	db.inflight = nil
+	db.tdb.Close()
+	db.locks.Close()
+}
+
+// fetchRecord reads key's record; a missing one gets the initial header:
+// rsn 0, dmaster = lmaster, flags AUTOMATIC. The chain must be held.
+func (db *DB) fetchRecord(key []byte) record {
+	v, err := db.tdb.Fetch(key)
+	if err == nil {
+		if r, ok := parseRecord(v); ok {
+			return r
+		}
+	} else if !errors.Is(err, tdb.ErrNotFound) {
+		db.log.Error("fetch failed", "err", err)
+	}
+	return record{hdr: protocol.LtdbHeader{DMaster: db.m.lmaster(key), Flags: protocol.RecFlagAutomatic}}
+}
+
+// storeRecord writes key's record as ctdbd's ltdb store does: the rsn is
+// bumped when this node is the dmaster, AUTOMATIC never reaches the file,
+// and an empty record is deleted unless something still needs it. The
+// chain must be held.
+func (db *DB) storeRecord(key []byte, r record) {
+	self := db.m.cfg.Self
+	h := r.hdr
+	h.Flags &^= protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated
+	if h.DMaster == self && r.hdr.Flags&protocol.RecFlagsRO == 0 {
+		h.RSN++
+	}
+	if len(r.data) == 0 && !db.keepEmpty(key, r.hdr) {
+		if err := db.tdb.Delete(key); err != nil && !errors.Is(err, tdb.ErrNotFound) {
+			db.log.Error("delete failed", "err", err)
+		}
+		return
+	}
+	rec := record{hdr: h, data: r.data}
+	if err := db.tdb.Store(key, rec.encode(), tdb.Replace); err != nil {
+		db.log.Error("store failed", "err", err)
+	}
+	if len(r.data) == 0 && h.DMaster == self {
+		db.deleteQueue[string(key)] = h
+	}
+}
+
+// keepEmpty is ctdbd's rule for empty records: they are kept (for
+// vacuuming to decide) on the lmaster and the dmaster, and when flags say
+// the record travelled with data or is new.
+func (db *DB) keepEmpty(key []byte, h protocol.LtdbHeader) bool {
+	self := db.m.cfg.Self
+	switch {
+	case h.Flags&protocol.RecFlagsRO != 0, h.Flags&protocol.RecFlagAutomatic != 0,
+		h.Flags&protocol.RecFlagMigratedWithData != 0:
+		return true
+	case db.m.lmaster(key) == self:
+		return h.Flags&protocol.RecFlagVacuumMigrated == 0 || h.DMaster == self
+	}
+	return h.DMaster == self
+}
+
+// lockLatency records a chain lock wait in the database's statistics.
+func (db *DB) lockLatency(d time.Duration) {
+	db.stats.locks.Latency.Add(d.Seconds())
+	db.stats.locks.NumCalls++
+	db.stats.locks.Buckets[latencyBucket(d)]++
+}
+
+// latencyBucket is ctdbd's lock latency bucket: 1 ms, 2 ms, 4 ms... up to
+// the last bucket.
+func latencyBucket(d time.Duration) int {
+	b := 0
+	for t := time.Millisecond; d > t && b < protocol.MaxCountBuckets-1; t *= 2 {
+		b++
+	}
+	return b
+}

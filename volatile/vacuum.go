@@ -1,0 +1,315 @@
+package volatile
+
+import (
+	"context"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/tdb"
+)
+
+// RPC calls a control on another node and returns its reply data.
+type RPC interface {
+	Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error)
+}
+
+// VacuumConfig tunes vacuuming.
+type VacuumConfig struct {
+	// Interval between fast vacuum runs (VacuumInterval, 10 s).
+	Interval time.Duration
+	// FullEvery makes every FullEvery-th run scan the whole database for
+	// empty records (VacuumFastPathCount, 60).
+	FullEvery int
+	// RepackLimit repacks a database whose free list exceeds it (10000).
+	RepackLimit int
+	// Batch bounds the records handled per database and run.
+	Batch int
+}
+
+func (c *VacuumConfig) setDefaults() {
+	if c.Interval <= 0 {
+		c.Interval = 10 * time.Second
+	}
+	if c.FullEvery <= 0 {
+		c.FullEvery = 60
+	}
+	if c.RepackLimit <= 0 {
+		c.RepackLimit = 10000
+	}
+	if c.Batch <= 0 {
+		c.Batch = 5000
+	}
+}
+
+// ScheduleForDeletion queues a record a client emptied (SCHEDULE_FOR_DELETION).
+func (db *DB) ScheduleForDeletion(key []byte, h protocol.LtdbHeader) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if !db.closed {
+		db.deleteQueue[string(key)] = h
+	}
+}
+
+// vacuumLoop runs vacuum passes until the manager stops.
+func (m *Manager) vacuumLoop() {
+	defer m.wg.Done()
+	runs := 0
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-time.After(m.cfg.Vacuum.Interval):
+		}
+		runs++
+		full := runs%m.cfg.Vacuum.FullEvery == 0
+		for _, db := range m.DBs() {
+			m.VacuumDB(db, full)
+		}
+	}
+}
+
+// VacuumDB runs one vacuum pass over a database: with full, empty records
+// missing from the delete queue are found first; then the queued records
+// this node is lmaster of are deleted everywhere, and the others are sent
+// to their lmaster; finally the file is repacked if its free list is long.
+func (m *Manager) VacuumDB(db *DB, full bool) {
+	m.met.vacuumRuns.Inc()
+	if full {
+		db.scanEmpty()
+	}
+	mine, others := db.vacuumCandidates()
+	if len(mine) > 0 {
+		m.deleteEverywhere(db, mine)
+	}
+	for lmaster, recs := range others {
+		rb := protocol.RecBuffer{DBID: db.ID, Records: recs}
+		m.sendControl(lmaster, protocol.ControlVacuumFetch, rb.Marshal())
+	}
+	db.maybeRepack()
+}
+
+// vacuumCandidates takes up to Batch records off the delete queue that are
+// still empty and held here, split into those this node is lmaster of and
+// those to send to their lmaster.
+func (db *DB) vacuumCandidates() ([]protocol.RecData, map[uint32][]protocol.RecData) {
+	m := db.m
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	var mine []protocol.RecData
+	others := make(map[uint32][]protocol.RecData)
+	n := 0
+	for k := range db.deleteQueue {
+		if n >= m.cfg.Vacuum.Batch {
+			break
+		}
+		n++
+		key := []byte(k)
+		c := db.chainOf(key)
+		if !db.tryChain(c) {
+			continue // busy: next pass
+		}
+		delete(db.deleteQueue, k)
+		db.run(c, key, func() {
+			r := db.fetchRecord(key)
+			if !r.exists || len(r.data) > 0 || r.hdr.DMaster != m.cfg.Self {
+				return // in use again, or gone
+			}
+			rd := protocol.RecData{Key: key, Data: r.hdr.AppendTo(nil)}
+			if l := m.lmaster(key); l == m.cfg.Self {
+				mine = append(mine, rd)
+			} else {
+				others[l] = append(others[l], rd)
+			}
+		})
+		db.unlockChain(c)
+	}
+	return mine, others
+}
+
+// deleteEverywhere deletes records this node is lmaster and dmaster of: the
+// other active nodes delete their copies first (TRY_DELETE_RECORDS), and
+// only records every node let go are deleted here, so that no stale copy
+// elsewhere can outlive the record and bring it back.
+func (m *Manager) deleteEverywhere(db *DB, recs []protocol.RecData) {
+	failed := make(map[string]bool)
+	rb := protocol.RecBuffer{DBID: db.ID, Records: recs}
+	req := rb.Marshal()
+	for _, p := range m.view.Load().active {
+		if p == m.cfg.Self {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		reply, err := m.rpc.Call(ctx, p, uint32(protocol.ControlTryDeleteRecords), req)
+		cancel()
+		if err != nil {
+			db.log.Info("try-delete on another node failed; records stay for the next pass", "pnn", p, "err", err)
+			for _, r := range recs {
+				failed[string(r.Key)] = true
+			}
+			break
+		}
+		var kept protocol.RecBuffer
+		if err := kept.Unmarshal(reply); err != nil {
+			for _, r := range recs {
+				failed[string(r.Key)] = true
+			}
+			break
+		}
+		for _, r := range kept.Records {
+			failed[string(r.Key)] = true
+		}
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	for _, rd := range recs {
+		key := rd.Key
+		if failed[string(key)] {
+			h, _ := protocol.DecodeLtdbHeader(rd.Data)
+			db.deleteQueue[string(key)] = h
+			continue
+		}
+		want, _ := protocol.DecodeLtdbHeader(rd.Data)
+		c := db.chainOf(key)
+		if !db.tryChain(c) {
+			db.deleteQueue[string(key)] = want
+			continue
+		}
+		db.run(c, key, func() {
+			r := db.fetchRecord(key)
+			if r.exists && len(r.data) == 0 && r.hdr.DMaster == m.cfg.Self && r.hdr.RSN == want.RSN {
+				if err := db.tdb.Delete(key); err == nil {
+					m.met.vacuumed.Inc()
+				}
+			}
+		})
+		db.unlockChain(c)
+	}
+}
+
+// TryDeleteRecords deletes this node's copies of records the lmaster is
+// about to delete, and returns those it must keep: a copy this node is
+// dmaster of, a newer copy, or one whose chain is busy.
+func (db *DB) TryDeleteRecords(recs []protocol.RecData) []protocol.RecData {
+	var kept []protocol.RecData
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return recs
+	}
+	for _, rd := range recs {
+		want, err := protocol.DecodeLtdbHeader(rd.Data)
+		if err != nil {
+			kept = append(kept, rd)
+			continue
+		}
+		key := rd.Key
+		c := db.chainOf(key)
+		if !db.tryChain(c) {
+			kept = append(kept, rd)
+			continue
+		}
+		db.run(c, key, func() {
+			r := db.fetchRecord(key)
+			switch {
+			case !r.exists:
+			case r.hdr.DMaster == db.m.cfg.Self, r.hdr.RSN > want.RSN, len(r.data) > 0 && r.hdr.RSN == want.RSN:
+				kept = append(kept, rd)
+			default:
+				if err := db.tdb.Delete(key); err != nil {
+					kept = append(kept, rd)
+				}
+				delete(db.deleteQueue, string(key))
+			}
+		})
+		db.unlockChain(c)
+	}
+	return kept
+}
+
+// VacuumFetch brings records another node wants deleted to this node, their
+// lmaster, so that the lmaster's vacuuming deletes them everywhere.
+func (db *DB) VacuumFetch(recs []protocol.RecData) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	for _, rd := range recs {
+		key := append([]byte(nil), rd.Key...)
+		db.withChain(key, func() {
+			if db.inflight[string(key)] != nil {
+				return
+			}
+			r := db.fetchRecord(key)
+			if r.hdr.DMaster == db.m.cfg.Self {
+				if r.exists && len(r.data) == 0 {
+					db.deleteQueue[string(key)] = r.hdr
+				}
+				return
+			}
+			f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, flags: protocol.CallFlagVacuumMigration, started: time.Now()}
+			db.inflight[string(key)] = f
+			db.sendFetch(f, r.hdr.DMaster)
+		})
+	}
+}
+
+// scanEmpty walks the database chain by chain and queues the empty records
+// this node is dmaster of; busy chains are skipped until the next scan.
+func (db *DB) scanEmpty() {
+	for c := 0; ; c++ {
+		db.mu.Lock()
+		if db.closed || c >= db.hashSize {
+			db.mu.Unlock()
+			return
+		}
+		chain := uint32(c)
+		if db.tryChain(chain) {
+			db.run(chain, tdb.ChainKey(chain), func() {
+				db.tdb.TraverseChain(chain, func(k, v []byte) bool {
+					if r, ok := parseRecord(v); ok && len(r.data) == 0 && r.hdr.DMaster == db.m.cfg.Self {
+						db.deleteQueue[string(k)] = r.hdr
+					}
+					return true
+				})
+			})
+			db.unlockChain(chain)
+		}
+		db.mu.Unlock()
+	}
+}
+
+// maybeRepack repacks the file when its free list is long, but only if the
+// whole database can be locked at once: vacuuming never waits for clients.
+func (db *DB) maybeRepack() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed || db.tdb.FreelistSize() <= db.m.cfg.Vacuum.RepackLimit {
+		return
+	}
+	if !db.tryAll() {
+		return
+	}
+	start := time.Now()
+	err := db.tdb.Repack()
+	db.unlockAll()
+	d := time.Since(start)
+	db.m.met.vacuumLatency.Update(d.Seconds())
+	if err != nil {
+		db.log.Warn("repack failed", "err", err)
+		return
+	}
+	db.log.Info("repacked database", "took", d.Round(time.Microsecond))
+}
+
+// sendControl sends a NOREPLY control to another node.
+func (m *Manager) sendControl(pnn uint32, op protocol.Opcode, data []byte) {
+	c := protocol.ReqControl{
+		Header: protocol.Header{Generation: m.Generation(), DestNode: pnn, SrcNode: m.cfg.Self},
+		Opcode: op, Flags: protocol.CtrlFlagNoReply, Data: data,
+	}
+	m.send(pnn, c.Marshal())
+}
