@@ -142,6 +142,7 @@ const (
 	ControlDBThaw                 Opcode = 142
 	ControlDBTransactionStart     Opcode = 143
 	ControlDBTransactionCommit    Opcode = 144
+	ControlDBTransactionCancel    Opcode = 145
 	ControlDBPull                 Opcode = 146
 	ControlDBPushStart            Opcode = 147
 	ControlDBPushConfirm          Opcode = 148
@@ -289,6 +290,7 @@ var opcodeNames = map[Opcode]string{
 	ControlDBThaw:                 "DB_THAW",
 	ControlDBTransactionStart:     "DB_TRANSACTION_START",
 	ControlDBTransactionCommit:    "DB_TRANSACTION_COMMIT",
+	ControlDBTransactionCancel:    "DB_TRANSACTION_CANCEL",
 	ControlDBPull:                 "DB_PULL",
 	ControlDBPushStart:            "DB_PUSH_START",
 	ControlDBPushConfirm:          "DB_PUSH_CONFIRM",

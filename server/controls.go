@@ -123,6 +123,12 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlTraverseAllExt:      {size: 32, fn: n.ctrlTraverseAllExt},
 		protocol.ControlTraverseData:        {size: exactAny, fn: n.ctrlTraverseData},
 		protocol.ControlTraverseKill:        {size: 16, fn: n.ctrlTraverseKill},
+		protocol.ControlDBFreeze:            {size: 4, blocking: true, fn: n.ctrlDBFreeze},
+		protocol.ControlDBThaw:              {size: 4, fn: n.ctrlDBThaw},
+		protocol.ControlDBTransactionStart:  {size: 8, fn: n.ctrlDBTransactionStart},
+		protocol.ControlDBTransactionCommit: {size: 8, fn: n.ctrlDBTransactionCommit},
+		protocol.ControlDBTransactionCancel: {size: 4, fn: n.ctrlDBTransactionCancel},
+		protocol.ControlDBSetHealthy:        {size: 4, fn: n.ctrlDBSetHealthy},
 	}
 }
 

@@ -223,3 +223,79 @@ func (n *Node) tunable(name string) (uint32, bool) {
 	st, _ := n.raft.State()
 	return st.Tunable(name)
 }
+
+// ctrlDBFreeze freezes a database (waits for every chain lock to be let go).
+func (n *Node) ctrlDBFreeze(ctx context.Context, r *controlReq) reply {
+	db, rep, found := n.db(r)
+	if !found {
+		return rep
+	}
+	if err := db.Freeze(ctx); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) ctrlDBThaw(ctx context.Context, r *controlReq) reply {
+	db, rep, found := n.db(r)
+	if !found {
+		return rep
+	}
+	if err := db.Thaw(); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) transDB(r *controlReq) (*volatile.DB, reply, bool) {
+	var t protocol.TransDB
+	if err := t.Unmarshal(r.Data); err != nil {
+		return nil, failErr(err), false
+	}
+	db := n.vol.DB(t.DBID)
+	if db == nil {
+		return nil, fail("unknown database 0x%08x", t.DBID), false
+	}
+	return db, reply{}, true
+}
+
+func (n *Node) ctrlDBTransactionStart(ctx context.Context, r *controlReq) reply {
+	db, rep, found := n.transDB(r)
+	if !found {
+		return rep
+	}
+	if err := db.TransactionStart(); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) ctrlDBTransactionCommit(ctx context.Context, r *controlReq) reply {
+	db, rep, found := n.transDB(r)
+	if !found {
+		return rep
+	}
+	if err := db.TransactionCommit(); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+func (n *Node) ctrlDBTransactionCancel(ctx context.Context, r *controlReq) reply {
+	db, rep, found := n.db(r)
+	if !found {
+		return rep
+	}
+	if err := db.TransactionCancel(); err != nil {
+		return failErr(err)
+	}
+	return status(0)
+}
+
+// ctrlDBSetHealthy: every database is healthy here.
+func (n *Node) ctrlDBSetHealthy(ctx context.Context, r *controlReq) reply {
+	if _, rep, found := n.db(r); !found {
+		return rep
+	}
+	return status(0)
+}

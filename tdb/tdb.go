@@ -320,6 +320,13 @@ func (db *DB) AddFlags(f int) {
 	}
 }
 
+// RemoveFlags clears TDB flags on the handle.
+func (db *DB) RemoveFlags(f int) {
+	if db.ctx != nil {
+		C.tdb_remove_flags(db.ctx, C.uint(f))
+	}
+}
+
 // HashSize returns the number of hash chains.
 func (db *DB) HashSize() int {
 	if db.ctx == nil {

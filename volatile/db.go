@@ -27,14 +27,21 @@ type DB struct {
 	Path  string
 	flags uint8 // CTDB_DB_FLAGS_* beyond the kind: READONLY, STICKY
 
-	mu       sync.Mutex // guards everything below and the use of tdb
-	tdb      *tdb.DB
-	locks    *tdb.LockFile
-	hashSize int
-	closed   bool
-	seqnum   bool // ENABLE_SEQNUM was sent
-	lastSeq  int  // seqnum last propagated
-	seqSent  time.Time
+	mu    sync.Mutex // guards everything below and the use of tdb
+	tdb   *tdb.DB
+	locks *tdb.LockFile
+	// wholeLocks holds database-wide locks (freeze, wipe, repack) as a lock
+	// owner distinct from the chain locks.
+	wholeLocks *tdb.LockFile
+	frozen     bool
+	freezing   int       // freezes waiting for the all-record lock
+	frozenOps  []chainOp // operations queued during a freeze
+	txn        bool      // a recovery transaction is open
+	hashSize   int
+	closed     bool
+	seqnum     bool // ENABLE_SEQNUM was sent
+	lastSeq    int  // seqnum last propagated
+	seqSent    time.Time
 	// chains holds operations waiting for a busy chain; held counts our
 	// operations running on a chain.
 	chains    map[uint32]*chainQueue
@@ -78,9 +85,15 @@ func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
 		t.Close()
 		return nil, fmt.Errorf("attach db %q: %w", name, err)
 	}
+	wl, err := tdb.OpenLockFile(path)
+	if err != nil {
+		lf.Close()
+		t.Close()
+		return nil, fmt.Errorf("attach db %q: %w", name, err)
+	}
 	db := &DB{
 		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: flags,
-		tdb: t, locks: lf, hashSize: t.HashSize(),
+		tdb: t, locks: lf, wholeLocks: wl, hashSize: t.HashSize(),
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
 		inflight: make(map[string]*fetch), deleteQueue: make(map[string]protocol.LtdbHeader),
 	}
@@ -104,6 +117,7 @@ func (db *DB) close() {
 	db.inflight = nil
 	db.tdb.Close()
 	db.locks.Close()
+	db.wholeLocks.Close()
 }
 
 // fetchRecord reads key's record; a missing one gets the initial header:

@@ -108,7 +108,26 @@ func (db *DB) Wipe() error {
 	}
 	defer db.unlockAll()
 	db.deleteQueue = make(map[string]protocol.LtdbHeader)
-	return db.tdb.Wipe()
+	return db.nolock(func() error {
+		if !db.txn {
+			return db.tdb.Wipe()
+		}
+		// Within recovery's transaction: delete record by record, so that
+		// a cancelled transaction keeps them.
+		var keys [][]byte
+		if _, err := db.tdb.TraverseRead(func(k, v []byte) bool {
+			keys = append(keys, append([]byte(nil), k...))
+			return true
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := db.tdb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // SeqnumRecord returns the value of the __db_sequence_number__ record

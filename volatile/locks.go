@@ -26,6 +26,16 @@ type chainQueue struct {
 // fn runs with it held (now or later).
 func (db *DB) withChain(key []byte, fn func()) {
 	c := db.chainOf(key)
+	if db.frozen || db.freezing > 0 {
+		// A freeze goes first; under a freeze the database is locked whole
+		// by a lock owner of its own, so chains cannot be taken.
+		if db.held[c] > 0 {
+			db.run(c, key, fn)
+			return
+		}
+		db.frozenOps = append(db.frozenOps, chainOp{key: key, fn: fn, queued: time.Now()})
+		return
+	}
 	if db.held[c] > 0 {
 		// An operation of ours already holds the chain (fn of an operation
 		// on the same chain): OFD locks of one owner merge, so running now
@@ -77,7 +87,7 @@ func (db *DB) run(c uint32, key []byte, fn func()) {
 // is queued for it, because the kernel may already have granted that
 // waiter's lock, which an OFD lock of the same owner would share.
 func (db *DB) tryChain(c uint32) bool {
-	if db.held[c] > 0 || db.chains[c] != nil {
+	if db.frozen || db.freezing > 0 || db.held[c] > 0 || db.chains[c] != nil {
 		return false
 	}
 	ok, err := db.locks.TryLock(tdb.ChainOffset(c), 1)
@@ -89,29 +99,26 @@ func (db *DB) tryChain(c uint32) bool {
 }
 
 // tryAll takes the all-record lock without waiting; false if any chain is
-// busy, ours included (see tryChain). unlockAll releases it.
+// held, by smbd or by us (it is taken on the whole-database descriptor, a
+// lock owner of its own). Work under it runs through db.nolock; unlockAll
+// releases it.
 func (db *DB) tryAll() bool {
-	if len(db.held) > 0 || len(db.chains) > 0 {
-		return false
+	if db.frozen {
+		return true // a freeze holds it already
 	}
-	ok, err := db.locks.TryLock(tdb.AllRecordOffset, 0)
+	ok, err := db.wholeLocks.TryLock(tdb.AllRecordOffset, 0)
 	if err != nil {
 		db.log.Error("all-record lock failed", "err", err)
 		return false
-	}
-	if ok {
-		if err := db.tdb.LockAllMark(); err != nil {
-			db.locks.Unlock(tdb.AllRecordOffset, 0)
-			db.log.Error("all-record lock mark failed", "err", err)
-			return false
-		}
 	}
 	return ok
 }
 
 func (db *DB) unlockAll() {
-	db.tdb.LockAllUnmark()
-	if err := db.locks.Unlock(tdb.AllRecordOffset, 0); err != nil {
+	if db.frozen {
+		return
+	}
+	if err := db.wholeLocks.Unlock(tdb.AllRecordOffset, 0); err != nil {
 		db.log.Error("all-record unlock failed", "err", err)
 	}
 }
@@ -159,6 +166,16 @@ func (db *DB) waitChain(c uint32) {
 		db.m.met.lockFailed.Inc()
 	} else if db.closed {
 		db.locks.Unlock(off, 1)
+	} else if db.frozen || db.freezing > 0 {
+		// A freeze is waiting or holds the database: give the chain back
+		// and let the operations wait for the thaw.
+		db.locks.Unlock(off, 1)
+		if q != nil {
+			for _, op := range q.ops {
+				db.m.met.lockPending.Dec()
+				db.frozenOps = append(db.frozenOps, op)
+			}
+		}
 	} else if q != nil {
 		for _, op := range q.ops {
 			db.m.met.lockPending.Dec()

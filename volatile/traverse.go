@@ -91,6 +91,9 @@ func (db *DB) walkBatch(ctx context.Context, start int, keep func(k, v []byte, o
 // tryRange locks the chains [start, end) at once without waiting, if none
 // of them is busy (ours included, see tryChain).
 func (db *DB) tryRange(start, end int) bool {
+	if db.frozen || db.freezing > 0 {
+		return false
+	}
 	for c := start; c < end; c++ {
 		if db.held[uint32(c)] > 0 || db.chains[uint32(c)] != nil {
 			return false

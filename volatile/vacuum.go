@@ -294,7 +294,7 @@ func (db *DB) maybeRepack() {
 		return
 	}
 	start := time.Now()
-	err := db.tdb.Repack()
+	err := db.nolock(db.tdb.Repack)
 	db.unlockAll()
 	d := time.Since(start)
 	db.m.met.vacuumLatency.Update(d.Seconds())
