@@ -7,11 +7,22 @@ import (
 	"github.com/rctdb/rctdb/protocol"
 )
 
+// callFlagFollows marks a REQ_CALL, between rctdb nodes only, that waited
+// for a record at its dmaster and is sent on to the node the record was
+// just given to: that node can hold it until the record arrives.
+const callFlagFollows uint32 = 0x00010000
+
+// waitingCall is another node's request held here until a record is free.
+type waitingCall struct {
+	c   protocol.ReqCall
+	pkt []byte
+}
+
 // ReplyFunc answers a client's call (REPLY_CALL status and data).
 type ReplyFunc func(status int32, data []byte)
 
 // fetch is a call this node sent to become a record's dmaster, with the
-// local calls and the other nodes' requests waiting for it.
+// local calls waiting for it.
 type fetch struct {
 	db      *DB
 	key     []byte
@@ -21,7 +32,6 @@ type fetch struct {
 	sentAt  time.Time
 	started time.Time
 	local   []localCall
-	remote  [][]byte // REQ_CALL packets to serve once the record is here
 }
 
 type localCall struct {
@@ -115,6 +125,7 @@ func (db *DB) sendFetch(f *fetch, dest uint32) {
 		Flags:  f.flags, DBID: db.ID, CallID: f.callid, Key: f.key,
 	}
 	m.met.callsSent.Inc()
+	db.log.Debug("call sent", "key", hexKey(f.key), "to", dest, "reqid", reqid)
 	m.send(dest, c.Marshal())
 }
 
@@ -211,15 +222,28 @@ func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
 		// way to us: the reply will finish the fetch.
 		return
 	}
-	if f != nil {
-		// The record is on its way here: serve this request once it
-		// arrived instead of sending the call around again.
-		f.remote = append(f.remote, pkt)
-		m.met.deferred.Inc()
-		return
-	}
+	// A node with a fetch of its own in flight holds a request only if
+	// the request followed the record here (callFlagFollows): otherwise it
+	// cannot know the record is coming (its own request may be waiting
+	// elsewhere), and two such nodes could wait for each other. Links are
+	// FIFO and work on a chain runs in arrival order, so a request the
+	// lmaster sends here arrives after the record it sent first.
 	r := db.fetchRecord(key)
-	if r.hdr.DMaster != self {
+	if r.hdr.DMaster == self {
+		if db.hold(key, c, pkt) {
+			return
+		}
+	} else {
+		if c.Flags&callFlagFollows != 0 {
+			if f != nil {
+				db.waiting[string(key)] = append(db.waiting[string(key)], waitingCall{*c, pkt})
+				m.met.deferred.Inc()
+				return
+			}
+			// The record moved on from here too: follow it.
+			db.forward(c, key, r.hdr.DMaster)
+			return
+		}
 		dest := m.lmaster(key)
 		if dest == self {
 			dest = r.hdr.DMaster
@@ -241,6 +265,7 @@ func (db *DB) forward(c *protocol.ReqCall, key []byte, dest uint32) {
 		db.log.Warn("high hopcount", "hops", c.HopCount, "key", hexKey(key), "requester", c.SrcNode)
 	}
 	c.Header.DestNode = dest
+	db.log.Debug("call redirected", "key", hexKey(key), "requester", c.SrcNode, "reqid", c.ReqID, "to", dest, "hops", c.HopCount)
 	m.send(dest, c.Marshal())
 }
 
@@ -257,6 +282,7 @@ func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
 	db.stats.migrated(key)
 	m.met.migrationsOut.Inc()
 	l := m.lmaster(key)
+	db.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "via_lmaster", l != m.cfg.Self)
 	hdr := protocol.Header{Generation: m.Generation(), SrcNode: m.cfg.Self, ReqID: reqid}
 	if l == m.cfg.Self {
 		hdr.DestNode = requester
@@ -308,6 +334,7 @@ func (m *Manager) HandleReqDMaster(pkt []byte) {
 			}
 		}
 		h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags}
+		db.log.Debug("lmaster passes record on", "key", hexKey(key), "from", p.SrcNode, "to", p.DMaster, "reqid", p.ReqID)
 		if p.DMaster == m.cfg.Self {
 			db.becomeDMaster(key, h, data, p.ReqID)
 			return
@@ -358,14 +385,16 @@ func (db *DB) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, reqi
 	m.met.migrationsIn.Inc()
 	f := m.lookup(reqid)
 	if f == nil || f.db != db || !bytes.Equal(f.key, key) {
+		db.log.Debug("became dmaster; no call waited", "key", hexKey(key), "reqid", reqid)
 		return
 	}
+	db.log.Debug("became dmaster", "key", hexKey(key), "reqid", reqid, "local", len(f.local))
 	db.completeFetch(f, db.fetchRecord(key))
 }
 
-// completeFetch answers the local calls of f on the record now here, then
-// serves the other nodes' requests that waited for it, after a short pin
-// so that the local clients answered first can take the record.
+// completeFetch answers the local calls of f on the record now here and
+// pins the record briefly, so that those clients can take it before other
+// nodes' requests move it on.
 func (db *DB) completeFetch(f *fetch, r record) {
 	m := db.m
 	delete(db.inflight, string(f.key))
@@ -375,25 +404,86 @@ func (db *DB) completeFetch(f *fetch, r record) {
 		data, st := db.runCall(f.key, r, lc.callid)
 		db.finishLocal(lc, st, data)
 	}
+	if len(f.local) > 0 && m.cfg.Pin > 0 {
+		db.pins[string(f.key)] = time.Now().Add(m.cfg.Pin)
+	}
 	f.local = nil
-	if len(f.remote) == 0 {
+	if len(db.waiting[string(f.key)]) > 0 {
+		// Requests that followed the record here wait out the pin.
+		db.scheduleRelease(f.key)
+	}
+}
+
+// hold keeps another node's request for a record this node holds while the
+// record is pinned for local clients or others wait for it already (first
+// come, first served); it reports whether it did.
+func (db *DB) hold(key []byte, c *protocol.ReqCall, pkt []byte) bool {
+	k := string(key)
+	until, pinned := db.pins[k]
+	if pinned && !time.Now().Before(until) {
+		delete(db.pins, k)
+		pinned = false
+	}
+	if !pinned && len(db.waiting[k]) == 0 {
+		return false
+	}
+	db.waiting[k] = append(db.waiting[k], waitingCall{*c, pkt})
+	db.m.met.deferred.Inc()
+	db.scheduleRelease(key)
+	return true
+}
+
+// scheduleRelease arranges for the requests waiting for key to be served
+// when its pin ends.
+func (db *DB) scheduleRelease(key []byte) {
+	k := string(key)
+	if db.releasing[k] {
 		return
 	}
-	queued, key := f.remote, f.key
-	time.AfterFunc(m.cfg.Pin, func() {
+	db.releasing[k] = true
+	time.AfterFunc(time.Until(db.pins[k]), func() {
 		db.mu.Lock()
 		defer db.mu.Unlock()
 		if db.closed {
 			return
 		}
-		for _, pkt := range queued {
-			var c protocol.ReqCall
-			if c.Unmarshal(pkt) != nil {
-				continue
-			}
-			db.withChain(key, func() { db.remoteCallLocked(key, &c, pkt) })
-		}
+		db.withChain(key, func() { db.release(key) })
 	})
+}
+
+// release serves the first request waiting for key and sends the others
+// after the record to its new dmaster, where they wait again: a request
+// waiting on a record is never bounced through the lmaster.
+func (db *DB) release(key []byte) {
+	m := db.m
+	k := string(key)
+	delete(db.releasing, k)
+	delete(db.pins, k)
+	waiting := db.waiting[k]
+	delete(db.waiting, k)
+	gen := m.Generation()
+	var live []waitingCall
+	for _, w := range waiting {
+		if w.c.Generation == gen {
+			live = append(live, w)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	r := db.fetchRecord(key)
+	if r.hdr.DMaster == m.cfg.Self {
+		first := live[0]
+		live = live[1:]
+		m.stats.hop(first.c.HopCount)
+		db.stats.hop(first.c.HopCount)
+		db.giveRecord(key, r, first.c.SrcNode, first.c.ReqID)
+		r = db.fetchRecord(key)
+	}
+	for _, w := range live {
+		w.c.Flags |= callFlagFollows
+		db.forward(&w.c, key, r.hdr.DMaster)
+	}
 }
 
 // HandleReplyCall finishes a fetch another node answered by running the
@@ -478,7 +568,6 @@ func (db *DB) resend(which func(*fetch) bool) {
 		if !which(f) {
 			continue
 		}
-		f.remote = nil
 		db.m.met.resent.Inc()
 		f := f
 		db.withChain(f.key, func() {

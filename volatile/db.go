@@ -50,8 +50,13 @@ type DB struct {
 	waitQueue []uint32
 	// inflight maps a key to the call this node sent to become its dmaster.
 	inflight map[string]*fetch
-	// pinned holds other nodes' requests for records this node has just
-	// received, until its local clients had their turn.
+	// pins holds, for records just received for local clients, when other
+	// nodes may have them again.
+	pins map[string]time.Time
+	// waiting holds other nodes' requests for a record until it is free
+	// here; releasing marks keys whose release is scheduled.
+	waiting     map[string][]waitingCall
+	releasing   map[string]bool
 	deleteQueue map[string]protocol.LtdbHeader
 	stats       dbStats
 }
@@ -95,7 +100,9 @@ func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
 		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: flags,
 		tdb: t, locks: lf, wholeLocks: wl, hashSize: t.HashSize(),
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
-		inflight: make(map[string]*fetch), deleteQueue: make(map[string]protocol.LtdbHeader),
+		inflight: make(map[string]*fetch), pins: make(map[string]time.Time),
+		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),
+		deleteQueue: make(map[string]protocol.LtdbHeader),
 	}
 	db.stats.reset()
 	return db, nil

@@ -280,5 +280,35 @@ func (m *Manager) timerLoop() {
 		}
 		m.resendStale()
 		m.propagateSeqnums()
+		m.expirePins()
+	}
+}
+
+// expirePins forgets pins that ended without a request to clear them, and
+// requests held for a generation that is over (their senders send again).
+func (m *Manager) expirePins() {
+	now := time.Now()
+	gen := m.Generation()
+	for _, db := range m.DBs() {
+		db.mu.Lock()
+		for k, until := range db.pins {
+			if now.After(until) && !db.releasing[k] {
+				delete(db.pins, k)
+			}
+		}
+		for k, ws := range db.waiting {
+			live := ws[:0]
+			for _, w := range ws {
+				if w.c.Generation == gen {
+					live = append(live, w)
+				}
+			}
+			if len(live) == 0 {
+				delete(db.waiting, k)
+			} else {
+				db.waiting[k] = live
+			}
+		}
+		db.mu.Unlock()
 	}
 }

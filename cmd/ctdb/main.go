@@ -56,6 +56,20 @@ type CLI struct {
 	Leader          LeaderCmd          `cmd:"" help:"show the pnn of the leader"`
 	Nodestatus      NodestatusCmd      `cmd:"" help:"show and return node status"`
 	Version         VersionCmd         `cmd:"" help:"show version of ctdb"`
+	Getdbmap        GetdbmapCmd        `cmd:"" help:"show attached databases"`
+	Getdbstatus     GetdbstatusCmd     `cmd:"" help:"show database status"`
+	Catdb           CatdbCmd           `cmd:"" help:"dump cluster-wide ctdb database"`
+	Cattdb          CattdbCmd          `cmd:"" help:"dump local ctdb database"`
+	Attach          AttachCmd          `cmd:"" help:"attach a database"`
+	Detach          DetachCmd          `cmd:"" help:"detach database(s)"`
+	Wipedb          WipedbCmd          `cmd:"" help:"wipe the contents of a database."`
+	Setdbreadonly   SetdbreadonlyCmd   `cmd:"" help:"enable readonly records"`
+	Setdbsticky     SetdbstickyCmd     `cmd:"" help:"enable sticky records"`
+	Readkey         ReadkeyCmd         `cmd:"" help:"read value of a database key"`
+	Writekey        WritekeyCmd        `cmd:"" help:"write value for a database key"`
+	Deletekey       DeletekeyCmd       `cmd:"" help:"delete a database key"`
+	Getdbseqnum     GetdbseqnumCmd     `cmd:"" help:"get database sequence number"`
+	Dbstatistics    DbstatisticsCmd    `cmd:"" help:"show database statistics"`
 }
 
 // cmdInfo is what the real tool's command table says about a command.
@@ -90,6 +104,20 @@ var commands = map[string]cmdInfo{
 	"listnodes":       {withoutDaemon: true, remote: true},
 	"leader":          {remote: true},
 	"nodestatus":      {remote: true, args: "[all|<pnn-list>]"},
+	"getdbmap":        {remote: true},
+	"getdbstatus":     {remote: true, args: "<dbname|dbid>"},
+	"catdb":           {args: "<dbname|dbid>"},
+	"cattdb":          {args: "<dbname|dbid>"},
+	"attach":          {args: "<dbname> [persistent|replicated]"},
+	"detach":          {args: "<dbname|dbid> ..."},
+	"wipedb":          {args: "<dbname|dbid>"},
+	"setdbreadonly":   {remote: true, args: "<dbname|dbid>"},
+	"setdbsticky":     {remote: true, args: "<dbname|dbid>"},
+	"readkey":         {args: "<dbname|dbid> <key> [readonly]"},
+	"writekey":        {args: "<dbname|dbid> <key> <value>"},
+	"deletekey":       {args: "<dbname|dbid> <key>"},
+	"getdbseqnum":     {args: "<dbname|dbid>"},
+	"dbstatistics":    {remote: true, args: "<dbname|dbid>"},
 }
 
 // Args catches a command's positional arguments; each command checks their

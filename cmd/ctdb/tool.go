@@ -224,22 +224,48 @@ const (
 // the tool silently with status 1, and the -T limit ends it with the alarm
 // message.
 func (t *tool) ctrlErr(op protocol.Opcode, dest uint32, err error) error {
+	return t.ctrlErrName(op.String(), dest, err)
+}
+
+// ctrlErrName is ctrlErr with the control named as the client library
+// names it (it misspells a few).
+func (t *tool) ctrlErrName(name string, dest uint32, err error) error {
+	code, fatalErr := t.errCode(err)
+	if fatalErr != nil {
+		return fatalErr
+	}
+	if code == errnoETIMEDOUT && !isStatus(err) {
+		t.eprintf("Control %s failed to node %d, ret=%d\n", name, dest, code)
+	} else {
+		t.eprintf("Control %s failed, ret=%d\n", name, code)
+	}
+	return exitCode(code)
+}
+
+// errCode is the client library's return value for a failed control (or
+// call), without a message: the status the daemon answered, ETIMEDOUT for
+// an expired -t timeout, EPROTO for a reply that could not be decoded. A
+// closed connection and the -T limit give instead the error that ends the
+// tool.
+func (t *tool) errCode(err error) (int, error) {
 	var ce *client.ControlError
 	switch {
 	case t.ctx.Err() != nil:
-		return errMaxRuntime
+		return 0, errMaxRuntime
 	case errors.As(err, &ce):
-		t.eprintf("Control %s failed, ret=%d\n", op, ce.Status)
-		return exitCode(ce.Status)
+		return int(ce.Status), nil
 	case errors.Is(err, client.ErrClosed):
-		return errDisconnected
+		return 0, errDisconnected
 	case errors.Is(err, context.DeadlineExceeded):
-		t.eprintf("Control %s failed to node %d, ret=%d\n", op, dest, errnoETIMEDOUT)
-		return exitCode(errnoETIMEDOUT)
+		return errnoETIMEDOUT, nil
 	}
-	// A reply that could not be decoded.
-	t.eprintf("Control %s failed, ret=%d\n", op, errnoEPROTO)
-	return exitCode(errnoEPROTO)
+	return errnoEPROTO, nil
+}
+
+// isStatus reports whether err is a control answered with a failure status.
+func isStatus(err error) bool {
+	var ce *client.ControlError
+	return errors.As(err, &ce)
 }
 
 // fatal reports whether err ends the tool whatever the command would do

@@ -1,0 +1,231 @@
+package volatile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// testNet connects Managers in one process: packets between two nodes are
+// delivered in order by one goroutine per link, as the transport does.
+type testNet struct {
+	t     *testing.T
+	mu    sync.Mutex
+	mgrs  map[uint32]*Manager
+	links map[[2]uint32]chan []byte
+	down  map[uint32]bool
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+func newTestNet(t *testing.T, n int) *testNet {
+	tn := &testNet{t: t, mgrs: map[uint32]*Manager{}, links: map[[2]uint32]chan []byte{},
+		down: map[uint32]bool{}, done: make(chan struct{})}
+	var all []uint32
+	for i := 0; i < n; i++ {
+		all = append(all, uint32(i))
+	}
+	for _, p := range all {
+		log := slog.New(slog.DiscardHandler)
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("pnn", p)
+		}
+		m, err := NewManager(Config{Self: p, Dir: t.TempDir(), HashSize: 131, Pin: time.Millisecond,
+			Vacuum: VacuumConfig{Interval: time.Hour}}, tn.sender(p), tn.rpc(), log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.mgrs[p] = m
+	}
+	for _, m := range tn.mgrs {
+		m.SetView(42, all, all)
+	}
+	t.Cleanup(func() {
+		close(tn.done)
+		tn.wg.Wait()
+		for _, m := range tn.mgrs {
+			m.Close()
+		}
+	})
+	return tn
+}
+
+type netSender struct {
+	tn   *testNet
+	from uint32
+}
+
+func (tn *testNet) sender(from uint32) Sender { return netSender{tn, from} }
+
+func (s netSender) Send(pnn uint32, pkt []byte) error {
+	tn := s.tn
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if tn.down[pnn] || tn.down[s.from] {
+		return fmt.Errorf("node %d unreachable", pnn)
+	}
+	k := [2]uint32{s.from, pnn}
+	ch := tn.links[k]
+	if ch == nil {
+		ch = make(chan []byte, 1<<16)
+		tn.links[k] = ch
+		tn.wg.Add(1)
+		go tn.deliver(pnn, ch)
+	}
+	ch <- append([]byte(nil), pkt...)
+	return nil
+}
+
+func (tn *testNet) deliver(to uint32, ch chan []byte) {
+	defer tn.wg.Done()
+	for {
+		select {
+		case <-tn.done:
+			return
+		case pkt := <-ch:
+			m := tn.mgrs[to]
+			switch protocol.PacketOp(pkt) {
+			case protocol.OpReqCall:
+				m.HandleReqCall(pkt)
+			case protocol.OpReqDMaster:
+				m.HandleReqDMaster(pkt)
+			case protocol.OpReplyDMaster:
+				m.HandleReplyDMaster(pkt)
+			case protocol.OpReplyCall:
+				m.HandleReplyCall(pkt)
+			case protocol.OpReplyError:
+				m.HandleReplyError(pkt)
+			case protocol.OpReqControl:
+				var c protocol.ReqControl
+				c.Unmarshal(pkt)
+				tn.control(m, &c)
+			}
+		}
+	}
+}
+
+// control serves the NOREPLY controls the volatile layer sends.
+func (tn *testNet) control(m *Manager, c *protocol.ReqControl) {
+	switch c.Opcode {
+	case protocol.ControlVacuumFetch:
+		var rb protocol.RecBuffer
+		rb.Unmarshal(c.Data)
+		if db := m.DB(rb.DBID); db != nil {
+			db.VacuumFetch(rb.Records)
+		}
+	case protocol.ControlUpdateSeqnum:
+		id, _ := protocol.ParseU32(c.Data)
+		if db := m.DB(id); db != nil {
+			db.BumpSeqnum()
+		}
+	}
+}
+
+type netRPC struct{ tn *testNet }
+
+func (tn *testNet) rpc() RPC { return netRPC{tn} }
+
+func (r netRPC) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
+	m := r.tn.mgrs[pnn]
+	if protocol.Opcode(op) != protocol.ControlTryDeleteRecords {
+		return nil, fmt.Errorf("unexpected rpc %d", op)
+	}
+	var rb protocol.RecBuffer
+	if err := rb.Unmarshal(data); err != nil {
+		return nil, err
+	}
+	kept := protocol.RecBuffer{DBID: rb.DBID, Records: m.DB(rb.DBID).TryDeleteRecords(rb.Records)}
+	return kept.Marshal(), nil
+}
+
+// attach attaches name on every node.
+func (tn *testNet) attach(name string) uint32 {
+	id := protocol.DBID(name)
+	for _, m := range tn.mgrs {
+		m.Sync(map[uint32]DBSpec{id: {Name: name}})
+	}
+	return id
+}
+
+// call runs a client call on node pnn and waits for its answer.
+func (tn *testNet) call(pnn, dbid, callid uint32, key string) (int32, []byte) {
+	tn.t.Helper()
+	type res struct {
+		st   int32
+		data []byte
+	}
+	ch := make(chan res, 1)
+	ok := tn.mgrs[pnn].ClientCall(&protocol.ReqCall{DBID: dbid, CallID: callid, Flags: protocol.CallFlagImmediateMigration, Key: []byte(key)},
+		func(st int32, data []byte) { ch <- res{st, data} })
+	if !ok {
+		tn.t.Fatalf("call on node %d: unknown db", pnn)
+	}
+	select {
+	case r := <-ch:
+		return r.st, r.data
+	case <-time.After(10 * time.Second):
+		tn.t.Errorf("call for %q on node %d never answered; state:\n%s", key, pnn, tn.dump(dbid, key))
+		tn.t.FailNow()
+		return 0, nil
+	}
+}
+
+// record reads node pnn's copy of key directly from its TDB.
+func (tn *testNet) record(pnn, dbid uint32, key string) (record, bool) {
+	db := tn.mgrs[pnn].DB(dbid)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	v, err := db.tdb.Fetch([]byte(key))
+	if err != nil {
+		return record{}, false
+	}
+	return parseRecord(v)
+}
+
+// write stores data as the record's dmaster would (smbd writing under the
+// chain lock with the header unchanged).
+func (tn *testNet) write(pnn, dbid uint32, key, data string) {
+	tn.t.Helper()
+	db := tn.mgrs[pnn].DB(dbid)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	done := false
+	db.withChain([]byte(key), func() {
+		r := db.fetchRecord([]byte(key))
+		if r.hdr.DMaster != pnn {
+			tn.t.Errorf("node %d writes %q without being its dmaster (%d)", pnn, key, r.hdr.DMaster)
+		}
+		r.data = []byte(data)
+		db.tdb.Store([]byte(key), r.encode(), 1)
+		done = true
+	})
+	if !done {
+		tn.t.Fatal("chain busy in write")
+	}
+}
+
+// dump describes every node's view of key, for failures.
+func (tn *testNet) dump(dbid uint32, key string) string {
+	out := ""
+	for p := uint32(0); p < uint32(len(tn.mgrs)); p++ {
+		m := tn.mgrs[p]
+		db := m.DB(dbid)
+		db.mu.Lock()
+		v, err := db.tdb.Fetch([]byte(key))
+		r, _ := parseRecord(v)
+		f := db.inflight[key]
+		fs := "none"
+		if f != nil {
+			fs = fmt.Sprintf("reqids %v local %d sent %v ago", f.reqids, len(f.local), time.Since(f.sentAt).Round(time.Millisecond))
+		}
+		out += fmt.Sprintf("node %d: lmaster %d rec %+v err %v inflight %s chains %d held %d\n", p, m.lmaster([]byte(key)), r.hdr, err, fs, len(db.chains), len(db.held))
+		db.mu.Unlock()
+	}
+	return out
+}

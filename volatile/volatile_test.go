@@ -1,0 +1,309 @@
+package volatile
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// keyWithLmaster finds a key whose lmaster is pnn in an n-node map.
+func keyWithLmaster(prefix string, pnn, n uint32) string {
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("%s-%d", prefix, i)
+		if protocol.Hash([]byte(k))%n == pnn {
+			return k
+		}
+	}
+}
+
+func TestMigrationMovesRecordAndData(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	key := keyWithLmaster("k", 0, 3)
+
+	// Node 1 asks for a record nobody has: the lmaster (0) hands it over.
+	if st, _ := tn.call(1, id, protocol.CallNullFunc, key); st != 0 {
+		t.Fatalf("status %d", st)
+	}
+	r, ok := tn.record(1, id, key)
+	if !ok || r.hdr.DMaster != 1 {
+		t.Fatalf("node 1 is not dmaster after migration: %+v %v", r.hdr, ok)
+	}
+	if l, _ := tn.record(0, id, key); l.hdr.DMaster != 1 {
+		t.Fatalf("lmaster points to %d, want 1", l.hdr.DMaster)
+	}
+	tn.write(1, id, key, "hello")
+
+	// Node 2 fetches: the record migrates again, data and all.
+	st, data := tn.call(2, id, protocol.CallFetchFunc, key)
+	if st != 0 || string(data) != "hello" {
+		t.Fatalf("fetch on node 2: %d %q", st, data)
+	}
+	r2, _ := tn.record(2, id, key)
+	if r2.hdr.DMaster != 2 || string(r2.data) != "hello" || r2.hdr.Flags&protocol.RecFlagMigratedWithData == 0 {
+		t.Fatalf("node 2 record %+v %q", r2.hdr, r2.data)
+	}
+	if r2.hdr.RSN <= r.hdr.RSN {
+		t.Fatalf("rsn did not grow: %d then %d", r.hdr.RSN, r2.hdr.RSN)
+	}
+	if l, _ := tn.record(0, id, key); l.hdr.DMaster != 2 {
+		t.Fatalf("lmaster points to %d, want 2", l.hdr.DMaster)
+	}
+	// FETCH_WITH_HEADER on the dmaster answers locally with the header.
+	st, data = tn.call(2, id, protocol.CallFetchWithHeaderFunc, key)
+	if h, _ := protocol.DecodeLtdbHeader(data); st != 0 || h.DMaster != 2 || string(data[24:]) != "hello" {
+		t.Fatalf("fetch with header: %d %+v %q", st, h, data)
+	}
+	// The old dmaster (1) redirects a call from node 0 through the lmaster.
+	st, data = tn.call(0, id, protocol.CallFetchFunc, key)
+	if st != 0 || string(data) != "hello" {
+		t.Fatalf("fetch on node 0: %d %q", st, data)
+	}
+}
+
+func TestUnknownCallIDFails(t *testing.T) {
+	tn := newTestNet(t, 1)
+	id := tn.attach("t.tdb")
+	if st, _ := tn.call(0, id, 0x1234, "k"); st != -1 {
+		t.Fatalf("status %d", st)
+	}
+}
+
+func TestFetchCollapse(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	key := keyWithLmaster("c", 0, 3)
+	m := tn.mgrs[1]
+	before := m.met.fetches.Get()
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, _ := tn.call(1, id, protocol.CallNullFunc, key); st != 0 {
+				t.Errorf("status %d", st)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := m.met.fetches.Get() - before; n != 1 {
+		t.Fatalf("20 local calls for one record sent %d fetches, want 1", n)
+	}
+}
+
+// TestContentionHopcountStaysLow: three nodes fight over a few records;
+// every call is answered, each record has one dmaster in the end, and no
+// call travels far.
+func TestContentionHopcountStaysLow(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	keys := []string{"a", "b", "c", "d"}
+	var wg sync.WaitGroup
+	for p := uint32(0); p < 3; p++ {
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 100; i++ {
+					k := keys[rand.IntN(len(keys))]
+					if st, _ := tn.call(p, id, protocol.CallNullFunc, k); st != 0 {
+						t.Errorf("status %d", st)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, k := range keys {
+		holders := 0
+		for p := uint32(0); p < 3; p++ {
+			if r, ok := tn.record(p, id, k); ok && r.hdr.DMaster == p {
+				holders++
+			}
+		}
+		if holders != 1 {
+			t.Errorf("key %q has %d dmasters", k, holders)
+		}
+	}
+	for p := uint32(0); p < 3; p++ {
+		if h := tn.mgrs[p].stats.maxHop; h >= 10 {
+			t.Errorf("node %d saw hopcount %d", p, h)
+		}
+	}
+}
+
+func TestStaleGenerationDroppedAndCallResent(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	key := keyWithLmaster("g", 0, 3)
+	// Node 1 moves to a new generation alone: its call is stamped with it
+	// and dropped by the others, so it waits...
+	tn.mgrs[1].SetView(43, []uint32{0, 1, 2}, []uint32{0, 1, 2})
+	ch := make(chan int32, 1)
+	tn.mgrs[1].ClientCall(&protocol.ReqCall{DBID: id, CallID: protocol.CallNullFunc, Key: []byte(key)},
+		func(st int32, _ []byte) { ch <- st })
+	select {
+	case <-ch:
+		t.Fatal("call answered across generations")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if tn.mgrs[0].met.staleDropped.Get() == 0 {
+		t.Fatal("stale packet not counted as dropped")
+	}
+	// ...until everyone is on the new generation: then it is sent again.
+	tn.mgrs[0].SetView(43, []uint32{0, 1, 2}, []uint32{0, 1, 2})
+	tn.mgrs[2].SetView(43, []uint32{0, 1, 2}, []uint32{0, 1, 2})
+	tn.mgrs[1].SetView(44, []uint32{0, 1, 2}, []uint32{0, 1, 2})
+	tn.mgrs[0].SetView(44, []uint32{0, 1, 2}, []uint32{0, 1, 2})
+	tn.mgrs[2].SetView(44, []uint32{0, 1, 2}, []uint32{0, 1, 2})
+	tn.mgrs[1].resendAll()
+	select {
+	case st := <-ch:
+		if st != 0 {
+			t.Fatalf("status %d", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("call not resent after the generation change")
+	}
+}
+
+func TestVacuumDeletesEverywhereAndNeverResurrects(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	key := keyWithLmaster("v", 0, 3)
+	tn.call(1, id, protocol.CallNullFunc, key)
+	tn.write(1, id, key, "doomed")
+	tn.call(2, id, protocol.CallNullFunc, key) // node 1 keeps a stale copy
+	if r, ok := tn.record(1, id, key); !ok || string(r.data) != "doomed" {
+		t.Fatalf("node 1 should keep a stale copy: %v %q", ok, r.data)
+	}
+	// The client on node 2 deletes: empty record, scheduled for deletion.
+	tn.write(2, id, key, "")
+	r, _ := tn.record(2, id, key)
+	tn.mgrs[2].DB(id).ScheduleForDeletion([]byte(key), r.hdr)
+
+	// Node 2 is not the lmaster: its vacuum hands the record to node 0,
+	// whose vacuum deletes it on every node.
+	tn.mgrs[2].VacuumDB(tn.mgrs[2].DB(id), false)
+	waitFor(t, "lmaster holds the record", func() bool {
+		r, ok := tn.record(0, id, key)
+		return ok && r.hdr.DMaster == 0
+	})
+	tn.mgrs[0].VacuumDB(tn.mgrs[0].DB(id), false)
+	for p := uint32(0); p < 3; p++ {
+		if r, ok := tn.record(p, id, key); ok {
+			t.Errorf("node %d still has the record: %+v %q", p, r.hdr, r.data)
+		}
+	}
+	// A later fetch finds nothing: no stale copy came back.
+	if st, data := tn.call(1, id, protocol.CallFetchFunc, key); st != 0 || len(data) != 0 {
+		t.Fatalf("deleted record came back: %d %q", st, data)
+	}
+}
+
+func TestFreezeQueuesCallsUntilThaw(t *testing.T) {
+	tn := newTestNet(t, 1)
+	id := tn.attach("t.tdb")
+	db := tn.mgrs[0].DB(id)
+	if err := db.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan int32, 1)
+	tn.mgrs[0].ClientCall(&protocol.ReqCall{DBID: id, CallID: protocol.CallNullFunc, Key: []byte("k")},
+		func(st int32, _ []byte) { ch <- st })
+	select {
+	case <-ch:
+		t.Fatal("call ran on a frozen database")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := db.TransactionStart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.TransactionCommit(); err != nil {
+		t.Fatal(err)
+	}
+	db.Thaw()
+	select {
+	case st := <-ch:
+		if st != 0 {
+			t.Fatalf("status %d", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("call not run after thaw")
+	}
+}
+
+func TestTraverseSeesOwnRecords(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	want := map[string]uint32{}
+	for i := 0; i < 300; i++ {
+		k := fmt.Sprintf("r%d", i)
+		p := uint32(i % 3)
+		tn.call(p, id, protocol.CallNullFunc, k)
+		if i%10 != 0 {
+			tn.write(p, id, k, "v")
+			want[k] = p
+		}
+	}
+	got := map[string]uint32{}
+	for p := uint32(0); p < 3; p++ {
+		err := tn.mgrs[p].DB(id).Traverse(context.Background(), false, func(k, v []byte) bool {
+			if _, dup := got[string(k)]; dup {
+				t.Errorf("%q reported twice", k)
+			}
+			got[string(k)] = p
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("traverse saw %d records, want %d (empty ones skipped)", len(got), len(want))
+	}
+	for k, p := range want {
+		if got[k] != p {
+			t.Errorf("%q seen on node %d, dmaster is %d", k, got[k], p)
+		}
+	}
+}
+
+func TestSeqnumPropagates(t *testing.T) {
+	tn := newTestNet(t, 2)
+	id := tn.attach("t.tdb")
+	db0, db1 := tn.mgrs[0].DB(id), tn.mgrs[1].DB(id)
+	db0.EnableSeqnum()
+	db1.EnableSeqnum()
+	if db0.OpenFlags()&protocol.TDBSeqnum == 0 {
+		t.Fatal("DB_OPEN_FLAGS lacks TDB_SEQNUM after ENABLE_SEQNUM")
+	}
+	s1 := func() int { db1.mu.Lock(); defer db1.mu.Unlock(); return db1.tdb.Seqnum() }
+	before := s1()
+	tn.call(0, id, protocol.CallNullFunc, keyWithLmaster("s", 0, 2)) // a store on node 0
+	db0.mu.Lock()
+	db0.seqSent = time.Time{}
+	db0.mu.Unlock()
+	tn.mgrs[0].propagateSeqnums()
+	waitFor(t, "seqnum bumped on node 1", func() bool { return s1() != before })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
