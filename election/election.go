@@ -50,6 +50,9 @@ type Config struct {
 	// QuorumLossTimeout is how long a node may be out of contact with a Raft
 	// quorum before it declares itself inactive.
 	QuorumLossTimeout time.Duration
+	// Recoverer recovers the databases when a generation starts; nil
+	// recovers nothing.
+	Recoverer Recoverer
 	// BroadcastInterval is the period of leader broadcasts (1 s in ctdbd).
 	BroadcastInterval time.Duration
 	// PollInterval is how often quorum contact is checked.
@@ -99,8 +102,15 @@ type Manager struct {
 	caps        uint32
 	changed     chan struct{} // closed and replaced when inactive changes
 
+	// recoveryFailures counts consecutive recovery failures blamed on
+	// each node; only the leader loop touches it.
+	recoveryFailures map[uint32]int
+
 	mViewCommits *metrics.Counter
 	mTransfers   *metrics.Counter
+	mRecoveries  *metrics.Counter
+	mRecFailures *metrics.Counter
+	mRecDuration *metrics.Histogram
 }
 
 // New returns a Manager; Start runs it.
@@ -131,6 +141,10 @@ func New(cfg Config, r Raft, links Links, out Deliverer, log *slog.Logger, set *
 	})
 	m.mViewCommits = set.GetOrCreateCounter("ctdb_election_view_commits_total")
 	m.mTransfers = set.GetOrCreateCounter("ctdb_election_leadership_transfers_total")
+	m.mRecoveries = set.GetOrCreateCounter("ctdb_election_recoveries_total")
+	m.mRecFailures = set.GetOrCreateCounter("ctdb_election_recovery_failures_total")
+	m.mRecDuration = set.GetOrCreateHistogram("ctdb_election_recovery_seconds")
+	m.recoveryFailures = make(map[uint32]int)
 	return m
 }
 
@@ -476,7 +490,19 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 	if gen == protocol.InvalidGeneration || !slices.Equal(vnn, st.View.VNNMap) || !slices.Equal(active, st.Active()) {
 		gen = newGeneration(st.View.Generation)
 	}
-	view := raftlayer.RuntimeView{Generation: gen, VNNMap: vnn, Disconnected: disc, Unhealthy: next.View.Unhealthy, DecidedBy: self}
+	view := raftlayer.RuntimeView{
+		Generation: gen, VNNMap: vnn, Disconnected: disc, Unhealthy: next.View.Unhealthy, DecidedBy: self,
+		Recovering: st.View.Recovering, RecoverFrom: st.View.RecoverFrom, Members: st.View.Members,
+	}
+	if gen != st.View.Generation {
+		// A new generation starts with a recovery. One that interrupts a
+		// recovery still recovers from the nodes that held the records
+		// when the interrupted one began.
+		view.Recovering = true
+		if !st.View.Recovering {
+			view.RecoverFrom = st.View.Members
+		}
+	}
 	same := gen == st.View.Generation &&
 		slices.Equal(vnn, st.View.VNNMap) &&
 		slices.Equal(disc, st.View.Disconnected) &&
@@ -493,17 +519,23 @@ func newGeneration(old uint32) uint32 {
 	}
 }
 
+// reconcileView commits the view the cluster should have and, when it
+// starts a new generation, recovers the databases for it.
 func (m *Manager) reconcileView(ctx context.Context, st *raftlayer.State) error {
 	view, changed := DesiredView(st, m.self, m.links.Connected)
-	if !changed {
+	if changed {
+		if _, err := m.raft.Apply(ctx, &raftlayer.CmdSetView{View: view, PrevSeq: st.View.Seq}); err != nil {
+			return err
+		}
+		m.mViewCommits.Inc()
+		m.log.Info("committed runtime view", "generation", view.Generation, "vnnmap", view.VNNMap,
+			"disconnected", view.Disconnected, "recovering", view.Recovering)
+		st, _ = m.raft.State()
+	}
+	if !st.View.Recovering {
 		return nil
 	}
-	if _, err := m.raft.Apply(ctx, &raftlayer.CmdSetView{View: view, PrevSeq: st.View.Seq}); err != nil {
-		return err
-	}
-	m.mViewCommits.Inc()
-	m.log.Info("committed runtime view", "generation", view.Generation, "vnnmap", view.VNNMap, "disconnected", view.Disconnected)
-	return nil
+	return m.recover(st)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -92,6 +92,18 @@ type RuntimeView struct {
 	// Seq counts committed views; a view is applied only over the one it was
 	// computed from, so a deposed leader's stale view cannot land.
 	Seq uint64 `json:"seq"`
+	// Recovering is set while the databases are being recovered for this
+	// generation: every node keeps its volatile databases frozen until a
+	// view without it is committed.
+	Recovering bool `json:"recovering,omitempty"`
+	// RecoverFrom lists the nodes that held the records when this
+	// recovery began (Members of the last recovered generation): only
+	// their copies count, so that a node returning with old copies cannot
+	// bring back what the cluster changed or deleted without it.
+	RecoverFrom []uint32 `json:"recover_from,omitempty"`
+	// Members are the nodes whose databases the last completed recovery
+	// made agree; they hold the records of this generation.
+	Members []uint32 `json:"members,omitempty"`
 }
 
 // Flags returns the NODE_FLAGS_* of pnn: administrative flags plus the
@@ -158,6 +170,8 @@ func (s *State) Clone() *State {
 	c.View.VNNMap = slices.Clone(s.View.VNNMap)
 	c.View.Disconnected = slices.Clone(s.View.Disconnected)
 	c.View.Unhealthy = slices.Clone(s.View.Unhealthy)
+	c.View.RecoverFrom = slices.Clone(s.View.RecoverFrom)
+	c.View.Members = slices.Clone(s.View.Members)
 	if s.DBs != nil {
 		c.DBs = make(map[uint32]DBState, len(s.DBs))
 		for k, v := range s.DBs {
@@ -296,7 +310,7 @@ func (s *State) Apply(c Command) error {
 		if v.Generation == protocol.InvalidGeneration || v.Generation == 0 {
 			return reject("view generation %d is invalid", v.Generation)
 		}
-		for _, p := range append(append(slices.Clone(v.VNNMap), v.Disconnected...), v.Unhealthy...) {
+		for _, p := range slices.Concat(v.VNNMap, v.Disconnected, v.Unhealthy, v.RecoverFrom, v.Members) {
 			if int(p) >= len(s.Nodes) {
 				return reject("view names node %d, which does not exist", p)
 			}
@@ -311,6 +325,9 @@ func (s *State) Apply(c Command) error {
 			Unhealthy:    sortedUnique(v.Unhealthy),
 			DecidedBy:    v.DecidedBy,
 			Seq:          s.View.Seq + 1,
+			Recovering:   v.Recovering,
+			RecoverFrom:  sortedUnique(v.RecoverFrom),
+			Members:      sortedUnique(v.Members),
 		}
 		return nil
 	case *CmdAttachDB:

@@ -47,7 +47,9 @@ type control struct {
 	blocking bool
 	// localClient controls need a local client connection.
 	localClient bool
-	fn          func(ctx context.Context, r *controlReq) reply
+	// nodeOnly controls are rctdb's own between nodes.
+	nodeOnly bool
+	fn       func(ctx context.Context, r *controlReq) reply
 }
 
 // controlTable maps opcodes to their handlers; built once per node.
@@ -61,6 +63,7 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlSetDebug:         {size: 4, fn: n.ctrlSetDebug},
 		protocol.ControlGetDBMap:         {size: 0, fn: n.ctrlGetDBMap},
 		protocol.ControlGetRecMode:       {size: 0, fn: n.ctrlGetRecMode},
+		protocol.ControlSetRecMode:       {size: 4, blocking: true, fn: n.ctrlSetRecMode},
 		protocol.ControlStatisticsReset:  {size: 0, fn: n.ctrlStatisticsReset},
 		protocol.ControlRegisterSrvID:    {size: exactAny, localClient: true, fn: n.ctrlRegisterSrvID},
 		protocol.ControlDeregisterSrvID:  {size: exactAny, localClient: true, fn: n.ctrlDeregisterSrvID},
@@ -129,6 +132,9 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlDBTransactionCommit: {size: 8, fn: n.ctrlDBTransactionCommit},
 		protocol.ControlDBTransactionCancel: {size: 4, fn: n.ctrlDBTransactionCancel},
 		protocol.ControlDBSetHealthy:        {size: 4, fn: n.ctrlDBSetHealthy},
+
+		opRecoverPull: {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecoverPull},
+		opRecoverPush: {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecoverPush},
 	}
 }
 
@@ -139,13 +145,13 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 		return err
 	}
 	n.sm.controls.Inc()
+	if isInternalOpcode(rc.Opcode) {
+		n.replyClient(c, &rc, fail("control %d is internal to rctdb", uint32(rc.Opcode)))
+		return nil
+	}
 	dest := rc.DestNode
 	if dest == protocol.CurrentNode || dest == n.self {
 		n.runControl(&controlReq{ReqControl: rc, client: c, from: n.self})
-		return nil
-	}
-	if raftlayer.IsRPCOpcode(uint32(rc.Opcode)) {
-		n.replyClient(c, &rc, fail("control %d is internal to rctdb", uint32(rc.Opcode)))
 		return nil
 	}
 	if protocol.IsBroadcast(dest) {
@@ -213,6 +219,10 @@ func (n *Node) runControl(r *controlReq) {
 	}
 	if ctl.localClient && r.client == nil {
 		n.finishControl(r, time.Now(), fail("control %s needs a local client", r.Opcode))
+		return
+	}
+	if ctl.nodeOnly && r.client != nil {
+		n.finishControl(r, time.Now(), fail("control %d is internal to rctdb", uint32(r.Opcode)))
 		return
 	}
 	start := time.Now()

@@ -68,8 +68,29 @@ func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {
 // by watchState so that the packet paths need not copy the state.
 func (n *Node) generation() uint32 { return n.gen.Load() }
 
+// ctrlGetRecMode reports RECOVERY while this node keeps its databases
+// frozen (ctdbd's recovery mode; it is ACTIVE on banned nodes too).
 func (n *Node) ctrlGetRecMode(ctx context.Context, r *controlReq) reply {
+	if n.vol.Recovering() {
+		return status(int32(protocol.RecoveryActive))
+	}
 	return status(int32(protocol.RecoveryNormal))
+}
+
+// ctrlSetRecMode: setting ACTIVE asks for a recovery (the ctdb tool does so
+// to repair a failed wipedb; ctdb recover too); NORMAL is the leader's to
+// set once the recovery is done, so it is accepted and ignored.
+func (n *Node) ctrlSetRecMode(ctx context.Context, r *controlReq) reply {
+	if le32(r.Data) != uint32(protocol.RecoveryActive) {
+		return status(0)
+	}
+	if n.election.Inactive() {
+		return failErr(errInactive)
+	}
+	if err := n.election.ForceRecovery(ctx); err != nil {
+		return failErr(err)
+	}
+	return status(0)
 }
 
 func (n *Node) ctrlGetRunstate(ctx context.Context, r *controlReq) reply {

@@ -236,10 +236,15 @@ func (n *Node) ctrlDBFreeze(ctx context.Context, r *controlReq) reply {
 	return status(0)
 }
 
+// ctrlDBThaw thaws a database frozen by DB_FREEZE; during a recovery the
+// databases stay frozen until the cluster ends it.
 func (n *Node) ctrlDBThaw(ctx context.Context, r *controlReq) reply {
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
+	}
+	if n.vol.Recovering() {
+		return failErr(fmt.Errorf("thaw %s: %w", db.Name, errRecovering))
 	}
 	if err := db.Thaw(); err != nil {
 		return failErr(err)

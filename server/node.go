@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,7 @@ type Node struct {
 	clientQueueLimit int
 	rstate           atomic.Uint32
 	gen              atomic.Uint32 // vnn map generation, see generation()
+	inst             installed     // the view watchState installed last
 
 	recMu            sync.Mutex
 	recoveryStarted  time.Time
@@ -175,6 +177,7 @@ func New(opts Options) (*Node, error) {
 		Nodes:             n.nodes,
 		Capabilities:      caps,
 		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
+		Recoverer:         n,
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
 	n.vol, err = volatile.NewManager(volatile.Config{
 		Self:             self,
@@ -345,26 +348,33 @@ func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []by
 	}
 }
 
-// watchState follows the replicated state: it records when the generation
-// last changed (ctdb uptime's "last recovery") and moves the runstate to
-// RUNNING once the node first joined the cluster.
+// watchState follows the replicated state: it installs the databases and
+// the view, keeps the volatile databases frozen while this node may not
+// serve them (recovery, no quorum, not a member of the generation), records
+// recoveries for ctdb uptime and moves the runstate to RUNNING once the
+// node first joined the cluster.
 func (n *Node) watchState() {
 	defer n.wg.Done()
-	var lastGen uint32
+	wasRecovering := false
 	for {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
 		st, _ := n.raft.State()
 		n.gen.Store(st.View.Generation)
 		n.syncDatabases(st)
-		if g := st.View.Generation; g != lastGen {
+		recovering := n.mustFreeze(st)
+		n.vol.SetRecovering(recovering)
+		n.inst.set(st.View.Seq, st.View.Generation, recovering)
+		if recovering != wasRecovering {
 			now := time.Now()
 			n.recMu.Lock()
-			n.recoveryStarted, n.recoveryFinished = now, now
-			n.recMu.Unlock()
-			if lastGen != 0 {
+			if recovering {
+				n.recoveryStarted = now
+			} else {
+				n.recoveryFinished = now
 				n.stats.c.numRecoveries.Add(1)
 			}
-			lastGen = g
+			n.recMu.Unlock()
+			wasRecovering = recovering
 		}
 		if n.runstate() < protocol.RunstateRunning && !n.election.Inactive() && n.raft.Initialized() {
 			n.rstate.CompareAndSwap(uint32(protocol.RunstateFirstRecovery), uint32(protocol.RunstateRunning))
@@ -377,6 +387,15 @@ func (n *Node) watchState() {
 		case <-inactiveCh:
 		}
 	}
+}
+
+// mustFreeze reports whether this node must keep its volatile databases
+// frozen: while a recovery runs, while it is out of contact with a quorum,
+// and unless it is an active member of the recovered generation (a node
+// that returns holds stale copies until a recovery includes it).
+func (n *Node) mustFreeze(st *raftlayer.State) bool {
+	return n.election.Inactive() || st.View.Recovering ||
+		!slices.Contains(st.View.Members, n.self) || !slices.Contains(st.Active(), n.self)
 }
 
 // syncDatabases attaches the databases of the replicated state and routes

@@ -20,6 +20,9 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("RCTDB_WORKER") != "" {
+		os.Exit(runWorker())
+	}
 	dir, err := os.MkdirTemp("", "rctdb-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

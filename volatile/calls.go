@@ -210,16 +210,21 @@ func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
 			return // answered meanwhile
 		}
 		r := db.fetchRecord(key)
-		switch {
+		switch l := m.lmaster(key); {
 		case r.hdr.DMaster == self:
 			db.completeFetch(f, r)
-		case m.lmaster(key) == self:
+		case l == self:
 			// As lmaster we know where the record went after the node we
 			// asked handed it on: follow it.
 			db.forward(c, key, r.hdr.DMaster)
+		default:
+			// The lmaster sent it here, so it last knew the record here:
+			// a record it passed to us would have arrived before this
+			// call, on the same link. We have handed the record on since,
+			// and our REQ_DMASTER saying so is ahead of this call on our
+			// link to the lmaster, which will therefore know better.
+			db.forward(c, key, l)
 		}
-		// Otherwise the lmaster sent it here because the record is on its
-		// way to us: the reply will finish the fetch.
 		return
 	}
 	// A node with a fetch of its own in flight holds a request only if
@@ -537,15 +542,6 @@ func (m *Manager) HandleReplyError(pkt []byte) {
 	delete(db.inflight, string(f.key))
 	m.forget(f)
 	f.fail()
-}
-
-// resendAll sends every fetch again after a generation change: replies of
-// the old generation will be dropped. Requests queued for the old
-// generation are dropped too; their senders send them again.
-func (m *Manager) resendAll() {
-	for _, db := range m.DBs() {
-		db.resend(func(*fetch) bool { return true })
-	}
 }
 
 // resendStale sends again fetches that got no answer for CallTimeout: a

@@ -34,14 +34,19 @@ type DB struct {
 	// owner distinct from the chain locks.
 	wholeLocks *tdb.LockFile
 	frozen     bool
-	freezing   int       // freezes waiting for the all-record lock
-	frozenOps  []chainOp // operations queued during a freeze
-	txn        bool      // a recovery transaction is open
-	hashSize   int
-	closed     bool
-	seqnum     bool // ENABLE_SEQNUM was sent
-	lastSeq    int  // seqnum last propagated
-	seqSent    time.Time
+	// freezeWanted is set from a freeze request until Thaw; freezeDone
+	// is closed when that freeze holds or is withdrawn; freezeLocking
+	// while a goroutine waits for the all-record lock.
+	freezeWanted  bool
+	freezeDone    chan struct{}
+	freezeLocking bool
+	frozenOps     []chainOp // operations queued during a freeze
+	txn           bool      // a recovery transaction is open
+	hashSize      int
+	closed        bool
+	seqnum        bool // ENABLE_SEQNUM was sent
+	lastSeq       int  // seqnum last propagated
+	seqSent       time.Time
 	// chains holds operations waiting for a busy chain; held counts our
 	// operations running on a chain.
 	chains    map[uint32]*chainQueue
@@ -117,6 +122,10 @@ func (db *DB) close() {
 		return
 	}
 	db.closed = true
+	if db.freezeWanted && !db.frozen {
+		close(db.freezeDone)
+	}
+	db.freezeWanted = false
 	for _, f := range db.inflight {
 		db.m.forget(f)
 		f.fail()

@@ -24,4 +24,11 @@
 // other nodes' requests for it instead of sending them around again, so a
 // record in flight is never bounced between nodes, and local requests for a
 // record already requested join the pending one (fetch collapse).
+//
+// Recovery. Every new generation starts with a recovery (recovery.go): the
+// node freezes its databases until the cluster declares the recovery over;
+// the leader pulls the records of the nodes that held them, keeps the
+// newest copy of each (Merge) and pushes the result to the nodes of the
+// new generation, naming itself dmaster, so that every lmaster agrees on
+// where each record is. Calls in flight are sent again at the thaw.
 package volatile

@@ -20,52 +20,76 @@ import (
 // ErrFrozen is returned by operations that need a thawed database.
 var ErrFrozen = errors.New("database is frozen")
 
+// errThawed is a freeze abandoned by a thaw before it held.
+var errThawed = errors.New("thawed before the freeze took hold")
+
 // Freeze locks the whole database, waiting for smbd and for our own chain
-// operations to let go; record operations queue until Thaw.
+// operations to let go; record operations queue until Thaw. A freeze that
+// ctx abandons stays requested: only Thaw withdraws it.
 func (db *DB) Freeze(ctx context.Context) error {
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
 		return tdb.ErrClosed
 	}
-	if db.frozen {
-		db.mu.Unlock()
-		return nil
-	}
-	db.freezing++
+	done := db.requestFreeze()
 	db.mu.Unlock()
-
-	got := make(chan error, 1)
-	go func() { got <- db.wholeLocks.Lock(tdb.AllRecordOffset, 0) }()
-	var err error
 	select {
-	case err = <-got:
+	case <-done:
 	case <-ctx.Done():
-		// The kernel wait cannot be abandoned: release the lock once it
-		// comes.
-		go func() {
-			if <-got == nil {
-				db.wholeLocks.Unlock(tdb.AllRecordOffset, 0)
-			}
-		}()
-		err = ctx.Err()
+		return fmt.Errorf("freeze %s: %w", db.Name, ctx.Err())
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.freezing--
-	if err != nil {
-		if db.freezing == 0 && !db.frozen {
-			db.replayFrozen()
-		}
-		return fmt.Errorf("freeze %s: %w", db.Name, err)
+	if !db.frozen {
+		return fmt.Errorf("freeze %s: %w", db.Name, errThawed)
 	}
-	if db.frozen || db.closed {
+	return nil
+}
+
+// requestFreeze asks for a freeze and returns a channel closed once it
+// holds or is withdrawn. One goroutine waits in the kernel for the
+// all-record lock, however many ask. db.mu must be held.
+func (db *DB) requestFreeze() <-chan struct{} {
+	if db.frozen {
+		return closedChan
+	}
+	if !db.freezeWanted {
+		db.freezeWanted = true
+		db.freezeDone = make(chan struct{})
+	}
+	if !db.freezeLocking {
+		db.freezeLocking = true
+		go db.lockWhole()
+	}
+	return db.freezeDone
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// lockWhole waits for the all-record lock and freezes the database with
+// it, unless the freeze was withdrawn meanwhile.
+func (db *DB) lockWhole() {
+	err := db.wholeLocks.Lock(tdb.AllRecordOffset, 0)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.freezeLocking = false
+	switch {
+	case err != nil:
+		db.log.Error("freeze: waiting for the all-record lock failed", "err", err)
+		if db.freezeWanted && !db.closed {
+			// Try again rather than leave the freeze hanging.
+			db.freezeLocking = true
+			go db.lockWhole()
+		}
+		return
+	case db.closed || !db.freezeWanted:
 		db.wholeLocks.Unlock(tdb.AllRecordOffset, 0)
-		return nil
+		return
 	}
 	db.frozen = true
+	close(db.freezeDone)
 	db.log.Info("database frozen")
-	return nil
 }
 
 // Frozen reports whether the database is frozen.
@@ -75,28 +99,38 @@ func (db *DB) Frozen() bool {
 	return db.frozen
 }
 
-// Thaw releases a freeze, runs the operations that queued meanwhile and
-// sends pending calls again (the generation may have changed).
+// Thaw releases or withdraws a freeze, runs the operations that queued
+// meanwhile and sends pending calls again (the generation may have
+// changed).
 func (db *DB) Thaw() error {
 	db.mu.Lock()
-	if !db.frozen {
+	if !db.freezeWanted {
 		db.mu.Unlock()
 		return nil
 	}
-	if db.txn {
-		db.nolock(func() error { return db.tdb.TransactionCancel() })
-		db.txn = false
+	db.freezeWanted = false
+	if db.frozen {
+		if db.txn {
+			db.nolock(func() error { return db.tdb.TransactionCancel() })
+			db.txn = false
+		}
+		db.wholeLocks.Unlock(tdb.AllRecordOffset, 0)
+		db.frozen = false
+		db.log.Info("database thawed")
+	} else {
+		// The locker still waits in the kernel; it lets go of the lock
+		// as soon as it gets it.
+		close(db.freezeDone)
 	}
-	db.wholeLocks.Unlock(tdb.AllRecordOffset, 0)
-	db.frozen = false
-	if db.freezing == 0 {
-		db.replayFrozen()
-	}
+	db.replayFrozen()
 	db.mu.Unlock()
-	db.log.Info("database thawed")
 	db.resend(func(*fetch) bool { return true })
 	return nil
 }
+
+// freezeHeld reports whether record operations must queue: a freeze holds
+// the database or is waiting for it. db.mu must be held.
+func (db *DB) freezeHeld() bool { return db.frozen || db.freezeWanted }
 
 // replayFrozen runs the operations queued during a freeze; db.mu held.
 func (db *DB) replayFrozen() {

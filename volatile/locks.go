@@ -26,7 +26,7 @@ type chainQueue struct {
 // fn runs with it held (now or later).
 func (db *DB) withChain(key []byte, fn func()) {
 	c := db.chainOf(key)
-	if db.frozen || db.freezing > 0 {
+	if db.freezeHeld() {
 		// A freeze goes first; under a freeze the database is locked whole
 		// by a lock owner of its own, so chains cannot be taken.
 		if db.held[c] > 0 {
@@ -87,7 +87,7 @@ func (db *DB) run(c uint32, key []byte, fn func()) {
 // is queued for it, because the kernel may already have granted that
 // waiter's lock, which an OFD lock of the same owner would share.
 func (db *DB) tryChain(c uint32) bool {
-	if db.frozen || db.freezing > 0 || db.held[c] > 0 || db.chains[c] != nil {
+	if db.freezeHeld() || db.held[c] > 0 || db.chains[c] != nil {
 		return false
 	}
 	ok, err := db.locks.TryLock(tdb.ChainOffset(c), 1)
@@ -166,7 +166,7 @@ func (db *DB) waitChain(c uint32) {
 		db.m.met.lockFailed.Inc()
 	} else if db.closed {
 		db.locks.Unlock(off, 1)
-	} else if db.frozen || db.freezing > 0 {
+	} else if db.freezeHeld() {
 		// A freeze is waiting or holds the database: give the chain back
 		// and let the operations wait for the thaw.
 		db.locks.Unlock(off, 1)

@@ -77,6 +77,8 @@ type Manager struct {
 	mu     sync.RWMutex
 	dbs    map[uint32]*DB
 	byName map[string]*DB
+	// recovering keeps every database frozen (see SetRecovering).
+	recovering bool
 
 	reqid atomic.Uint32
 	// calls maps the reqid of a call this node sent to its fetch.
@@ -195,6 +197,9 @@ func (m *Manager) Ensure(id uint32, spec DBSpec) (*DB, error) {
 	}
 	db.mu.Lock()
 	db.m.met.attached.Inc()
+	if m.recovering {
+		db.requestFreeze()
+	}
 	db.mu.Unlock()
 	m.dbs[id] = db
 	m.byName[spec.Name] = db
@@ -228,15 +233,11 @@ func (m *Manager) DBs() []*DB {
 	return out
 }
 
-// SetView installs a new vnn map. When the generation changes, calls in
-// flight are sent again under the new generation: packets of the old one
-// are dropped everywhere.
+// SetView installs a new vnn map. Packets of other generations are dropped
+// from now on; calls in flight are sent again under the new generation when
+// the recovery that comes with it thaws the databases.
 func (m *Manager) SetView(gen uint32, vnnmap, active []uint32) {
-	old := m.view.Load()
 	m.view.Store(&view{gen: gen, vnnmap: append([]uint32(nil), vnnmap...), active: append([]uint32(nil), active...)})
-	if old.gen != gen {
-		m.resendAll()
-	}
 }
 
 // Generation is the generation packets are stamped with.

@@ -27,6 +27,8 @@ type volatileMetrics struct {
 	vacuumed      *metrics.Counter
 	vacuumRuns    *metrics.Counter
 	vacuumLatency *metrics.Histogram
+	// recoveredRecords counts records stored by recovery pushes.
+	recoveredRecords *metrics.Counter
 }
 
 func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
@@ -60,5 +62,7 @@ func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 		vacuumed:      set.GetOrCreateCounter("ctdb_volatile_records_vacuumed_total"),
 		vacuumRuns:    set.GetOrCreateCounter("ctdb_volatile_vacuum_runs_total"),
 		vacuumLatency: set.GetOrCreateHistogram("ctdb_volatile_vacuum_lock_seconds"),
+
+		recoveredRecords: set.GetOrCreateCounter("ctdb_volatile_recovered_records_total"),
 	}
 }

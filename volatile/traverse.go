@@ -91,7 +91,7 @@ func (db *DB) walkBatch(ctx context.Context, start int, keep func(k, v []byte, o
 // tryRange locks the chains [start, end) at once without waiting, if none
 // of them is busy (ours included, see tryChain).
 func (db *DB) tryRange(start, end int) bool {
-	if db.frozen || db.freezing > 0 {
+	if db.freezeHeld() {
 		return false
 	}
 	for c := start; c < end; c++ {

@@ -1,0 +1,97 @@
+package election
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/rctdb/rctdb/raftlayer"
+)
+
+func threeNodes(t *testing.T) *raftlayer.State {
+	t.Helper()
+	nodes := []raftlayer.NodeState{{PNN: 0, Addr: "a"}, {PNN: 1, Addr: "b"}, {PNN: 2, Addr: "c"}}
+	st := raftlayer.BootstrapState("", nodes)
+	if err := st.Apply(&raftlayer.CmdInit{ClusterID: "test", Nodes: nodes}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func connectedExcept(down ...uint32) func(uint32) bool {
+	return func(p uint32) bool { return !slices.Contains(down, p) }
+}
+
+// commit applies the desired view to st, as the leader would.
+func commit(t *testing.T, st *raftlayer.State, v raftlayer.RuntimeView) {
+	t.Helper()
+	if err := st.Apply(&raftlayer.CmdSetView{View: v, PrevSeq: st.View.Seq}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endRecovery applies what the leader commits once a recovery succeeded.
+func endRecovery(t *testing.T, st *raftlayer.State) {
+	t.Helper()
+	v := st.Clone().View
+	v.Recovering, v.RecoverFrom, v.Members = false, nil, st.Active()
+	commit(t, st, v)
+}
+
+func TestNewGenerationStartsRecoveryFromMembers(t *testing.T) {
+	st := threeNodes(t)
+	v, changed := DesiredView(st, 0, connectedExcept())
+	if !changed || !v.Recovering || len(v.RecoverFrom) != 0 {
+		t.Fatalf("first view: changed %v %+v", changed, v)
+	}
+	commit(t, st, v)
+	endRecovery(t, st)
+	if !slices.Equal(st.View.Members, []uint32{0, 1, 2}) || st.View.Recovering {
+		t.Fatalf("after recovery: %+v", st.View)
+	}
+	gen := st.View.Generation
+
+	// Nothing changed: no new view, no recovery.
+	if _, changed := DesiredView(st, 0, connectedExcept()); changed {
+		t.Fatal("unchanged cluster produced a new view")
+	}
+
+	// Node 2 dies: a new generation recovers from all three members.
+	v, changed = DesiredView(st, 0, connectedExcept(2))
+	if !changed || v.Generation == gen || !v.Recovering || !slices.Equal(v.RecoverFrom, []uint32{0, 1, 2}) {
+		t.Fatalf("node 2 down: %+v", v)
+	}
+	commit(t, st, v)
+	if !slices.Equal(st.View.Members, []uint32{0, 1, 2}) {
+		t.Fatalf("members changed before the recovery ended: %v", st.View.Members)
+	}
+
+	// Node 1 dies too before that recovery ended: the next one still
+	// recovers from the nodes that held the records.
+	v, _ = DesiredView(st, 0, connectedExcept(1, 2))
+	if !v.Recovering || !slices.Equal(v.RecoverFrom, []uint32{0, 1, 2}) {
+		t.Fatalf("interrupted recovery: %+v", v)
+	}
+	commit(t, st, v)
+	endRecovery(t, st)
+	if !slices.Equal(st.View.Members, []uint32{0}) || st.View.RecoverFrom != nil {
+		t.Fatalf("after second recovery: %+v", st.View)
+	}
+
+	// Both return: their old copies do not count, node 0's do.
+	v, _ = DesiredView(st, 0, connectedExcept())
+	if !v.Recovering || !slices.Equal(v.RecoverFrom, []uint32{0}) {
+		t.Fatalf("nodes return: %+v", v)
+	}
+}
+
+func TestViewChangeWithoutNewGenerationKeepsRecoveryState(t *testing.T) {
+	st := threeNodes(t)
+	v, _ := DesiredView(st, 0, connectedExcept())
+	commit(t, st, v)
+	// Mark node 1 unhealthy only: same active set and vnn map.
+	st.View.Unhealthy = []uint32{1}
+	v, changed := DesiredView(st, 0, connectedExcept())
+	if !changed || v.Generation != st.View.Generation || !v.Recovering {
+		t.Fatalf("health-only change: changed %v %+v", changed, v)
+	}
+}
