@@ -47,6 +47,9 @@ type Config struct {
 	Nodes []raftlayer.NodeState
 	// Capabilities of this node (CTDB_CAP_*).
 	Capabilities uint32
+	// Incarnation identifies this run of the daemon (random, not 0); it is
+	// recorded in the replicated state so that the leader notices restarts.
+	Incarnation uint64
 	// QuorumLossTimeout is how long a node may be out of contact with a Raft
 	// quorum before it declares itself inactive.
 	QuorumLossTimeout time.Duration
@@ -102,15 +105,8 @@ type Manager struct {
 	caps        uint32
 	changed     chan struct{} // closed and replaced when inactive changes
 
-	// recoveryFailures counts consecutive recovery failures blamed on
-	// each node; only the leader loop touches it.
-	recoveryFailures map[uint32]int
-
 	mViewCommits *metrics.Counter
 	mTransfers   *metrics.Counter
-	mRecoveries  *metrics.Counter
-	mRecFailures *metrics.Counter
-	mRecDuration *metrics.Histogram
 }
 
 // New returns a Manager; Start runs it.
@@ -141,10 +137,6 @@ func New(cfg Config, r Raft, links Links, out Deliverer, log *slog.Logger, set *
 	})
 	m.mViewCommits = set.GetOrCreateCounter("ctdb_election_view_commits_total")
 	m.mTransfers = set.GetOrCreateCounter("ctdb_election_leadership_transfers_total")
-	m.mRecoveries = set.GetOrCreateCounter("ctdb_election_recoveries_total")
-	m.mRecFailures = set.GetOrCreateCounter("ctdb_election_recovery_failures_total")
-	m.mRecDuration = set.GetOrCreateHistogram("ctdb_election_recovery_seconds")
-	m.recoveryFailures = make(map[uint32]int)
 	return m
 }
 
@@ -324,16 +316,18 @@ func (m *Manager) broadcastLoop() {
 
 func (m *Manager) sendLeader() { m.out.DeliverLocal(protocol.SrvIDLeader, protocol.U32(m.Leader())) }
 
-// capsLoop records this node's capabilities in the replicated state once
-// the cluster is initialised, and again if they differ.
+// capsLoop records this node's capabilities and incarnation in the
+// replicated state once the cluster is initialised, and again if they
+// differ.
 func (m *Manager) capsLoop() {
 	for {
 		watch := m.raft.Watch()
 		st, _ := m.raft.State()
 		caps := m.Capabilities()
-		if m.raft.Initialized() && !m.Inactive() && int(m.self) < len(st.Nodes) && st.Nodes[m.self].Caps() != caps {
+		if m.raft.Initialized() && !m.Inactive() && int(m.self) < len(st.Nodes) &&
+			(st.Nodes[m.self].Caps() != caps || st.Nodes[m.self].Incarnation != m.cfg.Incarnation) {
 			ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
-			_, err := m.raft.Apply(ctx, &raftlayer.CmdSetCapabilities{PNN: m.self, Capabilities: caps})
+			_, err := m.raft.Apply(ctx, &raftlayer.CmdSetCapabilities{PNN: m.self, Capabilities: caps, Incarnation: m.cfg.Incarnation})
 			cancel()
 			if err != nil && m.ctx.Err() == nil {
 				m.log.Debug("recording capabilities failed; will retry", "err", err)
@@ -487,7 +481,8 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 		vnn = []uint32{self}
 	}
 	gen := st.View.Generation
-	if gen == protocol.InvalidGeneration || !slices.Equal(vnn, st.View.VNNMap) || !slices.Equal(active, st.Active()) {
+	if gen == protocol.InvalidGeneration || !slices.Equal(vnn, st.View.VNNMap) || !slices.Equal(active, st.Active()) ||
+		restartedSinceRecovery(st, active) {
 		gen = newGeneration(st.View.Generation)
 	}
 	view := raftlayer.RuntimeView{
@@ -500,7 +495,7 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 		// when the interrupted one began.
 		view.Recovering = true
 		if !st.View.Recovering {
-			view.RecoverFrom = st.View.Members
+			view.RecoverFrom = st.View.MemberPNNs()
 		}
 	}
 	same := gen == st.View.Generation &&
@@ -508,6 +503,23 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 		slices.Equal(disc, st.View.Disconnected) &&
 		slices.Equal(view.Unhealthy, st.View.Unhealthy)
 	return view, !same
+}
+
+// restartedSinceRecovery reports whether an active node runs another
+// incarnation than the one the last recovery made a member: a node that
+// restarted too quickly for the cluster to see it gone has lost its
+// volatile records, and the records other nodes believe it holds must be
+// recovered.
+func restartedSinceRecovery(st *raftlayer.State, active []uint32) bool {
+	if st.View.Recovering {
+		return false // the running recovery ends with a fresh check
+	}
+	for _, p := range active {
+		if !st.View.IsMember(p, st.Nodes[p].Incarnation) {
+			return true
+		}
+	}
+	return false
 }
 
 func newGeneration(old uint32) uint32 {

@@ -33,7 +33,7 @@ func commit(t *testing.T, st *raftlayer.State, v raftlayer.RuntimeView) {
 func endRecovery(t *testing.T, st *raftlayer.State) {
 	t.Helper()
 	v := st.Clone().View
-	v.Recovering, v.RecoverFrom, v.Members = false, nil, st.Active()
+	v.Recovering, v.RecoverFrom, v.Members = false, nil, st.MembersNow(st.Active())
 	commit(t, st, v)
 }
 
@@ -45,7 +45,7 @@ func TestNewGenerationStartsRecoveryFromMembers(t *testing.T) {
 	}
 	commit(t, st, v)
 	endRecovery(t, st)
-	if !slices.Equal(st.View.Members, []uint32{0, 1, 2}) || st.View.Recovering {
+	if !slices.Equal(st.View.MemberPNNs(), []uint32{0, 1, 2}) || st.View.Recovering {
 		t.Fatalf("after recovery: %+v", st.View)
 	}
 	gen := st.View.Generation
@@ -61,7 +61,7 @@ func TestNewGenerationStartsRecoveryFromMembers(t *testing.T) {
 		t.Fatalf("node 2 down: %+v", v)
 	}
 	commit(t, st, v)
-	if !slices.Equal(st.View.Members, []uint32{0, 1, 2}) {
+	if !slices.Equal(st.View.MemberPNNs(), []uint32{0, 1, 2}) {
 		t.Fatalf("members changed before the recovery ended: %v", st.View.Members)
 	}
 
@@ -73,7 +73,7 @@ func TestNewGenerationStartsRecoveryFromMembers(t *testing.T) {
 	}
 	commit(t, st, v)
 	endRecovery(t, st)
-	if !slices.Equal(st.View.Members, []uint32{0}) || st.View.RecoverFrom != nil {
+	if !slices.Equal(st.View.MemberPNNs(), []uint32{0}) || st.View.RecoverFrom != nil {
 		t.Fatalf("after second recovery: %+v", st.View)
 	}
 
@@ -93,5 +93,39 @@ func TestViewChangeWithoutNewGenerationKeepsRecoveryState(t *testing.T) {
 	v, changed := DesiredView(st, 0, connectedExcept())
 	if !changed || v.Generation != st.View.Generation || !v.Recovering {
 		t.Fatalf("health-only change: changed %v %+v", changed, v)
+	}
+}
+
+// A node that restarts before anyone notices it gone reports a new
+// incarnation, and that alone starts a recovery: the other nodes' headers
+// still name it dmaster of records its new, empty files do not hold.
+func TestRestartedNodeStartsRecovery(t *testing.T) {
+	st := threeNodes(t)
+	for p := uint32(0); p < 3; p++ {
+		if err := st.Apply(&raftlayer.CmdSetCapabilities{PNN: p, Capabilities: 3, Incarnation: uint64(100 + p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _ := DesiredView(st, 0, connectedExcept())
+	commit(t, st, v)
+	endRecovery(t, st)
+	if !st.View.IsMember(1, 101) {
+		t.Fatalf("members %v", st.View.Members)
+	}
+	gen := st.View.Generation
+	if _, changed := DesiredView(st, 0, connectedExcept()); changed {
+		t.Fatal("new view without a change")
+	}
+	if err := st.Apply(&raftlayer.CmdSetCapabilities{PNN: 1, Capabilities: 3, Incarnation: 999}); err != nil {
+		t.Fatal(err)
+	}
+	v, changed := DesiredView(st, 0, connectedExcept())
+	if !changed || v.Generation == gen || !v.Recovering {
+		t.Fatalf("restart of node 1 did not start a recovery: %v %+v", changed, v)
+	}
+	commit(t, st, v)
+	endRecovery(t, st)
+	if !st.View.IsMember(1, 999) || st.View.IsMember(1, 101) {
+		t.Fatalf("members after the recovery: %v", st.View.Members)
 	}
 }

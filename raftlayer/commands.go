@@ -72,6 +72,8 @@ type CmdSetDisabled struct {
 type CmdSetCapabilities struct {
 	PNN          uint32 `json:"pnn"`
 	Capabilities uint32 `json:"capabilities"`
+	// Incarnation, if not 0, records the node's current run.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 }
 
 // CmdSetTunable sets a cluster-wide tunable.

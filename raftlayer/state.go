@@ -47,6 +47,9 @@ type NodeState struct {
 	// Capabilities as the node reported them (CTDB_CAP_*); 0 until it did,
 	// which counts as the default capabilities.
 	Capabilities uint32 `json:"capabilities,omitempty"`
+	// Incarnation identifies the node's current run of its daemon, as
+	// it reported it; 0 until it did.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 }
 
 // Banned reports whether the node is banned.
@@ -101,9 +104,44 @@ type RuntimeView struct {
 	// their copies count, so that a node returning with old copies cannot
 	// bring back what the cluster changed or deleted without it.
 	RecoverFrom []uint32 `json:"recover_from,omitempty"`
-	// Members are the nodes whose databases the last completed recovery
-	// made agree; they hold the records of this generation.
-	Members []uint32 `json:"members,omitempty"`
+	// Members are the nodes, each in the incarnation it had then, whose
+	// databases the last completed recovery made agree; they hold the
+	// records of this generation. A node that restarted since is not a
+	// member: its volatile files are new and empty.
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is a node in one incarnation (one run of its daemon).
+type Member struct {
+	PNN         uint32 `json:"pnn"`
+	Incarnation uint64 `json:"incarnation"`
+}
+
+// IsMember reports whether node pnn in incarnation inc is a member.
+func (v *RuntimeView) IsMember(pnn uint32, inc uint64) bool {
+	return slices.Contains(v.Members, Member{PNN: pnn, Incarnation: inc})
+}
+
+// MemberPNNs lists the members' pnns.
+func (v *RuntimeView) MemberPNNs() []uint32 {
+	out := make([]uint32, 0, len(v.Members))
+	for _, m := range v.Members {
+		out = append(out, m.PNN)
+	}
+	return out
+}
+
+// MembersNow returns pnns as members in the incarnations s records.
+func (s *State) MembersNow(pnns []uint32) []Member {
+	out := make([]Member, 0, len(pnns))
+	for _, p := range pnns {
+		m := Member{PNN: p}
+		if int(p) < len(s.Nodes) {
+			m.Incarnation = s.Nodes[p].Incarnation
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Flags returns the NODE_FLAGS_* of pnn: administrative flags plus the
@@ -286,6 +324,9 @@ func (s *State) Apply(c Command) error {
 			return err
 		}
 		n.Capabilities = c.Capabilities
+		if c.Incarnation != 0 {
+			n.Incarnation = c.Incarnation
+		}
 		return nil
 	case *CmdSetTunable:
 		i, ok := protocol.TunableIndex(c.Name)
@@ -310,7 +351,7 @@ func (s *State) Apply(c Command) error {
 		if v.Generation == protocol.InvalidGeneration || v.Generation == 0 {
 			return reject("view generation %d is invalid", v.Generation)
 		}
-		for _, p := range slices.Concat(v.VNNMap, v.Disconnected, v.Unhealthy, v.RecoverFrom, v.Members) {
+		for _, p := range slices.Concat(v.VNNMap, v.Disconnected, v.Unhealthy, v.RecoverFrom, v.MemberPNNs()) {
 			if int(p) >= len(s.Nodes) {
 				return reject("view names node %d, which does not exist", p)
 			}
@@ -327,7 +368,7 @@ func (s *State) Apply(c Command) error {
 			Seq:          s.View.Seq + 1,
 			Recovering:   v.Recovering,
 			RecoverFrom:  sortedUnique(v.RecoverFrom),
-			Members:      sortedUnique(v.Members),
+			Members:      slices.Clone(v.Members),
 		}
 		return nil
 	case *CmdAttachDB:

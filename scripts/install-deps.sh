@@ -3,7 +3,7 @@
 # the real ctdb 4.17 tool and daemon (reference and client under test),
 # Samba and its tools (clients under test), libtdb for cgo.
 set -euo pipefail
-pkgs=(ctdb samba smbclient tdb-tools libtdb-dev python3-samba gcc pkg-config)
+pkgs=(ctdb samba samba-common-bin smbclient tdb-tools libtdb-dev python3-samba gcc pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/recovery"
 )
 
 // controlReq is a control to execute on this node.
@@ -133,8 +135,8 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlDBTransactionCancel: {size: 4, fn: n.ctrlDBTransactionCancel},
 		protocol.ControlDBSetHealthy:        {size: 4, fn: n.ctrlDBSetHealthy},
 
-		opRecoverPull: {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecoverPull},
-		opRecoverPush: {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecoverPush},
+		protocol.Opcode(recovery.OpPull): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
+		protocol.Opcode(recovery.OpPush): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
 	}
 }
 
@@ -145,7 +147,7 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 		return err
 	}
 	n.sm.controls.Inc()
-	if isInternalOpcode(rc.Opcode) {
+	if raftlayer.IsRPCOpcode(uint32(rc.Opcode)) || recovery.IsOpcode(uint32(rc.Opcode)) {
 		n.replyClient(c, &rc, fail("control %d is internal to rctdb", uint32(rc.Opcode)))
 		return nil
 	}
@@ -195,6 +197,12 @@ func (n *Node) handleNodeControl(from uint32, pkt []byte) {
 			ctx, cancel := context.WithTimeout(n.ctx, n.controlTimeout())
 			defer cancel()
 			data, err := n.raft.HandleRPC(ctx, uint32(rc.Opcode), rc.Data)
+			if err == nil && uint32(rc.Opcode) == raftlayer.OpWaitApplied {
+				// Applied is not enough: the node must also have opened
+				// the databases and installed the view of that index
+				// before a caller relies on it.
+				err = n.synced.wait(ctx, binary.LittleEndian.Uint64(rc.Data))
+			}
 			r := ok(data)
 			if err != nil {
 				r = failErr(err)
@@ -285,4 +293,13 @@ func (n *Node) controlTimeout() time.Duration {
 		return time.Duration(v) * time.Second
 	}
 	return 60 * time.Second
+}
+
+// ctrlRecovery serves the leader's recovery pulls and pushes.
+func (n *Node) ctrlRecovery(ctx context.Context, r *controlReq) reply {
+	data, err := n.part.Serve(ctx, uint32(r.Opcode), r.Data)
+	if err != nil {
+		return failErr(err)
+	}
+	return ok(data)
 }

@@ -244,7 +244,7 @@ func (n *Node) ctrlDBThaw(ctx context.Context, r *controlReq) reply {
 		return rep
 	}
 	if n.vol.Recovering() {
-		return failErr(fmt.Errorf("thaw %s: %w", db.Name, errRecovering))
+		return fail("thaw %s: a recovery is in progress", db.Name)
 	}
 	if err := db.Thaw(); err != nil {
 		return failErr(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/rctdb/rctdb/internal/logging"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/recovery"
 	"github.com/rctdb/rctdb/transport"
 	"github.com/rctdb/rctdb/volatile"
 )
@@ -65,7 +67,9 @@ type Node struct {
 	clientQueueLimit int
 	rstate           atomic.Uint32
 	gen              atomic.Uint32 // vnn map generation, see generation()
-	inst             installed     // the view watchState installed last
+	part             *recovery.Participant
+	incarnation      uint64 // this run of the daemon, see mustFreeze
+	synced           syncedIndex
 
 	recMu            sync.Mutex
 	recoveryStarted  time.Time
@@ -110,6 +114,7 @@ func New(opts Options) (*Node, error) {
 		port: cfg.Cluster.Port, reg: newRegistry(), calls: newCalls(), tickles: newTickles(),
 		traversals:       newTraversals(),
 		clientQueueLimit: 64 << 20, done: make(chan struct{}),
+		incarnation: newIncarnation(),
 	}
 	for _, cn := range cfg.Nodes {
 		ns := raftlayer.NodeState{PNN: cn.PNN, Deleted: cn.Deleted}
@@ -172,13 +177,6 @@ func New(opts Options) (*Node, error) {
 	if cfg.Legacy.LMasterCapability {
 		caps |= protocol.CapLMaster
 	}
-	n.election = election.New(election.Config{
-		ClusterID:         cfg.EffectiveClusterID(),
-		Nodes:             n.nodes,
-		Capabilities:      caps,
-		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
-		Recoverer:         n,
-	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
 	n.vol, err = volatile.NewManager(volatile.Config{
 		Self:             self,
 		Dir:              cfg.Database.VolatileDir,
@@ -189,6 +187,16 @@ func New(opts Options) (*Node, error) {
 		n.raft.Shutdown()
 		return nil, err
 	}
+	n.part = recovery.NewParticipant(n.vol)
+	rec := recovery.NewLeader(self, n.raft, recoveryNodes{n}, n.part, log.With("subsystem", "recovery"), set)
+	n.election = election.New(election.Config{
+		ClusterID:         cfg.EffectiveClusterID(),
+		Nodes:             n.nodes,
+		Capabilities:      caps,
+		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
+		Incarnation:       n.incarnation,
+		Recoverer:         rec,
+	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
 	n.controls = n.controlTable()
 	n.internal = map[uint64]func(uint32, []byte){
 		protocol.SrvIDTakeoverRun: n.handleTakeoverRun,
@@ -358,12 +366,12 @@ func (n *Node) watchState() {
 	wasRecovering := false
 	for {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
-		st, _ := n.raft.State()
+		st, idx := n.raft.State()
 		n.gen.Store(st.View.Generation)
 		n.syncDatabases(st)
 		recovering := n.mustFreeze(st)
-		n.vol.SetRecovering(recovering)
-		n.inst.set(st.View.Seq, st.View.Generation, recovering)
+		n.part.Install(st.View.Seq, st.View.Generation, recovering)
+		n.synced.set(idx)
 		if recovering != wasRecovering {
 			now := time.Now()
 			n.recMu.Lock()
@@ -395,7 +403,7 @@ func (n *Node) watchState() {
 // that returns holds stale copies until a recovery includes it).
 func (n *Node) mustFreeze(st *raftlayer.State) bool {
 	return n.election.Inactive() || st.View.Recovering ||
-		!slices.Contains(st.View.Members, n.self) || !slices.Contains(st.Active(), n.self)
+		!st.View.IsMember(n.self, n.incarnation) || !slices.Contains(st.Active(), n.self)
 }
 
 // syncDatabases attaches the databases of the replicated state and routes
@@ -415,6 +423,14 @@ func (n *Node) syncDatabases(st *raftlayer.State) {
 func tunableField(name string) int {
 	i, _ := protocol.TunableIndex(name)
 	return protocol.Tunables[i].Field
+}
+
+// recoveryNodes lets the recovery reach the other nodes.
+type recoveryNodes struct{ n *Node }
+
+func (r recoveryNodes) Connected(pnn uint32) bool { return r.n.tr.Connected(pnn) }
+func (r recoveryNodes) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
+	return r.n.Call(ctx, pnn, op, data)
 }
 
 // nodeSender lets the volatile layer send node packets, counted.
@@ -451,3 +467,51 @@ func (n *Node) SocketPath() string { return n.cfg.Cluster.Socket }
 
 // PNN is this node's pnn.
 func (n *Node) PNN() uint32 { return n.self }
+
+// newIncarnation picks a random id for this run of the daemon.
+func newIncarnation() uint64 {
+	for {
+		if v := rand.Uint64(); v != 0 {
+			return v
+		}
+	}
+}
+
+// syncedIndex is the Raft index whose state watchState installed last
+// (databases opened, view routed, freeze decided).
+type syncedIndex struct {
+	mu      sync.Mutex
+	index   uint64
+	changed chan struct{}
+}
+
+func (s *syncedIndex) set(idx uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.index = max(s.index, idx)
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// wait returns once the state of index idx (or later) is installed.
+func (s *syncedIndex) wait(ctx context.Context, idx uint64) error {
+	for {
+		s.mu.Lock()
+		if s.index >= idx {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("installing the state of index %d: %w", idx, ctx.Err())
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -119,6 +118,7 @@ func checkCounters(t *testing.T, c *localcluster.Cluster, db string, keys []stri
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d := attachDB(t, c, 0, db)
+	defer d.Close() // libtdb opens a file once per process
 	total := 0
 	for _, k := range keys {
 		made := 0
@@ -211,14 +211,21 @@ func TestContentionOneCounter(t *testing.T) {
 
 // TestContentionManyKeysWithExternalLock: 100 keys; in the middle an
 // external process holds one key's chain lock on node 0 for 2 s, and other
-// keys and another database keep flowing meanwhile.
+// keys and another database keep flowing meanwhile. The held key has
+// clients of its own on every node (they wait out the lock); the other
+// clients use the other 99 keys, so that they measure the traffic that must
+// not stop (a client that picked the held key would rightly wait too).
 func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	c := cluster(t, 3)
+	const held = "k-17"
 	var keys []string
 	for i := 0; i < 100; i++ {
-		keys = append(keys, fmt.Sprintf("k-%d", i))
+		if k := fmt.Sprintf("k-%d", i); k != held {
+			keys = append(keys, k)
+		}
 	}
 	ct := contention{nodes: 3, perNode: 4, keys: keys, duration: 8 * time.Second, record: true}
+	hot := contention{nodes: 3, perNode: 1, keys: []string{held}, duration: 8 * time.Second}
 	// Attach both databases, and close them again: checkCounters attaches
 	// them in this process later, and libtdb opens a file once per process.
 	d := attachDB(t, c, 0, "many.tdb")
@@ -226,10 +233,11 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	d.Close()
 	attachDB(t, c, 0, "other.tdb").Close()
 
-	done := make(chan []workerResult, 1)
+	done, hotDone := make(chan []workerResult, 1), make(chan []workerResult, 1)
 	go func() { done <- ct.run(t, c, "many.tdb") }()
-	time.Sleep(3 * time.Second)
-	holder := worker(map[string]string{"RCTDB_WORKER": "holdlock", "RCTDB_PATH": path, "RCTDB_KEY": "k-17", "RCTDB_DURATION": "2s"})
+	go func() { hotDone <- hot.run(t, c, "many.tdb") }()
+	time.Sleep(3 * time.Second) // the middle of the run
+	holder := worker(map[string]string{"RCTDB_WORKER": "holdlock", "RCTDB_PATH": path, "RCTDB_KEY": held, "RCTDB_DURATION": "2s"})
 	var stderr bytes.Buffer
 	holder.Stderr = &stderr
 	holdStart := time.Now()
@@ -244,8 +252,9 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	if !strings.Contains(stderr.String(), "locked") {
 		t.Fatalf("lock holder: %s", stderr.String())
 	}
-	res := <-done
+	res, hotRes := <-done, <-hotDone
 	total := checkCounters(t, c, "many.tdb", keys, res)
+	hotTotal := checkCounters(t, c, "many.tdb", hot.keys, hotRes)
 	checkCounters(t, c, "other.tdb", other.keys, otherRes)
 
 	during := 0
@@ -259,13 +268,10 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	window := holdEnd.Sub(holdStart) - 400*time.Millisecond
 	rateDuring := float64(during) / window.Seconds()
 	rateAll := float64(total) / ct.duration.Seconds()
-	t.Logf("100 keys, 12 clients: %d increments (%.0f/s), during the 2 s external lock %.0f/s; other db %d increments; %s; max hopcount %d",
-		total, rateAll, rateDuring, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), maxHopcount(t, c))
+	t.Logf("99 keys, 12 clients: %d increments (%.0f/s), during the 2 s external lock %.0f/s; held key, 3 clients: %d increments; other db %d increments; %s; max hopcount %d",
+		total, rateAll, rateDuring, hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), maxHopcount(t, c))
 	if rateDuring < rateAll/4 {
 		t.Errorf("traffic nearly stopped while one chain was held elsewhere: %.0f/s vs %.0f/s", rateDuring, rateAll)
-	}
-	if math.IsNaN(rateDuring) {
-		t.Fatal("no measurement")
 	}
 }
 

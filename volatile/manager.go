@@ -109,6 +109,9 @@ func NewManager(cfg Config, out Sender, rpc RPC, log *slog.Logger, set *metrics.
 		cfg: cfg, log: log, out: out, rpc: rpc,
 		dbs: make(map[uint32]*DB), byName: make(map[string]*DB),
 		calls: make(map[uint32]*fetch), stop: make(chan struct{}),
+		// A node starts frozen: it serves records only once the cluster
+		// made it a member of a recovered generation (SetRecovering).
+		recovering: true,
 	}
 	m.met = newMetrics(set, m)
 	m.view.Store(&view{gen: protocol.InvalidGeneration})

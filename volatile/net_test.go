@@ -45,6 +45,7 @@ func newTestNet(t *testing.T, n int) *testNet {
 	}
 	for _, m := range tn.mgrs {
 		m.SetView(42, all, all)
+		m.SetRecovering(false)
 	}
 	t.Cleanup(func() {
 		close(tn.done)

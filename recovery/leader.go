@@ -1,0 +1,227 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/rctdb/rctdb/election"
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/volatile"
+)
+
+// Raft is what the leader's recovery needs from the Raft layer.
+type Raft interface {
+	State() (*raftlayer.State, uint64)
+	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
+}
+
+// Nodes reaches the other nodes.
+type Nodes interface {
+	Connected(pnn uint32) bool
+	// Call sends a node-to-node control and waits for its reply.
+	Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error)
+}
+
+// NodeError is a recovery that failed because of one node.
+type NodeError struct {
+	Node uint32
+	Err  error
+}
+
+func (e *NodeError) Error() string { return fmt.Sprintf("node %d: %v", e.Node, e.Err) }
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// failLimit is how many recoveries in a row may fail because of the same
+// node before it is banned for RecoveryBanPeriod.
+const failLimit = 3
+
+// Leader runs recoveries for the election while its node leads.
+type Leader struct {
+	self  uint32
+	raft  Raft
+	nodes Nodes
+	local *Participant
+	log   *slog.Logger
+
+	mRuns     *metrics.Counter
+	mFailures *metrics.Counter
+	mBans     *metrics.Counter
+	mDuration *metrics.Histogram
+	mRecords  *metrics.Counter
+
+	mu sync.Mutex
+	// failures counts consecutive failed recoveries blamed on one node.
+	failures map[uint32]int
+}
+
+// NewLeader returns the recovery of node self, whose own part is local.
+func NewLeader(self uint32, r Raft, nodes Nodes, local *Participant, log *slog.Logger, set *metrics.Set) *Leader {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if set == nil {
+		set = metrics.NewSet()
+	}
+	return &Leader{
+		self: self, raft: r, nodes: nodes, local: local, log: log, failures: make(map[uint32]int),
+		mRuns:     set.GetOrCreateCounter("ctdb_recovery_runs_total"),
+		mFailures: set.GetOrCreateCounter("ctdb_recovery_failures_total"),
+		mBans:     set.GetOrCreateCounter("ctdb_recovery_bans_total"),
+		mDuration: set.GetOrCreateHistogram("ctdb_recovery_duration_seconds"),
+		mRecords:  set.GetOrCreateCounter("ctdb_recovery_records_total"),
+	}
+}
+
+// Recover makes the volatile databases of the plan's active nodes agree.
+func (l *Leader) Recover(ctx context.Context, p election.RecoveryPlan) error {
+	start := time.Now()
+	l.mRuns.Inc()
+	err := l.recover(ctx, p)
+	if err != nil {
+		l.mFailures.Inc()
+		l.blame(err)
+		return err
+	}
+	l.mu.Lock()
+	clear(l.failures)
+	l.mu.Unlock()
+	l.mDuration.UpdateDuration(start)
+	return nil
+}
+
+func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
+	st, _ := l.raft.State()
+	if st.View.Generation != p.Generation || !st.View.Recovering {
+		return fmt.Errorf("generation %d is not being recovered", p.Generation)
+	}
+	// Nodes that held records but are gone are not waited for.
+	var from []uint32
+	for _, pnn := range p.From {
+		if pnn == l.self || slices.Contains(p.Active, pnn) || l.nodes.Connected(pnn) {
+			from = append(from, pnn)
+		}
+	}
+	for _, id := range st.DBOrder {
+		db, ok := st.DBs[id]
+		if !ok || db.Flags&(protocol.DBFlagPersistent|protocol.DBFlagReplicated) != 0 {
+			continue
+		}
+		req := request{Generation: p.Generation, DBID: id, ViewSeq: st.View.Seq}
+		if err := l.recoverDB(ctx, req, from, p.Active); err != nil {
+			return fmt.Errorf("recover %s: %w", db.Name, err)
+		}
+	}
+	return nil
+}
+
+// recoverDB recovers one database: pull, merge, push.
+func (l *Leader) recoverDB(ctx context.Context, req request, from, active []uint32) error {
+	copies := make(map[uint32][]protocol.RecData, len(from))
+	var mu sync.Mutex
+	err := onNodes(from, func(pnn uint32) error {
+		buf, err := l.call(ctx, pnn, OpPull, req.append(nil))
+		if err == nil {
+			var rb protocol.RecBuffer
+			if err = rb.Unmarshal(buf); err == nil {
+				mu.Lock()
+				copies[pnn] = rb.Records
+				mu.Unlock()
+			}
+		}
+		if err != nil && !slices.Contains(active, pnn) {
+			// It leaves the cluster; what only it held is lost with it,
+			// as when it dies.
+			l.log.Warn("no records from a departing node", "pnn", pnn, "db_id", fmt.Sprintf("0x%08x", req.DBID), "err", err)
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	merged := volatile.Merge(copies, l.self)
+	l.mRecords.Add(len(merged))
+	rb := protocol.RecBuffer{DBID: req.DBID, Records: merged}
+	push := req.append(nil)
+	push = append(push, rb.Marshal()...)
+	return onNodes(active, func(pnn uint32) error {
+		_, err := l.call(ctx, pnn, OpPush, push)
+		return err
+	})
+}
+
+// call runs a recovery control on pnn, this node included.
+func (l *Leader) call(ctx context.Context, pnn, op uint32, data []byte) ([]byte, error) {
+	if pnn == l.self {
+		return l.local.Serve(ctx, op, data)
+	}
+	return l.nodes.Call(ctx, pnn, op, data)
+}
+
+// onNodes runs fn for every node in parallel and returns the first failure
+// as a *NodeError.
+func onNodes(pnns []uint32, fn func(pnn uint32) error) error {
+	errs := make(chan error, len(pnns))
+	for _, pnn := range pnns {
+		go func() {
+			if err := fn(pnn); err != nil {
+				errs <- &NodeError{Node: pnn, Err: err}
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range pnns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// blame counts a failed recovery against the node it failed on and bans
+// that node once it failed failLimit recoveries in a row.
+func (l *Leader) blame(err error) {
+	var ne *NodeError
+	if !errors.As(err, &ne) {
+		return
+	}
+	l.mu.Lock()
+	for p := range l.failures {
+		if p != ne.Node {
+			delete(l.failures, p)
+		}
+	}
+	l.failures[ne.Node]++
+	n := l.failures[ne.Node]
+	if n >= failLimit {
+		delete(l.failures, ne.Node)
+	}
+	l.mu.Unlock()
+	st, _ := l.raft.State()
+	if n < failLimit || !slices.Contains(st.Active(), ne.Node) {
+		return
+	}
+	if v, _ := st.Tunable("EnableBans"); v == 0 {
+		return
+	}
+	secs, _ := st.Tunable("RecoveryBanPeriod")
+	l.log.Warn("banning a node that keeps failing recoveries", "pnn", ne.Node, "seconds", secs, "err", ne.Err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	until := time.Now().Add(time.Duration(secs) * time.Second).UnixNano()
+	if _, err := l.raft.Apply(ctx, &raftlayer.CmdBan{PNN: ne.Node, Seconds: secs, Until: until}); err != nil {
+		l.log.Warn("ban after failed recoveries not committed", "pnn", ne.Node, "err", err)
+		return
+	}
+	l.mBans.Inc()
+}
