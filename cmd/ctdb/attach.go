@@ -42,10 +42,11 @@ func (c *AttachCmd) Run(t *tool) error {
 	defer db.Close()
 	if t.opts.json {
 		return t.printJSON(struct {
-			PNN uint32 `json:"pnn"`
+			Command string `json:"command"`
+			PNN     uint32 `json:"pnn"`
 			jsonDB
 			Path string `json:"path"`
-		}{t.pnn, dbJSON(db.ID, db.Name, flags), db.Path})
+		}{t.name, t.pnn, dbJSON(db.ID, db.Name, flags), db.Path})
 	}
 	return nil
 }

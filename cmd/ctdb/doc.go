@@ -28,7 +28,17 @@
 // Commands: status, nodestatus [all|PNN-LIST], pnn, leader, uptime, ping,
 // runstate [STATE...], getpid, getcapabilities, listvars, getvar NAME,
 // setvar NAME VALUE, ban BANTIME, unban, stop, continue, disable, enable,
-// statistics, statisticsreset, stats [COUNT], shutdown, listnodes, version.
+// statistics, statisticsreset, stats [COUNT], shutdown, listnodes, version;
+// and the database commands: getdbmap, getdbstatus DB, attach NAME
+// [persistent|replicated], detach DB..., catdb DB, cattdb DB, readkey DB KEY
+// [readonly], writekey DB KEY VALUE, deletekey DB KEY, wipedb DB,
+// getdbseqnum DB, dbstatistics DB, setdbreadonly DB, setdbsticky DB. A DB is
+// a database name, or its id when it starts with "0x"; keys and values are
+// taken literally (no NUL added), or as hexadecimal bytes after "0x".
+// readkey, writekey and deletekey only work on volatile databases; the
+// record is migrated to our node first. catdb shows the records of the
+// whole cluster (a traverse through the daemon, records with no data left
+// out), cattdb our node's TDB file as it is.
 //
 // The daemon's socket is $CTDB_SOCKET, else $CTDB_BASE/run/ctdbd.socket when
 // $CTDB_TEST_MODE is set, else /run/ctdb/ctdbd.socket. listnodes reads

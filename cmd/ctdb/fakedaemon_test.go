@@ -26,7 +26,12 @@ type fakeDaemon struct {
 	answer   *int32 // the leader's answer to a takeover run; nil: silent
 	requests []*protocol.ReqControl
 	takeover int // takeover run requests received
+	afters   map[protocol.Opcode]after
 }
+
+// after runs once a control has been answered; message sends a message to
+// the tool.
+type after func(req *protocol.ReqControl, message func(srvid uint64, data []byte))
 
 // handler answers a control: its status and data; reply false sends none.
 type handler func(req *protocol.ReqControl) (status int32, data []byte, reply bool)
@@ -52,6 +57,16 @@ func (fd *fakeDaemon) on(op protocol.Opcode, h handler) {
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	fd.handlers[op] = h
+}
+
+// then sets what happens after op is answered.
+func (fd *fakeDaemon) then(op protocol.Opcode, a after) {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.afters == nil {
+		fd.afters = map[protocol.Opcode]after{}
+	}
+	fd.afters[op] = a
 }
 
 // reply makes op answer status and data.
@@ -137,6 +152,7 @@ func (fd *fakeDaemon) serve(conn net.Conn) {
 			fd.mu.Lock()
 			fd.requests = append(fd.requests, &req)
 			h := fd.handlers[req.Opcode]
+			then := fd.afters[req.Opcode]
 			leader := fd.leader
 			fd.mu.Unlock()
 			status, data, reply := int32(-1), []byte(nil), true
@@ -154,6 +170,9 @@ func (fd *fakeDaemon) serve(conn net.Conn) {
 					Status: status, Data: data,
 				}
 				send(r.Marshal())
+			}
+			if then != nil {
+				then(&req, message)
 			}
 			if req.Opcode == protocol.ControlRegisterSrvID && req.SrvID == protocol.SrvIDLeader && leader != protocol.UnknownPNN {
 				message(protocol.SrvIDLeader, protocol.U32(leader))

@@ -29,7 +29,7 @@ func readTestdata(name string) ([]byte, error) {
 // TestSamplesAreCurrent checks the copies against the shared reference
 // when it is there.
 func TestSamplesAreCurrent(t *testing.T) {
-	for _, name := range []string{"samples-formats.txt", "samples-status-node2-dead.txt"} {
+	for _, name := range []string{"samples-formats.txt", "samples-status-node2-dead.txt", "samples-volatile.txt", "samples-persistent.txt"} {
 		ref, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "reference", "ctdb-4.17-output", name))
 		if err != nil {
 			t.Skipf("no shared reference: %v", err)

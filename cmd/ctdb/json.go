@@ -52,6 +52,37 @@ import (
 //	                                 "childwrite": {"num": int, "min": float,
 //	                                                "avg": float, "max": float}}}
 //	listnodes   {"nodes": [{"pnn": uint, "address": string}...]}
+//
+// The database commands (DB = "db_id": uint, "name": string, "persistent": bool,
+// "replicated": bool, "sticky": bool, "readonly": bool, "flags_value": uint,
+// inlined; pnn is the node asked, ours for the commands that only act locally;
+// bytes are given as the real tool prints them between quotes, printable ASCII
+// with other bytes, '"' and '\' as \XX, and in hex):
+//
+//	getdbmap    {"pnn": uint, "databases": [DBSTATUS...]}
+//	getdbstatus {"pnn": uint, DBSTATUS...}
+//	            DBSTATUS = {DB..., "path": string, "healthy": bool,
+//	                        "health": string|null (the reason it is unhealthy)}
+//	attach      {"command": "attach", "pnn": uint, DB..., "path": string}
+//	            (the flags are those asked for)
+//	detach      {"pnn": uint, "detached": [DB...]}  (databases not found are skipped,
+//	            after the message; no document when a detach failed)
+//	catdb, cattdb {"pnn": uint, DB..., "records": [RECORD...], "count": uint}
+//	            RECORD = {"key": string, "key_hex": string, "dmaster": uint, "rsn": uint,
+//	                      "flags": [string...] ("MIGRATED_WITH_DATA", ...), "flags_value": uint,
+//	                      "data": string, "data_hex": string}
+//	readkey     {"command": "readkey", "pnn": uint, DB..., "key": string, "key_hex": string,
+//	             "size": int, "data": string, "data_hex": string}
+//	writekey, deletekey {"command": string, "pnn": uint, DB..., "key": string, "key_hex": string}
+//	wipedb      {"command": "wipedb", "pnn": uint, DB..., "nodes": [uint...] (the nodes wiped)}
+//	setdbreadonly, setdbsticky {"command": string, "pnn": uint, DB...}
+//	            (DB's flags as found before the change)
+//	getdbseqnum {"pnn": uint, DB..., "seqnum": uint}
+//	dbstatistics {"pnn": uint, DB..., "counters": {"db_ro_delegations": uint, "db_ro_revokes": uint,
+//	              "locks.num_calls": uint, ...} (the names of the plain output),
+//	              "hop_count_buckets": [uint x16], "lock_buckets": [uint x16],
+//	              "latency": {"locks"|"vacuum": {"num": int, "min": float, "avg": float, "max": float}},
+//	              "hot_keys": [{"count": uint, "key_hex": string}...]}
 //	version     {"version": "4.17.12-Debian", "implementation": "rctdb",
 //	             "rctdb_version": string}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/rctdb/rctdb/client"
+	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/tdb"
 )
 
@@ -38,6 +39,12 @@ func (t *tool) volatileDB(arg string) (dbRef, *client.DB, error) {
 // need be (the calls have no timeout). Failures are EIO, with the
 // library's message when the chain lock fails.
 func (t *tool) fetchLock(db *client.DB, key []byte) (*client.Record, error) {
+	if len(key) == 0 && !t.localDMaster(db, key) {
+		// The protocol library refuses a REQ_CALL without a key, so the
+		// migration fails before anything is sent.
+		t.eprintf("fetch_lock: %s CALL failed, ret=%d\n", db.Name, errnoEINVAL)
+		return nil, exitCode(errnoEINVAL)
+	}
 	rec, err := db.FetchLock(t.ctx, key)
 	if err == nil {
 		return rec, nil
@@ -53,6 +60,21 @@ func (t *tool) fetchLock(db *client.DB, key []byte) (*client.Record, error) {
 		t.eprintf("fetch_lock: %s tdb_chainlock failed, %s\n", db.Name, te.Msg)
 	}
 	return nil, exitCode(errnoEIO)
+}
+
+// localDMaster reports whether our node's copy of the record is one
+// ctdb_fetch_lock takes without a migration: present, ours, and without
+// read-only delegations.
+func (t *tool) localDMaster(db *client.DB, key []byte) bool {
+	found := false
+	db.TraverseLocal(func(k []byte, h protocol.LtdbHeader, _ []byte) bool {
+		if bytes.Equal(k, key) {
+			found = h.DMaster == t.pnn && h.Flags&protocol.RecFlagROHaveDelegations == 0
+			return false
+		}
+		return true
+	})
+	return found
 }
 
 // unchanged is ctdb_store_record's test for a store it can skip: it
