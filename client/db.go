@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/rctdb/rctdb/protocol"
@@ -93,7 +94,12 @@ func (db *DB) FetchLock(ctx context.Context, key []byte) (*Record, error) {
 	rec := &Record{db: db, Key: append([]byte(nil), key...)}
 	for {
 		db.mu.Lock()
+		// With TDB_MUTEX_LOCKING (the real ctdbd's default) a chain lock
+		// is a robust mutex owned by the OS thread that took it: stay on
+		// that thread until the unlock.
+		runtime.LockOSThread()
 		if err := db.tdb.ChainLock(key); err != nil {
+			runtime.UnlockOSThread()
 			db.mu.Unlock()
 			return nil, err
 		}
@@ -106,10 +112,12 @@ func (db *DB) FetchLock(ctx context.Context, key []byte) (*Record, error) {
 			}
 		} else if err != nil && !errors.Is(err, tdb.ErrNotFound) {
 			db.tdb.ChainUnlock(key)
+			runtime.UnlockOSThread()
 			db.mu.Unlock()
 			return nil, err
 		}
 		db.tdb.ChainUnlock(key)
+		runtime.UnlockOSThread()
 		db.mu.Unlock()
 		if err := db.migrate(ctx, key); err != nil {
 			return nil, err
@@ -170,6 +178,7 @@ func (r *Record) Unlock() error {
 	}
 	r.locked = false
 	err := r.db.tdb.ChainUnlock(r.Key)
+	runtime.UnlockOSThread()
 	r.db.mu.Unlock()
 	return err
 }

@@ -284,7 +284,6 @@ func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
 	}
 	h := protocol.LtdbHeader{RSN: r.hdr.RSN, DMaster: requester, Flags: flags}
 	db.storeRecord(key, record{hdr: h, data: r.data})
-	db.stats.migrated(key)
 	m.met.migrationsOut.Inc()
 	l := m.lmaster(key)
 	db.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "via_lmaster", l != m.cfg.Self)
@@ -387,6 +386,8 @@ func (db *DB) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, reqi
 	m := db.m
 	h.DMaster = m.cfg.Self
 	db.storeRecord(key, record{hdr: h, data: data})
+	// Hot keys count arrivals, as ctdbd's do.
+	db.stats.migrated(key)
 	m.met.migrationsIn.Inc()
 	f := m.lookup(reqid)
 	if f == nil || f.db != db || !bytes.Equal(f.key, key) {
@@ -410,7 +411,11 @@ func (db *DB) completeFetch(f *fetch, r record) {
 		db.finishLocal(lc, st, data)
 	}
 	if len(f.local) > 0 && m.cfg.Pin > 0 {
-		db.pins[string(f.key)] = time.Now().Add(m.cfg.Pin)
+		p := pin{until: time.Now().Add(m.cfg.Pin)}
+		if len(f.local) == 1 {
+			p.seen, _ = db.tdb.Fetch(f.key)
+		}
+		db.pins[string(f.key)] = p
 	}
 	f.local = nil
 	if len(db.waiting[string(f.key)]) > 0 {
@@ -419,13 +424,22 @@ func (db *DB) completeFetch(f *fetch, r record) {
 	}
 }
 
+// pin keeps a record that arrived for local clients here for a moment.
+type pin struct {
+	until time.Time
+	// seen is the record as the only client that asked for it got it; once
+	// the record differs, that client has written it and had its turn.
+	// nil when several clients asked: their writes cannot be told apart.
+	seen []byte
+}
+
 // hold keeps another node's request for a record this node holds while the
 // record is pinned for local clients or others wait for it already (first
-// come, first served); it reports whether it did.
+// come, first served); it reports whether it did. The chain is held.
 func (db *DB) hold(key []byte, c *protocol.ReqCall, pkt []byte) bool {
 	k := string(key)
-	until, pinned := db.pins[k]
-	if pinned && !time.Now().Before(until) {
+	p, pinned := db.pins[k]
+	if pinned && (!time.Now().Before(p.until) || db.clientWrote(key, p)) {
 		delete(db.pins, k)
 		pinned = false
 	}
@@ -434,8 +448,23 @@ func (db *DB) hold(key []byte, c *protocol.ReqCall, pkt []byte) bool {
 	}
 	db.waiting[k] = append(db.waiting[k], waitingCall{*c, pkt})
 	db.m.met.deferred.Inc()
+	if !pinned {
+		db.release(key)
+		return true
+	}
 	db.scheduleRelease(key)
 	return true
+}
+
+// clientWrote reports whether the only local client the record was pinned
+// for has written it since (which it does under the chain lock, which we
+// hold now).
+func (db *DB) clientWrote(key []byte, p pin) bool {
+	if p.seen == nil {
+		return false
+	}
+	cur, err := db.tdb.Fetch(key)
+	return err == nil && !bytes.Equal(cur, p.seen)
 }
 
 // scheduleRelease arranges for the requests waiting for key to be served
@@ -446,7 +475,7 @@ func (db *DB) scheduleRelease(key []byte) {
 		return
 	}
 	db.releasing[k] = true
-	time.AfterFunc(time.Until(db.pins[k]), func() {
+	time.AfterFunc(time.Until(db.pins[k].until), func() {
 		db.mu.Lock()
 		defer db.mu.Unlock()
 		if db.closed {

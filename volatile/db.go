@@ -57,7 +57,7 @@ type DB struct {
 	inflight map[string]*fetch
 	// pins holds, for records just received for local clients, when other
 	// nodes may have them again.
-	pins map[string]time.Time
+	pins map[string]pin
 	// waiting holds other nodes' requests for a record until it is free
 	// here; releasing marks keys whose release is scheduled.
 	waiting     map[string][]waitingCall
@@ -105,7 +105,7 @@ func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
 		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: flags,
 		tdb: t, locks: lf, wholeLocks: wl, hashSize: t.HashSize(),
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
-		inflight: make(map[string]*fetch), pins: make(map[string]time.Time),
+		inflight: make(map[string]*fetch), pins: make(map[string]pin),
 		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),
 		deleteQueue: make(map[string]protocol.LtdbHeader),
 	}

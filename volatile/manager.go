@@ -295,8 +295,8 @@ func (m *Manager) expirePins() {
 	gen := m.Generation()
 	for _, db := range m.DBs() {
 		db.mu.Lock()
-		for k, until := range db.pins {
-			if now.After(until) && !db.releasing[k] {
+		for k, p := range db.pins {
+			if now.After(p.until) && !db.releasing[k] {
 				delete(db.pins, k)
 			}
 		}

@@ -310,3 +310,22 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestPinEndsOnceTheOnlyClientWrote: a record pinned for the one local
+// client that asked for it goes to the next node at once after that client
+// wrote it, instead of waiting out the pin.
+func TestPinEndsOnceTheOnlyClientWrote(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("t.tdb")
+	tn.mgrs[1].cfg.Pin = time.Hour
+	key := keyWithLmaster("p", 0, 3)
+	tn.call(1, id, protocol.CallNullFunc, key)
+	tn.write(1, id, key, "written")
+	start := time.Now()
+	if st, data := tn.call(2, id, protocol.CallFetchFunc, key); st != 0 || string(data) != "written" {
+		t.Fatalf("fetch on node 2: %d %q", st, data)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the record waited out its pin: %v", d)
+	}
+}
