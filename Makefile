@@ -24,9 +24,18 @@ demo: deps build
 	@echo '$$ ctdb status    # on node 2'
 	@CTDB_SOCKET=$(DEMO)/node2/run/ctdbd.socket $(BIN)/ctdb status
 	@echo
+	@echo '$$ ctdb attach demo.tdb; ctdb writekey demo.tdb greeting hello    # on node 0'
+	@CTDB_SOCKET=$(DEMO)/node0/run/ctdbd.socket $(BIN)/ctdb attach demo.tdb
+	@CTDB_SOCKET=$(DEMO)/node0/run/ctdbd.socket $(BIN)/ctdb writekey demo.tdb greeting hello
+	@echo '$$ ctdb readkey demo.tdb greeting    # on node 2: the record migrates there'
+	@CTDB_SOCKET=$(DEMO)/node2/run/ctdbd.socket $(BIN)/ctdb readkey demo.tdb greeting
+	@echo '$$ ctdb catdb demo.tdb    # on node 1'
+	@CTDB_SOCKET=$(DEMO)/node1/run/ctdbd.socket $(BIN)/ctdb catdb demo.tdb
+	@echo
 	@echo "The cluster keeps running. Try:"
 	@echo "  CTDB_SOCKET=$(DEMO)/node1/run/ctdbd.socket $(BIN)/ctdb ban 5"
 	@echo "  $(BIN)/ctdb-local kill 0 --base $(DEMO)"
+	@echo "  $(BIN)/ctdb-bench --sockets=$(DEMO)/node0/run/ctdbd.socket,$(DEMO)/node1/run/ctdbd.socket,$(DEMO)/node2/run/ctdbd.socket fetch-ring"
 	@echo "Stop it with: make demo-down   (or $(BIN)/ctdb-local down --base $(DEMO))"
 
 demo-down:

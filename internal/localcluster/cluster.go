@@ -357,10 +357,10 @@ func (c *Cluster) WaitHealthy(ctx context.Context) error {
 	return c.WaitNodesOK(ctx, all, all)
 }
 
-// WaitNodesOK waits until each observer is RUNNING with a valid generation
-// and shows each of want with flags 0.
+// WaitNodesOK waits until each observer is RUNNING with a valid generation,
+// out of recovery, and shows each of want with flags 0.
 func (c *Cluster) WaitNodesOK(ctx context.Context, observers, want []uint32) error {
-	return c.WaitFlags(ctx, observers, func(nm *protocol.NodeMap) error {
+	return c.wait(ctx, observers, true, func(nm *protocol.NodeMap) error {
 		for _, p := range want {
 			node, ok := nm.Node(p)
 			if !ok || node.Flags != 0 {
@@ -374,11 +374,15 @@ func (c *Cluster) WaitNodesOK(ctx context.Context, observers, want []uint32) err
 // WaitFlags waits until check accepts the node map of every observer,
 // each RUNNING with a valid generation.
 func (c *Cluster) WaitFlags(ctx context.Context, observers []uint32, check func(*protocol.NodeMap) error) error {
+	return c.wait(ctx, observers, false, check)
+}
+
+func (c *Cluster) wait(ctx context.Context, observers []uint32, normal bool, check func(*protocol.NodeMap) error) error {
 	var last error
 	for {
 		last = nil
 		for _, p := range observers {
-			if err := c.observe(ctx, p, check); err != nil {
+			if err := c.observe(ctx, p, normal, check); err != nil {
 				last = fmt.Errorf("node %d: %w", p, err)
 				break
 			}
@@ -394,7 +398,7 @@ func (c *Cluster) WaitFlags(ctx context.Context, observers []uint32, check func(
 	}
 }
 
-func (c *Cluster) observe(ctx context.Context, pnn uint32, check func(*protocol.NodeMap) error) error {
+func (c *Cluster) observe(ctx context.Context, pnn uint32, normal bool, check func(*protocol.NodeMap) error) error {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	cl, err := client.Connect(cctx, c.Nodes[pnn].Socket)
@@ -415,6 +419,15 @@ func (c *Cluster) observe(ctx context.Context, pnn uint32, check func(*protocol.
 	}
 	if vm.Generation == protocol.InvalidGeneration {
 		return errors.New("no valid generation yet")
+	}
+	if normal {
+		rm, err := cl.GetRecMode(cctx, protocol.CurrentNode)
+		if err != nil {
+			return err
+		}
+		if rm != protocol.RecoveryNormal {
+			return errors.New("in recovery")
+		}
 	}
 	nm, err := cl.GetNodeMap(cctx, protocol.CurrentNode)
 	if err != nil {
