@@ -122,6 +122,7 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlTCPAdd:              {size: protocol.ConnectionSize, fn: n.ctrlTCPAdd},
 		protocol.ControlTCPAddDelayedUpdate: {size: protocol.ConnectionSize, fn: n.ctrlTCPAdd},
 		protocol.ControlTCPRemove:           {size: protocol.ConnectionSize, fn: n.ctrlTCPRemove},
+		protocol.ControlGetTCPTickleList:    {size: protocol.SockAddrSize, fn: n.ctrlGetTCPTickleList},
 		protocol.ControlTraverseStart:       {size: 16, localClient: true, fn: n.ctrlTraverseStart},
 		protocol.ControlTraverseStartExt:    {size: 24, localClient: true, fn: n.ctrlTraverseStartExt},
 		protocol.ControlTraverseAll:         {size: 24, fn: n.ctrlTraverseAll},

@@ -95,3 +95,14 @@ func (n *Node) ctrlTCPRemove(ctx context.Context, r *controlReq) reply {
 	n.tickles.remove(c)
 	return status(0)
 }
+
+// ctrlGetTCPTickleList lists the client connections registered (TCP_CLIENT,
+// TCP_ADD) to an address; the failover work sends tickle ACKs for them.
+func (n *Node) ctrlGetTCPTickleList(ctx context.Context, r *controlReq) reply {
+	sa, err := protocol.DecodeSockAddr(r.Data)
+	if err != nil {
+		return failErr(err)
+	}
+	tl := protocol.TickleList{Addr: sa, Conns: n.tickles.list(sa.Addr)}
+	return ok(tl.Marshal())
+}

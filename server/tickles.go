@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/rctdb/rctdb/protocol"
@@ -67,6 +69,9 @@ func (t *tickles) list(addr netip.Addr) []protocol.Connection {
 	for c := range t.byAddr[addr.Unmap()] {
 		out = append(out, c)
 	}
+	slices.SortFunc(out, func(a, b protocol.Connection) int {
+		return cmp.Or(a.Src.Addr.Compare(b.Src.Addr), cmp.Compare(a.Src.Port, b.Src.Port))
+	})
 	return out
 }
 

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
@@ -157,5 +156,3 @@ func runWorkers(envs []map[string]string) ([]workerResult, error) {
 	}
 	return res, firstErr
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/internal/testutil"
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// TestTCPClientRegistrationsVanishWithTheirClient: smbd registers each SMB
+// connection with TCP_CLIENT; GET_TCP_TICKLE_LIST lists them per public
+// address until the client that registered them goes away.
+func TestTCPClientRegistrationsVanishWithTheirClient(t *testing.T) {
+	h := newHarness(t, 1)
+	h.waitFlags(all(1), okMap(0))
+	ctx := tctx(t)
+	public := netip.MustParseAddr("192.0.2.10")
+	conn := func(src string) protocol.Connection {
+		return protocol.Connection{
+			Src: protocol.SockAddrFrom(netip.MustParseAddrPort(src)),
+			Dst: protocol.SockAddrFrom(netip.AddrPortFrom(public, 445)),
+		}
+	}
+	smbd := h.client(0)
+	for _, src := range []string{"198.51.100.7:40001", "198.51.100.3:40002"} {
+		c := conn(src)
+		if r, err := smbd.Control(ctx, protocol.CurrentNode, protocol.ControlTCPClient, 0, 0, c.Marshal()); err != nil || r.Status != 0 {
+			t.Fatalf("TCP_CLIENT %s: %+v %v", src, r, err)
+		}
+	}
+	list := func() []protocol.Connection {
+		sa := protocol.SockAddrFrom(netip.AddrPortFrom(public, 0))
+		r, err := h.client(0).Control(ctx, protocol.CurrentNode, protocol.ControlGetTCPTickleList, 0, 0, sa.AppendTo(nil))
+		if err != nil || r.Status != 0 {
+			t.Fatalf("GET_TCP_TICKLE_LIST: %+v %v", r, err)
+		}
+		var tl protocol.TickleList
+		if err := tl.Unmarshal(r.Data); err != nil {
+			t.Fatal(err)
+		}
+		return tl.Conns
+	}
+	got := list()
+	if len(got) != 2 || got[0].Src.Addr.String() != "198.51.100.3" || got[1].Src.Port != 40001 {
+		t.Fatalf("tickle list %+v", got)
+	}
+	smbd.Close()
+	testutil.WaitFor(t, 5*time.Second, "registrations dropped with their client", func() error {
+		if n := len(list()); n != 0 {
+			return testutil.Errorf("%d connections still listed", n)
+		}
+		return nil
+	})
+}
