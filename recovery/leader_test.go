@@ -1,0 +1,184 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/election"
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/volatile"
+)
+
+// fakeRaft applies commands to a state in memory.
+type fakeRaft struct {
+	mu sync.Mutex
+	st *raftlayer.State
+}
+
+func (r *fakeRaft) State() (*raftlayer.State, uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.Clone(), 0
+}
+
+func (r *fakeRaft) Apply(ctx context.Context, c raftlayer.Command) (uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return 0, r.st.Apply(c)
+}
+
+// fakeNodes reaches other nodes' participants directly; down nodes fail.
+type fakeNodes struct {
+	parts map[uint32]*Participant
+	down  map[uint32]bool
+}
+
+func (n *fakeNodes) Connected(pnn uint32) bool { return !n.down[pnn] }
+
+func (n *fakeNodes) Call(ctx context.Context, pnn, op uint32, data []byte) ([]byte, error) {
+	if n.down[pnn] {
+		return nil, errors.New("node is disconnected")
+	}
+	return n.parts[pnn].Serve(ctx, op, data)
+}
+
+type noSend struct{}
+
+func (noSend) Send(uint32, []byte) error { return nil }
+
+type testCluster struct {
+	raft  *fakeRaft
+	nodes *fakeNodes
+	mgrs  []*volatile.Manager
+	dbid  uint32
+}
+
+// newTestCluster prepares n nodes recovering generation 7 with one
+// volatile database attached.
+func newTestCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	var ns []raftlayer.NodeState
+	var pnns []uint32
+	for i := 0; i < n; i++ {
+		ns = append(ns, raftlayer.NodeState{PNN: uint32(i), Addr: fmt.Sprint(i)})
+		pnns = append(pnns, uint32(i))
+	}
+	st := raftlayer.BootstrapState("", ns)
+	must := func(c raftlayer.Command) {
+		if err := st.Apply(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(&raftlayer.CmdInit{ClusterID: "test", Nodes: ns})
+	must(&raftlayer.CmdAttachDB{Name: "t.tdb"})
+	must(&raftlayer.CmdSetView{View: raftlayer.RuntimeView{Generation: 7, VNNMap: pnns, Recovering: true, RecoverFrom: pnns}, PrevSeq: st.View.Seq})
+	tc := &testCluster{raft: &fakeRaft{st: st}, nodes: &fakeNodes{parts: map[uint32]*Participant{}, down: map[uint32]bool{}}, dbid: protocol.DBID("t.tdb")}
+	for _, p := range pnns {
+		m, err := volatile.NewManager(volatile.Config{Self: p, Dir: t.TempDir(), HashSize: 131}, noSend{}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		m.Sync(map[uint32]volatile.DBSpec{tc.dbid: {Name: "t.tdb"}})
+		m.SetView(7, pnns, pnns)
+		part := NewParticipant(m)
+		part.Install(st.View.Seq, 7, true)
+		tc.nodes.parts[p] = part
+		tc.mgrs = append(tc.mgrs, m)
+	}
+	return tc
+}
+
+func rec(key string, rsn uint64, dmaster uint32, data string) protocol.RecData {
+	h := protocol.LtdbHeader{RSN: rsn, DMaster: dmaster}
+	return protocol.RecData{Key: []byte(key), Data: append(h.AppendTo(nil), data...)}
+}
+
+// seed gives node pnn exactly recs.
+func (tc *testCluster) seed(t *testing.T, pnn uint32, recs ...protocol.RecData) {
+	t.Helper()
+	if err := tc.mgrs[pnn].DB(tc.dbid).Push(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// contents reads node pnn's records by key.
+func (tc *testCluster) contents(t *testing.T, pnn uint32) map[string]string {
+	t.Helper()
+	recs, err := tc.mgrs[pnn].DB(tc.dbid).Pull(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range recs {
+		h, _ := protocol.DecodeLtdbHeader(r.Data)
+		out[string(r.Key)] = fmt.Sprintf("%s@%d/dm%d", r.Data[protocol.LtdbHeaderSize:], h.RSN, h.DMaster)
+	}
+	return out
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestRecoverMergesMembersAndPushesToActive(t *testing.T) {
+	tc := newTestCluster(t, 4)
+	tc.seed(t, 0, rec("a", 3, 1, "old"), rec("b", 5, 0, "b0"))
+	tc.seed(t, 1, rec("a", 4, 1, "new"))
+	tc.seed(t, 2, rec("c", 1, 2, "only on 2"))
+	// Node 3 was not a member: its copies must not count.
+	tc.seed(t, 3, rec("a", 99, 3, "stale"), rec("zombie", 9, 3, "deleted meanwhile"))
+	tc.nodes.down[2] = true // node 2 died: what only it had is lost
+
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
+	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 3}, From: []uint32{0, 1, 2}}
+	if err := l.Recover(ctx(t), plan); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "new@4/dm0", "b": "b0@5/dm0"}
+	for _, p := range []uint32{0, 1, 3} {
+		got := tc.contents(t, p)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("node %d after recovery: %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestRecoveryRefusedForAnotherGeneration(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	// Node 1 has moved on to a newer view: a stale leader must not push.
+	tc.nodes.parts[1].Install(99, 8, true)
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
+	err := l.Recover(ctx(t), election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1}, From: []uint32{0, 1}})
+	var ne *NodeError
+	if !errors.As(err, &ne) || ne.Node != 1 {
+		t.Fatalf("recovery against a node on another generation: %v", err)
+	}
+}
+
+func TestNodeFailingRecoveriesIsBanned(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.nodes.down[2] = true // active in the plan, but unreachable
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
+	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+	for i := 1; i <= failLimit; i++ {
+		if err := l.Recover(ctx(t), plan); err == nil {
+			t.Fatal("recovery succeeded without node 2")
+		}
+		st, _ := tc.raft.State()
+		if banned := st.Nodes[2].Banned(); banned != (i == failLimit) {
+			t.Fatalf("after %d failures node 2 banned=%v", i, banned)
+		}
+	}
+	st, _ := tc.raft.State()
+	if st.Nodes[0].Banned() || st.Nodes[1].Banned() {
+		t.Fatal("a healthy node was banned")
+	}
+}
