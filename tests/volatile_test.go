@@ -404,4 +404,17 @@ func TestTraverseManyRecords(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("traverse saw %d records, want %d", len(seen), n)
 	}
+
+	// A recovery keeps every record (the leader ends up dmaster of all).
+	mustTool(t, c, 2, "recover")
+	count := 0
+	err = connect(t, c, 0).Traverse(ctx, protocol.DBID("trav.tdb"), false, func([]byte, protocol.LtdbHeader, []byte) bool {
+		count++
+		return true
+	})
+	if err != nil || count != n {
+		t.Fatalf("after a recovery the traverse saw %d records (%v), want %d", count, err, n)
+	}
+	up := mustTool(t, c, 0, "uptime")
+	t.Logf("recovery of %d records: %s", n, up[strings.LastIndex(up, "Duration"):])
 }
