@@ -268,8 +268,12 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	window := holdEnd.Sub(holdStart) - 400*time.Millisecond
 	rateDuring := float64(during) / window.Seconds()
 	rateAll := float64(total) / ct.duration.Seconds()
+	hops := maxHopcount(t, c)
 	t.Logf("99 keys, 12 clients: %d increments (%.0f/s), during the 2 s external lock %.0f/s; held key, 3 clients: %d increments; other db %d increments; %s; max hopcount %d",
-		total, rateAll, rateDuring, hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), maxHopcount(t, c))
+		total, rateAll, rateDuring, hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), hops)
+	if hops >= 10 {
+		t.Errorf("max hopcount %d", hops)
+	}
 	if rateDuring < rateAll/4 {
 		t.Errorf("traffic nearly stopped while one chain was held elsewhere: %.0f/s vs %.0f/s", rateDuring, rateAll)
 	}
