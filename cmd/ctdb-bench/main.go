@@ -1,5 +1,3 @@
-// Command ctdb-bench measures a cluster of CTDB-protocol daemons through
-// their sockets: ours or the real ctdbd.
 package main
 
 import (
