@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rctdb/rctdb/tdb"
 )
@@ -78,9 +79,9 @@ func (db *DB) lockWhole() {
 	case err != nil:
 		db.log.Error("freeze: waiting for the all-record lock failed", "err", err)
 		if db.freezeWanted && !db.closed {
-			// Try again rather than leave the freeze hanging.
+			// Try again shortly rather than leave the freeze hanging.
 			db.freezeLocking = true
-			go db.lockWhole()
+			time.AfterFunc(100*time.Millisecond, db.lockWhole)
 		}
 		return
 	case db.closed || !db.freezeWanted:
