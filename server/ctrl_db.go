@@ -195,13 +195,9 @@ func (n *Node) ctrlDBDetach(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlUpdateRecord(ctx context.Context, r *controlReq) reply {
-	var rb protocol.RecBuffer
-	if err := rb.Unmarshal(r.Data); err != nil {
-		return failErr(err)
-	}
-	db := n.vol.DB(rb.DBID)
-	if db == nil {
-		return fail("unknown database 0x%08x", rb.DBID)
+	db, rb, rep, found := n.recBufferDB(r)
+	if !found {
+		return rep
 	}
 	if err := db.UpdateRecords(rb.Records); err != nil {
 		return failErr(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/volatile"
 )
 
 // ctrlScheduleForDeletion queues a record a client emptied for vacuuming.
@@ -26,13 +27,9 @@ func (n *Node) ctrlScheduleForDeletion(ctx context.Context, r *controlReq) reply
 // ctrlTryDeleteRecords deletes this node's copies of records their lmaster
 // deletes and answers with those it kept.
 func (n *Node) ctrlTryDeleteRecords(ctx context.Context, r *controlReq) reply {
-	var rb protocol.RecBuffer
-	if err := rb.Unmarshal(r.Data); err != nil {
-		return failErr(err)
-	}
-	db := n.vol.DB(rb.DBID)
-	if db == nil {
-		return fail("unknown database 0x%08x", rb.DBID)
+	db, rb, rep, found := n.recBufferDB(r)
+	if !found {
+		return rep
 	}
 	kept := protocol.RecBuffer{DBID: rb.DBID, Records: db.TryDeleteRecords(rb.Records)}
 	return ok(kept.Marshal())
@@ -40,13 +37,9 @@ func (n *Node) ctrlTryDeleteRecords(ctx context.Context, r *controlReq) reply {
 
 // ctrlVacuumFetch takes over records another node wants deleted.
 func (n *Node) ctrlVacuumFetch(ctx context.Context, r *controlReq) reply {
-	var rb protocol.RecBuffer
-	if err := rb.Unmarshal(r.Data); err != nil {
-		return failErr(err)
-	}
-	db := n.vol.DB(rb.DBID)
-	if db == nil {
-		return fail("unknown database 0x%08x", rb.DBID)
+	db, rb, rep, found := n.recBufferDB(r)
+	if !found {
+		return rep
 	}
 	db.VacuumFetch(rb.Records)
 	return status(0)
@@ -105,4 +98,17 @@ func (n *Node) ctrlGetTCPTickleList(ctx context.Context, r *controlReq) reply {
 	}
 	tl := protocol.TickleList{Addr: sa, Conns: n.tickles.list(sa.Addr)}
 	return ok(tl.Marshal())
+}
+
+// recBufferDB decodes a control's record buffer and finds its database.
+func (n *Node) recBufferDB(r *controlReq) (*volatile.DB, protocol.RecBuffer, reply, bool) {
+	var rb protocol.RecBuffer
+	if err := rb.Unmarshal(r.Data); err != nil {
+		return nil, rb, failErr(err), false
+	}
+	db := n.vol.DB(rb.DBID)
+	if db == nil {
+		return nil, rb, fail("unknown database 0x%08x", rb.DBID), false
+	}
+	return db, rb, reply{}, true
 }

@@ -182,26 +182,35 @@ func (m *Manager) HandleReqCall(pkt []byte) {
 		m.log.Warn("malformed REQ_CALL from a node", "err", err)
 		return
 	}
-	db := m.nodeDB(c.Header, c.DBID)
+	m.withNodeRecord(c.Header, c.DBID, c.Key, func(db *DB, key []byte) { db.remoteCallLocked(key, &c, pkt) })
+}
+
+// withNodeRecord runs fn with key's chain held in the database a node
+// packet names, unless the packet's generation is over by then (the chain
+// may be busy for a while). fn gets its own copy of key.
+func (m *Manager) withNodeRecord(h protocol.Header, dbid uint32, key []byte, fn func(db *DB, key []byte)) {
+	db := m.nodeDB(h, dbid)
 	if db == nil {
 		return
 	}
-	key := append([]byte(nil), c.Key...)
+	key = append([]byte(nil), key...)
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
 		return
 	}
-	db.withChain(key, func() { db.remoteCallLocked(key, &c, pkt) })
+	db.withChain(key, func() {
+		if h.Generation != m.Generation() {
+			m.met.staleDropped.Inc()
+			return
+		}
+		fn(db, key)
+	})
 }
 
 func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
 	m := db.m
 	self := m.cfg.Self
-	if c.Generation != m.Generation() {
-		m.met.staleDropped.Inc()
-		return
-	}
 	requester := c.SrcNode
 	f := db.inflight[string(key)]
 	if requester == self {
@@ -307,22 +316,8 @@ func (m *Manager) HandleReqDMaster(pkt []byte) {
 		m.log.Warn("malformed REQ_DMASTER from a node", "err", err)
 		return
 	}
-	db := m.nodeDB(p.Header, p.DBID)
-	if db == nil {
-		return
-	}
-	key := append([]byte(nil), p.Key...)
 	data := append([]byte(nil), p.Data...)
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return
-	}
-	db.withChain(key, func() {
-		if p.Generation != m.Generation() {
-			m.met.staleDropped.Inc()
-			return
-		}
+	m.withNodeRecord(p.Header, p.DBID, p.Key, func(db *DB, key []byte) {
 		if l := m.lmaster(key); l != m.cfg.Self {
 			db.log.Error("REQ_DMASTER for a key this node is not the lmaster of", "lmaster", l, "from", p.SrcNode)
 			return
@@ -360,22 +355,8 @@ func (m *Manager) HandleReplyDMaster(pkt []byte) {
 		m.log.Warn("malformed REPLY_DMASTER from a node", "err", err)
 		return
 	}
-	db := m.nodeDB(p.Header, p.DBID)
-	if db == nil {
-		return
-	}
-	key := append([]byte(nil), p.Key...)
 	data := append([]byte(nil), p.Data...)
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return
-	}
-	db.withChain(key, func() {
-		if p.Generation != m.Generation() {
-			m.met.staleDropped.Inc()
-			return
-		}
+	m.withNodeRecord(p.Header, p.DBID, p.Key, func(db *DB, key []byte) {
 		db.becomeDMaster(key, protocol.LtdbHeader{RSN: p.RSN, Flags: p.RecordFlags}, data, p.ReqID)
 	})
 }
