@@ -27,6 +27,7 @@ const (
 	typeAttachDB        cmdType = 10
 	typeDetachDB        cmdType = 11
 	typeSetDBFlags      cmdType = 12
+	typeData            cmdType = 13
 )
 
 // CmdNoop changes nothing. The leader appends one after a commit so that
@@ -106,6 +107,14 @@ type CmdSetDBFlags struct {
 	Set uint8  `json:"set"`
 }
 
+// CmdData is a change of the data kept outside State (the persistent
+// databases): Config.Data applies it. Its payload is binary, not JSON,
+// because it carries whole record buffers.
+type CmdData struct {
+	Payload []byte
+}
+
+func (*CmdData) commandType() cmdType            { return typeData }
 func (*CmdAttachDB) commandType() cmdType        { return typeAttachDB }
 func (*CmdDetachDB) commandType() cmdType        { return typeDetachDB }
 func (*CmdSetDBFlags) commandType() cmdType      { return typeSetDBFlags }
@@ -121,6 +130,9 @@ func (*CmdSetView) commandType() cmdType         { return typeSetView }
 
 // EncodeCommand encodes c as a log entry: a type byte, then JSON.
 func EncodeCommand(c Command) ([]byte, error) {
+	if d, ok := c.(*CmdData); ok {
+		return append([]byte{byte(typeData)}, d.Payload...), nil
+	}
 	body, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", c, err)
@@ -135,6 +147,8 @@ func DecodeCommand(b []byte) (Command, error) {
 	}
 	var c Command
 	switch cmdType(b[0]) {
+	case typeData:
+		return &CmdData{Payload: b[1:]}, nil
 	case typeNoop:
 		c = &CmdNoop{}
 	case typeInit:

@@ -31,6 +31,24 @@ type Config struct {
 	NoSync bool
 	// ApplyTimeout bounds one Apply on the leader.
 	ApplyTimeout time.Duration
+	// Data, if set, holds the replicated data kept outside State.
+	Data Data
+}
+
+// Data is replicated state that lives outside State, in files of its own
+// (the persistent databases). The FSM calls it from its one goroutine, in
+// log order; it must be deterministic, so that every node ends with the
+// same files.
+type Data interface {
+	// ApplyData applies a CmdData payload committed at index; st is the
+	// state as of that entry, read-only. An error is the command's result
+	// (a refusal), the same on every node.
+	ApplyData(index uint64, payload []byte, st *State) error
+	// SnapshotData returns the data as of now, for a snapshot.
+	SnapshotData() ([]byte, error)
+	// RestoreData replaces the data with a snapshot's; body is nil when
+	// the snapshot has none (taken before any data existed).
+	RestoreData(body []byte) error
 }
 
 func (c *Config) setDefaults() {

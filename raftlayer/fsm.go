@@ -16,7 +16,8 @@ import (
 
 // fsm is the raft.FSM of the cluster state.
 type fsm struct {
-	log *slog.Logger
+	log  *slog.Logger
+	data Data // may be nil
 
 	mu      sync.RWMutex
 	state   *State
@@ -25,8 +26,8 @@ type fsm struct {
 	changed chan struct{}
 }
 
-func newFSM(log *slog.Logger) *fsm {
-	return &fsm{log: log, state: &State{}, changed: make(chan struct{})}
+func newFSM(log *slog.Logger, data Data) *fsm {
+	return &fsm{log: log, data: data, state: &State{}, changed: make(chan struct{})}
 }
 
 // Apply applies one committed log entry. A command the state machine
@@ -35,11 +36,26 @@ func newFSM(log *slog.Logger) *fsm {
 func (f *fsm) Apply(l *raft.Log) any {
 	var result error
 	cmd, err := DecodeCommand(l.Data)
+	if d, ok := cmd.(*CmdData); ok {
+		// Outside the lock: writing files must not stall readers of the
+		// state. Only this goroutine changes f.state, so reading it here
+		// is safe.
+		if f.data == nil {
+			result = reject("no data store for data command")
+		} else {
+			result = f.data.ApplyData(l.Index, d.Payload, f.state)
+			var rej *ErrRejected
+			if result != nil && !errors.As(result, &rej) {
+				result = &ErrRejected{Reason: result.Error()}
+			}
+		}
+		cmd = nil
+	}
 	f.mu.Lock()
 	if err != nil {
 		f.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
 		result = err
-	} else {
+	} else if cmd != nil {
 		result = f.state.Apply(cmd)
 	}
 	f.applied = l.Index
@@ -99,7 +115,15 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot cluster state: %w", err)
 	}
-	return &fsmSnapshot{sections: []section{{"cluster", body}}}, nil
+	sections := []section{{"cluster", body}}
+	if f.data != nil {
+		data, err := f.data.SnapshotData()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot data: %w", err)
+		}
+		sections = append(sections, section{"data", data})
+	}
+	return &fsmSnapshot{sections: sections}, nil
 }
 
 type section struct {
@@ -154,6 +178,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore snapshot: not an rctdb snapshot (magic %q): %v", magic, err)
 	}
 	var st *State
+	var data []byte
 	for {
 		var nl [2]byte
 		if _, err := io.ReadFull(r, nl[:]); err != nil {
@@ -184,12 +209,19 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 			if err := json.Unmarshal(body, st); err != nil {
 				return fmt.Errorf("restore snapshot: cluster state: %w", err)
 			}
+		case "data":
+			data = body
 		default:
 			return fmt.Errorf("restore snapshot: unknown section %q (snapshot from a newer rctdb?)", name)
 		}
 	}
 	if st == nil {
 		return errors.New("restore snapshot: no cluster section")
+	}
+	if f.data != nil {
+		if err := f.data.RestoreData(data); err != nil {
+			return fmt.Errorf("restore snapshot: %w", err)
+		}
 	}
 	f.mu.Lock()
 	f.state = st

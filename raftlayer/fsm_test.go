@@ -35,7 +35,7 @@ func applyCmd(t *testing.T, f *fsm, index uint64, c Command) {
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
-	f := newFSM(slog.New(slog.DiscardHandler))
+	f := newFSM(slog.New(slog.DiscardHandler), nil)
 	applyCmd(t, f, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
 	applyCmd(t, f, 2, &CmdBan{PNN: 1, Seconds: 300, Until: 12345})
 	applyCmd(t, f, 3, &CmdSetTunable{Name: "EnableBans", Value: 0})
@@ -48,7 +48,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := snap.Persist(&sink); err != nil {
 		t.Fatal(err)
 	}
-	g := newFSM(slog.New(slog.DiscardHandler))
+	g := newFSM(slog.New(slog.DiscardHandler), nil)
 	watch := g.watch()
 	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 }
 
 func TestRestoreRefusesBadSnapshots(t *testing.T) {
-	f := newFSM(slog.New(slog.DiscardHandler))
+	f := newFSM(slog.New(slog.DiscardHandler), nil)
 	applyCmd(t, f, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
 	snap, _ := f.Snapshot()
 	var sink memSink
@@ -88,7 +88,7 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		"huge section":    append([]byte(snapshotMagic), 7, 0, 'c', 'l', 'u', 's', 't', 'e', 'r', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f),
 	}
 	for name, b := range cases {
-		g := newFSM(slog.New(slog.DiscardHandler))
+		g := newFSM(slog.New(slog.DiscardHandler), nil)
 		err := g.Restore(io.NopCloser(bytes.NewReader(b)))
 		if err == nil {
 			t.Errorf("%s: restored", name)
@@ -106,7 +106,7 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 // TestUndecodableEntrySkipped: a corrupt log entry is reported and skipped,
 // never a crash, and the applied index still advances.
 func TestUndecodableEntrySkipped(t *testing.T) {
-	f := newFSM(slog.New(slog.DiscardHandler))
+	f := newFSM(slog.New(slog.DiscardHandler), nil)
 	res := f.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: []byte{200, '{'}})
 	if err, ok := res.(error); !ok || err == nil {
 		t.Fatalf("result %v", res)

@@ -69,7 +69,7 @@ func Open(cfg Config, tr Transport, rpc RPC, log *slog.Logger, set *metrics.Set)
 		cfg:           cfg,
 		log:           log,
 		rpc:           rpc,
-		fsm:           newFSM(log),
+		fsm:           newFSM(log, cfg.Data),
 		bootstate:     BootstrapState(cfg.ClusterID, cfg.Nodes),
 		leaderChanged: make(chan struct{}),
 		nudgeCh:       make(chan struct{}, 1),

@@ -380,6 +380,8 @@ func (s *State) Apply(c Command) error {
 		delete(s.DBs, c.ID)
 		s.DBOrder = slices.DeleteFunc(s.DBOrder, func(id uint32) bool { return id == c.ID })
 		return nil
+	case *CmdData:
+		return nil // for Config.Data
 	case *CmdSetDBFlags:
 		db, ok := s.DBs[c.ID]
 		if !ok {

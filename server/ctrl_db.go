@@ -20,9 +20,6 @@ func (n *Node) attach(ctx context.Context, r *controlReq, kind uint8) reply {
 	if name == "" {
 		return fail("attach: empty database name")
 	}
-	if kind != 0 {
-		return fail("attach %q: persistent and replicated databases are not supported yet", name)
-	}
 	if v, _ := n.tunable("AllowClientDBAttach"); v == 0 && r.client != nil {
 		return fail("attach %q: AllowClientDBAttach is 0", name)
 	}
@@ -41,7 +38,13 @@ func (n *Node) attach(ctx context.Context, r *controlReq, kind uint8) reply {
 	} else if err := n.commit(ctx, &raftlayer.CmdAttachDB{Name: name, Flags: kind}); err != nil {
 		return failErr(fmt.Errorf("attach %q: %w", name, err))
 	}
-	if _, err := n.vol.Ensure(id, volatile.DBSpec{Name: name}); err != nil {
+	var err error
+	if kind == 0 {
+		_, err = n.vol.Ensure(id, volatile.DBSpec{Name: name})
+	} else {
+		_, err = n.pers.Ensure(id, name, kind == protocol.DBFlagReplicated)
+	}
+	if err != nil {
 		return failErr(err)
 	}
 	return ok(protocol.U32(id))
@@ -68,6 +71,9 @@ func (n *Node) db(r *controlReq) (*volatile.DB, reply, bool) {
 }
 
 func (n *Node) ctrlGetDBPath(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return ok(protocol.CString(p.Path))
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -76,6 +82,9 @@ func (n *Node) ctrlGetDBPath(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetDBName(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return ok(protocol.CString(p.Name))
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -84,6 +93,9 @@ func (n *Node) ctrlGetDBName(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlDBOpenFlags(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return ok(protocol.U32(uint32(p.OpenFlags())))
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -91,8 +103,15 @@ func (n *Node) ctrlDBOpenFlags(ctx context.Context, r *controlReq) reply {
 	return ok(protocol.U32(uint32(db.OpenFlags())))
 }
 
-// ctrlDBGetHealth answers healthy (no reason) for every attached database.
+// ctrlDBGetHealth answers healthy (no reason) for every volatile database;
+// a persistent one is unhealthy after a local write failed.
 func (n *Node) ctrlDBGetHealth(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		if h := p.Health(); h != "" {
+			return ok(protocol.CString(h))
+		}
+		return ok(nil)
+	}
 	if _, rep, found := n.db(r); !found {
 		return rep
 	}
@@ -115,6 +134,10 @@ func (n *Node) ctrlGetDBMap(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlEnableSeqnum(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		p.EnableSeqnum()
+		return status(0)
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -126,6 +149,9 @@ func (n *Node) ctrlEnableSeqnum(ctx context.Context, r *controlReq) reply {
 // ctrlUpdateSeqnum bumps the local sequence number for a change on another
 // node.
 func (n *Node) ctrlUpdateSeqnum(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return status(0) // every node writes its own file
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -137,6 +163,9 @@ func (n *Node) ctrlUpdateSeqnum(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetDBSeqnum(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return ok(protocol.U64(p.Seqnum()))
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -148,6 +177,9 @@ func (n *Node) ctrlWipeDatabase(ctx context.Context, r *controlReq) reply {
 	var t protocol.TransDB
 	if err := t.Unmarshal(r.Data); err != nil {
 		return failErr(err)
+	}
+	if p := n.pers.DB(t.DBID); p != nil {
+		return n.persistentWipe(ctx, p)
 	}
 	db := n.vol.DB(t.DBID)
 	if db == nil {
@@ -164,6 +196,9 @@ func (n *Node) ctrlWipeDatabase(ctx context.Context, r *controlReq) reply {
 // READONLY only shows in the dbmap).
 func (n *Node) ctrlSetDBFlag(flag uint8) func(context.Context, *controlReq) reply {
 	return func(ctx context.Context, r *controlReq) reply {
+		if p := n.pdb(r); p != nil {
+			return fail("cannot set flag 0x%x on persistent database %s", flag, p.Name)
+		}
 		db, rep, found := n.db(r)
 		if !found {
 			return rep
@@ -181,6 +216,9 @@ func (n *Node) ctrlSetDBFlag(flag uint8) func(context.Context, *controlReq) repl
 // ctrlDBDetach detaches a database cluster-wide; ctdbd allows it only when
 // clients may not attach (AllowClientDBAttach = 0).
 func (n *Node) ctrlDBDetach(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return fail("detach %s: persistent databases cannot be detached", p.Name)
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -195,6 +233,9 @@ func (n *Node) ctrlDBDetach(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlUpdateRecord(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		return n.persistentUpdateRecord(ctx, p, r)
+	}
 	db, rb, rep, found := n.recBufferDB(r)
 	if !found {
 		return rep
@@ -206,6 +247,10 @@ func (n *Node) ctrlUpdateRecord(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetDBStatistics(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		var st protocol.DBStatistics
+		return ok(st.Marshal())
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -222,6 +267,10 @@ func (n *Node) tunable(name string) (uint32, bool) {
 
 // ctrlDBFreeze freezes a database (waits for every chain lock to be let go).
 func (n *Node) ctrlDBFreeze(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		p.SetFrozen(true) // commits wait; Raft needs no lock on the file
+		return status(0)
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -235,6 +284,10 @@ func (n *Node) ctrlDBFreeze(ctx context.Context, r *controlReq) reply {
 // ctrlDBThaw thaws a database frozen by DB_FREEZE; during a recovery the
 // databases stay frozen until the cluster ends it.
 func (n *Node) ctrlDBThaw(ctx context.Context, r *controlReq) reply {
+	if p := n.pdb(r); p != nil {
+		p.SetFrozen(false)
+		return status(0)
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -260,7 +313,14 @@ func (n *Node) transDB(r *controlReq) (*volatile.DB, reply, bool) {
 	return db, reply{}, true
 }
 
+// The DB_TRANSACTION controls bracket the tool's wipedb and restoredb; on
+// a persistent database each step is its own Raft command, so they have
+// nothing to do.
+
 func (n *Node) ctrlDBTransactionStart(ctx context.Context, r *controlReq) reply {
+	if n.pdb(r) != nil {
+		return status(0)
+	}
 	db, rep, found := n.transDB(r)
 	if !found {
 		return rep
@@ -272,6 +332,9 @@ func (n *Node) ctrlDBTransactionStart(ctx context.Context, r *controlReq) reply 
 }
 
 func (n *Node) ctrlDBTransactionCommit(ctx context.Context, r *controlReq) reply {
+	if n.pdb(r) != nil {
+		return status(0)
+	}
 	db, rep, found := n.transDB(r)
 	if !found {
 		return rep
@@ -283,6 +346,9 @@ func (n *Node) ctrlDBTransactionCommit(ctx context.Context, r *controlReq) reply
 }
 
 func (n *Node) ctrlDBTransactionCancel(ctx context.Context, r *controlReq) reply {
+	if n.pdb(r) != nil {
+		return status(0)
+	}
 	db, rep, found := n.db(r)
 	if !found {
 		return rep
@@ -295,6 +361,9 @@ func (n *Node) ctrlDBTransactionCancel(ctx context.Context, r *controlReq) reply
 
 // ctrlDBSetHealthy: every database is healthy here.
 func (n *Node) ctrlDBSetHealthy(ctx context.Context, r *controlReq) reply {
+	if n.pdb(r) != nil {
+		return status(0)
+	}
 	if _, rep, found := n.db(r); !found {
 		return rep
 	}

@@ -62,6 +62,9 @@ func (n *Node) deliver(from uint32, srvid uint64, data []byte) {
 	if h := n.internal[srvid]; h != nil {
 		h(from, data)
 	}
+	if n.pushes.offer(srvid, data) {
+		return
+	}
 	n.DeliverLocal(srvid, data)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/election"
 	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/persistent"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 	"github.com/rctdb/rctdb/recovery"
@@ -53,6 +54,9 @@ type Node struct {
 	raft       *raftlayer.Node
 	election   *election.Manager
 	vol        *volatile.Manager
+	pers       *persistent.Store
+	committer  *persistent.Committer
+	pushes     pushes
 	ln         *net.UnixListener
 	reg        *registry
 	calls      *calls
@@ -164,12 +168,24 @@ func New(opts Options) (*Node, error) {
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		NoSync:             cfg.Raft.NoSync,
 	}
+	n.pers, err = persistent.NewStore(persistent.Config{
+		Self:          self,
+		PersistentDir: cfg.Database.PersistentDir,
+		ReplicatedDir: cfg.Database.VolatileDir,
+		HashSize:      int(protocol.DefaultTunables()[tunableField("DatabaseHashSize")]),
+	}, log.With("subsystem", "persistent"), set)
+	if err != nil {
+		return nil, err
+	}
+	rcfg.Data = n.pers
 	// Raft opens before the transport starts: its stream listener already
 	// exists, and the transport's handler must find Raft in place.
 	n.raft, err = raftlayer.Open(rcfg, n.tr, n, log.With("subsystem", "raft"), set)
 	if err != nil {
+		n.pers.Close()
 		return nil, err
 	}
+	n.committer = persistent.NewCommitter(self, n.pers, n.raft, log.With("subsystem", "persistent"))
 	caps := protocol.CapFeatures
 	if cfg.Cluster.LeaderCapability {
 		caps |= protocol.CapRecMaster
@@ -252,6 +268,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	rerr := n.raft.Shutdown()
 	terr := n.tr.Close()
 	n.vol.Close()
+	n.pers.Close()
 	for _, c := range n.reg.all() {
 		c.close("")
 	}
@@ -413,6 +430,8 @@ func (n *Node) syncDatabases(st *raftlayer.State) {
 	for id, db := range st.DBs {
 		if db.Flags&dbKinds == 0 {
 			want[id] = volatile.DBSpec{Name: db.Name, Flags: db.Flags}
+		} else if _, err := n.pers.Ensure(id, db.Name, db.Flags&protocol.DBFlagReplicated != 0); err != nil {
+			n.log.Error("cannot open persistent database", "db", db.Name, "err", err)
 		}
 	}
 	n.vol.Sync(want)

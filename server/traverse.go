@@ -57,10 +57,12 @@ func (n *Node) ctrlTraverseStartExt(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) startTraverse(c *clientConn, t protocol.TraverseStartExt) reply {
-	if n.vol.DB(t.DBID) == nil {
+	targets := n.messageTargets(protocol.BroadcastActive)
+	if n.pers.DB(t.DBID) != nil {
+		targets = []uint32{n.self} // the same records are on every node
+	} else if n.vol.DB(t.DBID) == nil {
 		return fail("traverse: unknown database 0x%08x", t.DBID)
 	}
-	targets := n.messageTargets(protocol.BroadcastActive)
 	ts := n.traversals
 	ts.mu.Lock()
 	ts.nextID++
@@ -125,7 +127,12 @@ func (n *Node) ctrlTraverseAllExt(ctx context.Context, r *controlReq) reply {
 
 // startWalk streams this node's records of a database to the coordinator.
 func (n *Node) startWalk(t protocol.TraverseAllExt) {
-	db := n.vol.DB(t.DBID)
+	var db walker
+	if v := n.vol.DB(t.DBID); v != nil {
+		db = v
+	} else if p := n.pers.DB(t.DBID); p != nil {
+		db = p
+	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.traverseTimeout())
 	k := walkKey{t.PNN, t.ReqID}
 	n.traversals.mu.Lock()
@@ -146,11 +153,16 @@ func (n *Node) startWalk(t protocol.TraverseAllExt) {
 				return ctx.Err() == nil
 			})
 			if err != nil && ctx.Err() == nil {
-				n.log.Warn("traverse failed", "db", db.Name, "err", err)
+				n.log.Warn("traverse failed", "db_id", t.DBID, "err", err)
 			}
 		}
 		n.traverseData(t.PNN, volatile.TraverseRecord(t.ReqID, nil, nil))
 	}()
+}
+
+// walker is a database whose records a traverse walks.
+type walker interface {
+	Traverse(ctx context.Context, withEmpty bool, fn func(key, value []byte) bool) error
 }
 
 // traverseData sends one record (or the end marker) to the coordinator.

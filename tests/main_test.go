@@ -88,17 +88,32 @@ func clusterWith(t *testing.T, opts localcluster.Options) *localcluster.Cluster 
 	return c
 }
 
+// dumpLogs keeps the failed cluster's logs in a directory that survives the
+// test and logs only each node's last warnings, so that the test's own
+// failure messages stay near the end of the output where CI shows them.
 func dumpLogs(t *testing.T, c *localcluster.Cluster) {
+	keep, err := os.MkdirTemp("", "rctdb-failed-"+strings.ReplaceAll(t.Name(), "/", "_")+"-")
+	if err != nil {
+		t.Logf("keep logs: %v", err)
+		return
+	}
 	for _, n := range c.Nodes {
+		var warnings []string
 		for _, f := range []string{"log.ctdb", "stderr"} {
 			b, _ := os.ReadFile(filepath.Join(n.Dir, f))
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			if len(lines) > 40 {
-				lines = lines[len(lines)-40:]
+			os.WriteFile(filepath.Join(keep, fmt.Sprintf("node%d.%s", n.PNN, f)), b, 0o644)
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+					warnings = append(warnings, l)
+				}
 			}
-			t.Logf("---- node %d %s (tail) ----\n%s", n.PNN, f, strings.Join(lines, "\n"))
 		}
+		if len(warnings) > 3 {
+			warnings = warnings[len(warnings)-3:]
+		}
+		t.Logf("node %d: last warnings:\n%s", n.PNN, strings.Join(warnings, "\n"))
 	}
+	t.Logf("cluster logs kept in %s", keep)
 }
 
 // tool runs Debian's ctdb against node pnn's socket.
