@@ -1,0 +1,255 @@
+package persistent
+
+import (
+	"bytes"
+	"encoding/binary"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/tdb"
+)
+
+const testDB = "test_persistent.tdb"
+
+var testID = protocol.DBID(testDB)
+
+func newTestStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := NewStore(Config{Self: 1, PersistentDir: filepath.Join(dir, "p"), ReplicatedDir: filepath.Join(dir, "v"), HashSize: 101},
+		slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// testState is a 3-node state with the test database attached.
+func testState(t *testing.T, flags uint8) *raftlayer.State {
+	t.Helper()
+	st := raftlayer.BootstrapState("c", []raftlayer.NodeState{{PNN: 0, Addr: "127.0.0.1"}, {PNN: 1, Addr: "127.0.0.2"}, {PNN: 2, Addr: "127.0.0.3"}})
+	if err := st.Apply(&raftlayer.CmdAttachDB{Name: testDB, Flags: flags}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// rec builds a transaction record: ltdb header (rsn, dmaster 1) and data.
+func rec(key string, rsn uint64, data string) protocol.RecData {
+	h := protocol.LtdbHeader{RSN: rsn, DMaster: 1}
+	return protocol.RecData{Key: []byte(key), Data: append(h.AppendTo(nil), data...)}
+}
+
+func seqnumRec(rsn, value uint64) protocol.RecData {
+	r := rec(string(SeqnumKey), rsn, "")
+	r.Data = binary.LittleEndian.AppendUint64(r.Data, value)
+	return r
+}
+
+func commitPayload(recs ...protocol.RecData) []byte {
+	return encodeOp(opCommit, testID, (&protocol.RecBuffer{DBID: testID, Records: recs}).Marshal())
+}
+
+func mustApply(t *testing.T, s *Store, st *raftlayer.State, payload []byte) {
+	t.Helper()
+	if err := s.ApplyData(1, payload, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func value(t *testing.T, s *Store, key string) string {
+	t.Helper()
+	v, ok := s.DB(testID).Fetch([]byte(key))
+	if !ok {
+		return "<none>"
+	}
+	return string(v[protocol.LtdbHeaderSize:])
+}
+
+func TestCommitWritesRecordsAndSeqnum(t *testing.T) {
+	s := newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	mustApply(t, s, st, commitPayload(rec("k1", 1, "v1"), rec("k2", 1, "v2"), seqnumRec(1, 1)))
+	db := s.DB(testID)
+	if got := value(t, s, "k1") + "," + value(t, s, "k2"); got != "v1,v2" {
+		t.Fatalf("records %s", got)
+	}
+	if db.Seqnum() != 1 {
+		t.Fatalf("seqnum %d", db.Seqnum())
+	}
+	// A delete stores the header alone, as ctdbd does.
+	mustApply(t, s, st, commitPayload(rec("k2", 2, ""), seqnumRec(2, 2)))
+	if v, ok := db.Fetch([]byte("k2")); !ok || len(v) != protocol.LtdbHeaderSize {
+		t.Fatalf("deleted record %q, %v", v, ok)
+	}
+	var keys []string
+	db.Traverse(t.Context(), false, func(k, v []byte) bool { keys = append(keys, string(k)); return true })
+	if len(keys) != 2 { // k1 and the sequence number; k2 is empty
+		t.Fatalf("traverse without empty records saw %q", keys)
+	}
+	if got := db.OpenFlags(); got != tdb.DisallowNesting {
+		t.Fatalf("open flags 0x%x, want 0x400 as ctdbd reports", got)
+	}
+	if db.Path != filepath.Join(filepath.Dir(db.Path), testDB+".1") {
+		t.Fatalf("path %s", db.Path)
+	}
+}
+
+func TestCommitWithStaleRSNRefusedWhole(t *testing.T) {
+	s := newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	mustApply(t, s, st, commitPayload(rec("k", 1, "a")))
+	// Same rsn, other data: two writers that skipped the g_lock.
+	err := s.ApplyData(2, commitPayload(rec("other", 1, "x"), rec("k", 1, "b")), st)
+	if err == nil {
+		t.Fatal("conflicting commit accepted")
+	}
+	if value(t, s, "other") != "<none>" || value(t, s, "k") != "a" {
+		t.Fatalf("refused commit was partly applied: other=%s k=%s", value(t, s, "other"), value(t, s, "k"))
+	}
+	mustApply(t, s, st, commitPayload(rec("k", 2, "b")))
+	mustApply(t, s, st, commitPayload(rec("k", 2, "b"))) // the same again: harmless
+	if value(t, s, "k") != "b" {
+		t.Fatalf("k=%s", value(t, s, "k"))
+	}
+}
+
+func TestApplyRefusesUnknownOrVolatileDatabase(t *testing.T) {
+	s := newTestStore(t, t.TempDir())
+	if err := s.ApplyData(1, commitPayload(rec("k", 1, "a")), testState(t, 0)); err == nil {
+		t.Fatal("commit to a volatile database accepted")
+	}
+	for _, bad := range [][]byte{nil, {9, 0, 0, 0, 0, 0, 0, 0, 0}, {byte(opCommit), 1, 2}} {
+		if err := s.ApplyData(1, bad, testState(t, protocol.DBFlagPersistent)); err == nil {
+			t.Fatalf("payload %x accepted", bad)
+		}
+	}
+}
+
+func TestWipeAndRestoreOps(t *testing.T) {
+	s := newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	mustApply(t, s, st, commitPayload(rec("k1", 1, "v1"), rec("k2", 1, "v2")))
+	mustApply(t, s, st, encodeOp(opWipe, testID, nil))
+	if value(t, s, "k1") != "<none>" {
+		t.Fatal("wipe left k1")
+	}
+	mustApply(t, s, st, encodeOp(opRestore, testID, (&protocol.RecBuffer{DBID: testID, Records: []protocol.RecData{rec("k3", 7, "v3")}}).Marshal()))
+	if value(t, s, "k3") != "v3" {
+		t.Fatal("restore did not write k3")
+	}
+}
+
+func TestSnapshotRestoreGivesEqualFiles(t *testing.T) {
+	a, b := newTestStore(t, t.TempDir()), newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	if err := st.Apply(&raftlayer.CmdAttachDB{Name: "repl.tdb", Flags: protocol.DBFlagReplicated}); err != nil {
+		t.Fatal(err)
+	}
+	var recs []protocol.RecData
+	for i := 0; i < 500; i++ {
+		recs = append(recs, rec(string(rune('a'+i%26))+string(rune(i)), uint64(i+1), "value"))
+	}
+	mustApply(t, a, st, commitPayload(recs...))
+	replID := protocol.DBID("repl.tdb")
+	mustApply(t, a, st, encodeOp(opCommit, replID, (&protocol.RecBuffer{DBID: replID, Records: []protocol.RecData{rec("r", 1, "x")}}).Marshal()))
+	// b has a record of its own that the snapshot does not know.
+	mustApply(t, b, st, commitPayload(rec("stale", 1, "old")))
+
+	body, err := a.SnapshotData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RestoreData(body); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint32{testID, replID} {
+		ra, _ := a.DB(id).records()
+		rb, _ := b.DB(id).records()
+		if len(ra) != len(rb) {
+			t.Fatalf("db 0x%x: %d records restored, want %d", id, len(rb), len(ra))
+		}
+		for i := range ra {
+			if !bytes.Equal(ra[i].Key, rb[i].Key) || !bytes.Equal(ra[i].Data, rb[i].Data) {
+				t.Fatalf("db 0x%x record %d differs", id, i)
+			}
+		}
+	}
+	if !b.DB(replID).Replicated || b.DB(replID).OpenFlags()&tdb.ClearIfFirst == 0 {
+		t.Fatal("replicated database restored as persistent")
+	}
+	if err := b.RestoreData(body[:len(body)-3]); err == nil {
+		t.Fatal("truncated snapshot accepted")
+	}
+	if err := b.RestoreData(nil); err != nil || value(t, b, "r") != "<none>" {
+		t.Fatalf("empty snapshot did not wipe: %v", err)
+	}
+}
+
+// A file is rebuilt from the Raft log in every run: the first open wipes
+// it, and a damaged file is replaced.
+func TestFirstOpenWipesAndReplacesDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestStore(t, dir)
+	st := testState(t, protocol.DBFlagPersistent)
+	mustApply(t, s, st, commitPayload(rec("k", 1, "v")))
+	path := s.DB(testID).Path
+	s.Close()
+
+	s2 := newTestStore(t, dir)
+	if _, err := s2.Ensure(testID, testDB, false); err != nil {
+		t.Fatal(err)
+	}
+	if value(t, s2, "k") != "<none>" {
+		t.Fatal("a new run kept the old file's records")
+	}
+	s2.Close()
+
+	if err := os.WriteFile(path, []byte("not a tdb file at all, just junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s3 := newTestStore(t, dir)
+	if _, err := s3.Ensure(testID, testDB, false); err != nil {
+		t.Fatalf("damaged file not replaced: %v", err)
+	}
+	mustApply(t, s3, st, commitPayload(rec("k", 1, "v")))
+	if value(t, s3, "k") != "v" {
+		t.Fatal("write after replacing the file failed")
+	}
+}
+
+func TestConfigValidateNamesField(t *testing.T) {
+	for _, c := range []struct {
+		cfg   Config
+		field string
+	}{
+		{Config{ReplicatedDir: "v", HashSize: 1}, "PersistentDir"},
+		{Config{PersistentDir: "p", HashSize: 1}, "ReplicatedDir"},
+		{Config{PersistentDir: "p", ReplicatedDir: "v"}, "HashSize"},
+	} {
+		err := c.cfg.Validate()
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(c.field)) {
+			t.Errorf("%+v: %v, want an error naming %s", c.cfg, err, c.field)
+		}
+	}
+}
+
+func FuzzDecodeOp(f *testing.F) {
+	f.Add(commitPayload(rec("k", 1, "v")))
+	f.Add(encodeOp(opWipe, 7, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := decodeOp(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeOp(encodeOp(o.kind, o.dbid, (&protocol.RecBuffer{DBID: o.dbid, Records: o.records}).Marshal()))
+		if err != nil || again.dbid != o.dbid || len(again.records) != len(o.records) {
+			t.Fatalf("re-encoded op differs: %v", err)
+		}
+	})
+}
+
