@@ -154,9 +154,10 @@ func (m *Manager) lookup(reqid uint32) *fetch {
 	return m.calls[reqid]
 }
 
-// nodeDB returns the database a node packet names, answering unknown ones
-// with REPLY_ERROR to the requester as ctdbd does.
-func (m *Manager) nodeDB(h protocol.Header, dbid uint32) *DB {
+// nodeDB returns the database a node packet names. A packet for a
+// database not attached here waits for the attach (see park) and runs
+// again through retry.
+func (m *Manager) nodeDB(h protocol.Header, dbid uint32, retry func()) *DB {
 	if h.Generation != m.Generation() {
 		m.met.staleDropped.Inc()
 		return nil
@@ -164,12 +165,14 @@ func (m *Manager) nodeDB(h protocol.Header, dbid uint32) *DB {
 	if db := m.DB(dbid); db != nil {
 		return db
 	}
-	m.log.Warn("node packet for an unknown database", "op", h.Operation, "db_id", dbid, "from", h.SrcNode)
-	e := protocol.ReplyError{
-		Header: protocol.Header{Generation: m.Generation(), DestNode: h.SrcNode, SrcNode: m.cfg.Self, ReqID: h.ReqID},
-		Status: -1, Msg: protocol.CString("Unknown database in request. db_id==0x" + hex32(dbid)),
+	refuse := func() { m.refuseUnknownDB(h, dbid) }
+	if !m.park(dbid, parkedPacket{run: retry, refuse: refuse}) {
+		refuse()
 	}
-	m.send(h.SrcNode, e.Marshal())
+	// The attach may have landed between the lookup and the parking.
+	if m.DB(dbid) != nil {
+		m.runParked(dbid)
+	}
 	return nil
 }
 
@@ -189,7 +192,7 @@ func (m *Manager) HandleReqCall(pkt []byte) {
 // packet names, unless the packet's generation is over by then (the chain
 // may be busy for a while). fn gets its own copy of key.
 func (m *Manager) withNodeRecord(h protocol.Header, dbid uint32, key []byte, fn func(db *DB, key []byte)) {
-	db := m.nodeDB(h, dbid)
+	db := m.nodeDB(h, dbid, func() { m.withNodeRecord(h, dbid, key, fn) })
 	if db == nil {
 		return
 	}

@@ -85,6 +85,10 @@ type Manager struct {
 	callsMu sync.Mutex
 	calls   map[uint32]*fetch
 
+	// parked holds node packets for databases not attached yet.
+	parkMu sync.Mutex
+	parked map[uint32][]parkedPacket
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -109,6 +113,7 @@ func NewManager(cfg Config, out Sender, rpc RPC, log *slog.Logger, set *metrics.
 		cfg: cfg, log: log, out: out, rpc: rpc,
 		dbs: make(map[uint32]*DB), byName: make(map[string]*DB),
 		calls: make(map[uint32]*fetch), stop: make(chan struct{}),
+		parked: make(map[uint32][]parkedPacket),
 		// A node starts frozen: it serves records only once the cluster
 		// made it a member of a recovered generation (SetRecovering).
 		recovering: true,
@@ -198,6 +203,14 @@ func (m *Manager) Ensure(id uint32, spec DBSpec) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Runs after the deferred unlock, with the database in place.
+	m.wg.Add(1)
+	defer func() {
+		go func() {
+			defer m.wg.Done()
+			m.runParked(id)
+		}()
+	}()
 	db.mu.Lock()
 	db.m.met.attached.Inc()
 	if m.recovering {

@@ -230,3 +230,66 @@ func (tn *testNet) dump(dbid uint32, key string) string {
 	}
 	return out
 }
+
+// TestCallWaitsForLateAttach: node 0 attached a database before node 1
+// applied the attach; node 0's calls to node 1 wait for node 1's attach
+// instead of failing, and calls for a database that never comes are
+// refused after parkTimeout.
+func TestCallWaitsForLateAttach(t *testing.T) {
+	tn := newTestNet(t, 2)
+	const name = "late.tdb"
+	id := protocol.DBID(name)
+	if _, err := tn.mgrs[0].Ensure(id, DBSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	// A key whose lmaster is node 1 (with node 0 as dmaster nothing would
+	// cross).
+	key := ""
+	for i := 0; ; i++ {
+		key = fmt.Sprintf("k%d", i)
+		if tn.mgrs[0].lmaster([]byte(key)) == 1 {
+			break
+		}
+	}
+	type res struct {
+		st   int32
+		data []byte
+	}
+	ch := make(chan res, 1)
+	tn.mgrs[0].ClientCall(&protocol.ReqCall{DBID: id, CallID: protocol.CallFetchFunc, Key: []byte(key)},
+		func(st int32, data []byte) { ch <- res{st, data} })
+	select {
+	case r := <-ch:
+		t.Fatalf("call answered (%d) before node 1 attached", r.st)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := tn.mgrs[1].Ensure(id, DBSpec{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ch:
+		if r.st != 0 {
+			t.Fatalf("call after the late attach: status %d", r.st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("parked call never ran after the attach")
+	}
+
+	// A database node 1 never attaches: refused after parkTimeout.
+	const never = "never.tdb"
+	nid := protocol.DBID(never)
+	if _, err := tn.mgrs[0].Ensure(nid, DBSpec{Name: never}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	tn.mgrs[0].ClientCall(&protocol.ReqCall{DBID: nid, CallID: protocol.CallFetchFunc, Key: []byte(key)},
+		func(st int32, data []byte) { ch <- res{st, data} })
+	select {
+	case r := <-ch:
+		if r.st == 0 || time.Since(start) < parkTimeout/2 {
+			t.Fatalf("call for a database node 1 lacks: status %d after %v", r.st, time.Since(start))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("call for a database node 1 lacks was never refused")
+	}
+}
