@@ -260,7 +260,6 @@ func FuzzDecodeOp(f *testing.F) {
 	})
 }
 
-
 // TestSnapshotOf100kRecords measures a snapshot and its restore for a
 // database of 100,000 records (numbers in the log; the note cites them).
 func TestSnapshotOf100kRecords(t *testing.T) {
