@@ -64,6 +64,9 @@ type Client struct {
 	handlers map[uint64][]chan Message
 	err      error
 	done     chan struct{}
+
+	glockMu sync.Mutex // serialises the attach of g_lock.tdb
+	glock   *DB        // g_lock.tdb, attached by the first transaction
 }
 
 // firstReqID is where CTDB's client library starts its request ids.
@@ -106,10 +109,16 @@ func (c *Client) Err() error {
 	return c.err
 }
 
-// Close closes the connection.
+// Close closes the connection, and g_lock.tdb if a transaction opened it.
 func (c *Client) Close() error {
 	err := c.conn.Close()
 	<-c.done
+	c.glockMu.Lock()
+	if c.glock != nil {
+		c.glock.Close()
+		c.glock = nil
+	}
+	c.glockMu.Unlock()
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/tdb"
@@ -67,6 +68,13 @@ func (c *Client) Attach(ctx context.Context, name string, flags uint8) (*DB, err
 	return &DB{c: c, ID: id, Name: name, Path: path, Flags: flags, tdb: t}, nil
 }
 
+// replicatedKinds are the database flags of the kinds whose records are on
+// every node: reads are local and writes go through transactions.
+const replicatedKinds = protocol.DBFlagPersistent | protocol.DBFlagReplicated
+
+// volatile reports whether the database was attached as a volatile one.
+func (db *DB) volatile() bool { return db.Flags&replicatedKinds == 0 }
+
 // Close closes the local TDB handle.
 func (db *DB) Close() error {
 	db.mu.Lock()
@@ -89,8 +97,13 @@ type Record struct {
 // the local chain lock; if this node is the record's dmaster, the record is
 // ours; otherwise unlock, ask the daemon to migrate it here (REQ_CALL with
 // IMMEDIATE_MIGRATION) and try again. The record stays locked until
-// Unlock, Store or Delete.
+// Unlock, Store or Delete. Persistent and replicated databases are refused
+// (EINVAL), as by the client library: their records change only through
+// transactions.
 func (db *DB) FetchLock(ctx context.Context, key []byte) (*Record, error) {
+	if !db.volatile() {
+		return nil, fmt.Errorf("fetch lock on %s: database not volatile: %w", db.Name, syscall.EINVAL)
+	}
 	rec := &Record{db: db, Key: append([]byte(nil), key...)}
 	for {
 		db.mu.Lock()
@@ -141,14 +154,21 @@ func (db *DB) migrate(ctx context.Context, key []byte) error {
 
 // Store writes data under the held header and unlocks the record.
 func (r *Record) Store(data []byte) error {
+	err := r.put(data)
+	if uerr := r.Unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// put writes data under the held header and keeps the record locked, as
+// the client library's ctdb_store_record does with its handle.
+func (r *Record) put(data []byte) error {
 	if !r.locked {
 		return errors.New("store: record not locked")
 	}
 	err := r.db.tdb.Store(r.Key, append(r.Header.AppendTo(nil), data...), tdb.Replace)
 	r.Data = append(r.Data[:0], data...)
-	if uerr := r.Unlock(); err == nil {
-		err = uerr
-	}
 	return err
 }
 
@@ -185,8 +205,17 @@ func (r *Record) Unlock() error {
 
 // Fetch reads a record without locking it, through the daemon (REQ_CALL
 // FETCH_FUNC), as Samba's parse_record does when the local copy is not
-// usable; ok is false for an empty or missing record.
+// usable; ok is false for an empty or missing record. Persistent and
+// replicated databases are read from the local TDB alone: every node has
+// all their records.
 func (db *DB) Fetch(ctx context.Context, key []byte) (data []byte, ok bool, err error) {
+	if !db.volatile() {
+		_, d, err := db.FetchLocal(key)
+		if err != nil {
+			return nil, false, err
+		}
+		return d, len(d) > 0, nil
+	}
 	db.mu.Lock()
 	v, ferr := db.tdb.Fetch(key)
 	db.mu.Unlock()
@@ -205,6 +234,24 @@ func (db *DB) Fetch(ctx context.Context, key []byte) (data []byte, ok bool, err 
 		return nil, false, fmt.Errorf("fetch record of %s: status %d", db.Name, st)
 	}
 	return d, len(d) > 0, nil
+}
+
+// FetchLocal reads a record from the local TDB without locking it, as the
+// client library's ctdb_ltdb_fetch: a missing record, or a value too short
+// for an ltdb header, gives the header {rsn 0, dmaster UnknownPNN} and no
+// data. Only a failing TDB is an error.
+func (db *DB) FetchLocal(key []byte) (protocol.LtdbHeader, []byte, error) {
+	db.mu.Lock()
+	v, err := db.tdb.Fetch(key)
+	db.mu.Unlock()
+	if err != nil && !errors.Is(err, tdb.ErrNotFound) {
+		return protocol.LtdbHeader{}, nil, fmt.Errorf("fetch from %s: %w", db.Name, err)
+	}
+	if len(v) < protocol.LtdbHeaderSize {
+		return protocol.LtdbHeader{DMaster: protocol.UnknownPNN}, nil, nil
+	}
+	h, _ := protocol.DecodeLtdbHeader(v)
+	return h, v[protocol.LtdbHeaderSize:], nil
 }
 
 // Call sends a REQ_CALL to the local daemon and waits for its REPLY_CALL.

@@ -164,10 +164,8 @@ func (q *msgQueue) take() ([]Message, bool) {
 // with an error wrapping protocol.ErrShort; a failure of the walk itself
 // is the tdb package's error.
 func (db *DB) TraverseLocal(fn TraverseFunc) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
 	var herr error
-	_, err := db.tdb.TraverseRead(func(key, value []byte) bool {
+	err := db.TraverseLocalRaw(func(key, value []byte) bool {
 		hdr, e := protocol.DecodeLtdbHeader(value)
 		if e != nil {
 			herr = fmt.Errorf("traverse of %s: record %q: %w", db.Name, key, e)
@@ -179,4 +177,16 @@ func (db *DB) TraverseLocal(fn TraverseFunc) error {
 		return err
 	}
 	return herr
+}
+
+// TraverseLocalRaw walks the local TDB file with read locks and gives fn
+// each record as stored, ltdb header included and unchecked, as
+// ctdb_db_traverse_local without extract_header does for "ctdb backupdb".
+// The slices are valid only during the call; returning false stops the
+// walk.
+func (db *DB) TraverseLocalRaw(fn func(key, value []byte) bool) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	_, err := db.tdb.TraverseRead(fn)
+	return err
 }

@@ -54,8 +54,17 @@ func recFlags(flags uint32) []string {
 
 // formatRecord is dump_record: key, header and data, and an empty line.
 func formatRecord(key []byte, h protocol.LtdbHeader, data []byte) string {
+	return formatData("key", key) + formatHeader(h) + formatData("data", data) + "\n"
+}
+
+// formatData is dump_tdb_data: a name, the size and the bytes escaped.
+func formatData(name string, data []byte) string {
+	return fmt.Sprintf("%s(%d) = \"%s\"\n", name, len(data), escapeData(data))
+}
+
+// formatHeader is dump_ltdb_header.
+func formatHeader(h protocol.LtdbHeader) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "key(%d) = \"%s\"\n", len(key), escapeData(key))
 	fmt.Fprintf(&b, "dmaster: %d\n", h.DMaster)
 	fmt.Fprintf(&b, "rsn: %d\n", h.RSN)
 	fmt.Fprintf(&b, "flags: 0x%08x", h.Flags)
@@ -63,7 +72,6 @@ func formatRecord(key []byte, h protocol.LtdbHeader, data []byte) string {
 		b.WriteString(" " + n)
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "data(%d) = \"%s\"\n\n", len(data), escapeData(data))
 	return b.String()
 }
 
@@ -127,14 +135,21 @@ func (t *tool) findAndAttach(arg string) (dbRef, *client.DB, error) {
 	if err != nil {
 		return ref, nil, err
 	}
+	db, err := t.attachRef(ref)
+	return ref, db, err
+}
+
+// attachRef attaches a database found by dbExists with its flags, saying
+// "Failed to attach to DB NAME" after the library's message when it fails.
+func (t *tool) attachRef(ref dbRef) (*client.DB, error) {
 	db, err := t.attach(ref.name, ref.flags)
 	if err != nil {
 		if !fatal(err) {
 			t.eprintf("Failed to attach to DB %s\n", ref.name)
 		}
-		return ref, nil, err
+		return nil, err
 	}
-	return ref, db, nil
+	return db, nil
 }
 
 // Run follows control_catdb: attach, then ctdb_db_traverse (REGISTER_SRVID,

@@ -164,20 +164,25 @@ func failure(err error) error {
 // parseData is the real tool's str_to_data: an argument starting with "0x"
 // is hexadecimal (either case, an even number of digits), anything else is
 // taken literally (no NUL added). On error msg is what it prints.
-func parseData(s string) (data []byte, msg string, ok bool) {
-	if !strings.HasPrefix(s, "0x") {
-		return []byte(s), "", true
+func parseData(s string) (data []byte, msg string, ok bool) { return parseDataN(s, len(s)) }
+
+// parseDataN is str_to_data of the first n bytes of s. Its messages show
+// s from the offending digits to its end, as the C string they print runs
+// on past the n bytes (ptrans converts parts of a line).
+func parseDataN(s string, n int) (data []byte, msg string, ok bool) {
+	if !strings.HasPrefix(s[:n], "0x") {
+		return []byte(s[:n]), "", true
 	}
-	hex := s[2:]
+	hex, tail := s[2:n], s[2:]
 	if len(hex)%2 != 0 {
-		return nil, fmt.Sprintf("Key (%s) contains odd number of hex digits\n", hex), false
+		return nil, fmt.Sprintf("Key (%s) contains odd number of hex digits\n", tail), false
 	}
 	data = make([]byte, len(hex)/2)
 	for i := range data {
 		hi, ok1 := hexVal(hex[2*i])
 		lo, ok2 := hexVal(hex[2*i+1])
 		if !ok1 || !ok2 {
-			return nil, fmt.Sprintf("Invalid hex: %s\n", hex[2*i:]), false
+			return nil, fmt.Sprintf("Invalid hex: %s\n", tail[2*i:]), false
 		}
 		data[i] = hi<<4 | lo
 	}
@@ -366,26 +371,39 @@ func listOfNodes(nm *protocol.NodeMap, mask uint32, exclude uint32) []uint32 {
 // first failure to arrive (a status or errno, 0 when all succeeded); err is
 // set only when the tool must end (closed connection, -T limit).
 func (t *tool) controlMulti(pnns []uint32, op protocol.Opcode, data []byte) (int, error) {
-	errs := make(chan error, len(pnns))
-	for _, pnn := range pnns {
-		go func(pnn uint32) {
-			_, err := t.control(op, pnn, data)
-			errs <- err
-		}(pnn)
+	_, code, err := t.controlMultiReplies(pnns, op, data)
+	return code, err
+}
+
+// controlMultiReplies is controlMulti that also returns the reply data of
+// each node, in the order of pnns (meaningful when code is 0).
+func (t *tool) controlMultiReplies(pnns []uint32, op protocol.Opcode, data []byte) (replies [][]byte, code int, err error) {
+	type result struct {
+		i    int
+		data []byte
+		err  error
 	}
-	first := 0
+	results := make(chan result, len(pnns))
+	for i, pnn := range pnns {
+		go func(i int, pnn uint32) {
+			d, err := t.control(op, pnn, data)
+			results <- result{i, d, err}
+		}(i, pnn)
+	}
+	replies = make([][]byte, len(pnns))
 	for range pnns {
-		err := <-errs
-		if err == nil || first != 0 {
+		r := <-results
+		replies[r.i] = r.data
+		if r.err == nil || code != 0 {
 			continue
 		}
-		code, ferr := t.errCode(err)
+		c, ferr := t.errCode(r.err)
 		if ferr != nil {
-			return 0, ferr
+			return nil, 0, ferr
 		}
-		first = code
+		code = c
 	}
-	return first, nil
+	return replies, code, nil
 }
 
 // jsonDB is a database in the JSON documents.

@@ -211,8 +211,13 @@ type runResult struct {
 }
 
 // runTool runs the tool with args, the environment env and, if fd is not
-// nil, CTDB_SOCKET pointing at fd.
+// nil, CTDB_SOCKET pointing at fd; standard input is empty.
 func runTool(fd *fakeDaemon, env map[string]string, args ...string) runResult {
+	return runToolInput(fd, env, "", args...)
+}
+
+// runToolInput is runTool with input on standard input.
+func runToolInput(fd *fakeDaemon, env map[string]string, input string, args ...string) runResult {
 	e := map[string]string{}
 	for k, v := range env {
 		e[k] = v
@@ -222,7 +227,7 @@ func runTool(fd *fakeDaemon, env map[string]string, args ...string) runResult {
 	}
 	lookup := func(k string) (string, bool) { v, ok := e[k]; return v, ok }
 	var out, errb bytes.Buffer
-	rc := run(args, lookup, &out, &errb)
+	rc := run(args, lookup, strings.NewReader(input), &out, &errb)
 	return runResult{out.String(), errb.String(), rc}
 }
 

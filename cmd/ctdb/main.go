@@ -70,6 +70,15 @@ type CLI struct {
 	Deletekey       DeletekeyCmd       `cmd:"" help:"delete a database key"`
 	Getdbseqnum     GetdbseqnumCmd     `cmd:"" help:"get database sequence number"`
 	Dbstatistics    DbstatisticsCmd    `cmd:"" help:"show database statistics"`
+	Pfetch          PfetchCmd          `cmd:"" help:"fetch record from persistent database"`
+	Pstore          PstoreCmd          `cmd:"" help:"write record to persistent database"`
+	Pdelete         PdeleteCmd         `cmd:"" help:"delete record from persistent database"`
+	Ptrans          PtransCmd          `cmd:"" help:"update a persistent database (from file or stdin)"`
+	Tfetch          TfetchCmd          `cmd:"" help:"fetch a record"`
+	Tstore          TstoreCmd          `cmd:"" help:"store a record"`
+	Backupdb        BackupdbCmd        `cmd:"" help:"backup a database into a file"`
+	Restoredb       RestoredbCmd       `cmd:"" help:"restore a database from a file"`
+	Dumpdbbackup    DumpdbbackupCmd    `cmd:"" help:"dump database from a backup file"`
 }
 
 // cmdInfo is what the real tool's command table says about a command.
@@ -118,6 +127,15 @@ var commands = map[string]cmdInfo{
 	"deletekey":       {args: "<dbname|dbid> <key>"},
 	"getdbseqnum":     {args: "<dbname|dbid>"},
 	"dbstatistics":    {remote: true, args: "<dbname|dbid>"},
+	"pfetch":          {args: "<dbname|dbid> <key>"},
+	"pstore":          {args: "<dbname|dbid> <key> <value>"},
+	"pdelete":         {args: "<dbname|dbid> <key>"},
+	"ptrans":          {args: "<dbname|dbid> [<file>]"},
+	"tfetch":          {remote: true, args: "<tdb-file> <key> [<file>]"},
+	"tstore":          {remote: true, args: "<tdb-file> <key> <data> [<rsn> <dmaster> <flags>]"},
+	"backupdb":        {args: "<dbname|dbid> <file>"},
+	"restoredb":       {args: "<file> [dbname]"},
+	"dumpdbbackup":    {withoutDaemon: true, args: "<file>"},
 }
 
 // Args catches a command's positional arguments; each command checks their
@@ -127,11 +145,11 @@ type Args struct {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run is the whole tool: it returns the exit status.
-func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
+func run(args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("ctdb"),
@@ -185,7 +203,7 @@ func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io
 	defer cancel()
 
 	out, errw := newGate(stdout), newGate(stderr)
-	t := newTool(ctx, cli.Globals, name, lookupEnv, out, errw)
+	t := newTool(ctx, cli.Globals, name, lookupEnv, stdin, out, errw)
 
 	done := make(chan int, 1)
 	go func() {

@@ -1,7 +1,5 @@
 package main
 
-import "encoding/hex"
-
 // ReadkeyCmd is "ctdb readkey DB KEY [readonly]": a record of a volatile
 // database, migrated to our node first.
 type ReadkeyCmd struct{ Args }
@@ -36,12 +34,7 @@ func (c *ReadkeyCmd) Run(t *tool) error {
 	data := append([]byte(nil), rec.Data...)
 	t.unlock(db, rec)
 	if t.opts.json {
-		return t.printJSON(struct {
-			jsonKey
-			Size    int    `json:"size"`
-			Data    string `json:"data"`
-			DataHex string `json:"data_hex"`
-		}{t.keyJSON(ref, key), len(data), escapeData(data), hex.EncodeToString(data)})
+		return t.printJSON(t.keyValueJSON(ref, key, data))
 	}
 	t.print(formatReadkey(data))
 	return nil

@@ -25,14 +25,8 @@ func (t *tool) volatileDB(arg string) (dbRef, *client.DB, error) {
 		t.eprintf("DB %s is not a volatile database\n", ref.name)
 		return ref, nil, exitCode(1)
 	}
-	db, err := t.attach(ref.name, ref.flags)
-	if err != nil {
-		if !fatal(err) {
-			t.eprintf("Failed to attach to DB %s\n", ref.name)
-		}
-		return ref, nil, err
-	}
-	return ref, db, nil
+	db, err := t.attachRef(ref)
+	return ref, db, err
 }
 
 // fetchLock is ctdb_fetch_lock: the record locked, migrated here first if
@@ -49,17 +43,24 @@ func (t *tool) fetchLock(db *client.DB, key []byte) (*client.Record, error) {
 	if err == nil {
 		return rec, nil
 	}
+	return nil, t.fetchLockErr(db.Name, err)
+}
+
+// fetchLockErr reports a failed ctdb_fetch_lock of database name as the
+// library does (a message only for a failed chain lock) and returns its
+// return value, EIO, or the error that ends the tool.
+func (t *tool) fetchLockErr(name string, err error) error {
 	if t.ctx.Err() != nil {
-		return nil, errMaxRuntime
+		return errMaxRuntime
 	}
 	if errors.Is(err, client.ErrClosed) {
-		return nil, errDisconnected
+		return errDisconnected
 	}
 	var te *tdb.Error
 	if errors.As(err, &te) && te.Op == "chainlock" {
-		t.eprintf("fetch_lock: %s tdb_chainlock failed, %s\n", db.Name, te.Msg)
+		t.eprintf("fetch_lock: %s tdb_chainlock failed, %s\n", name, te.Msg)
 	}
-	return nil, exitCode(errnoEIO)
+	return exitCode(errnoEIO)
 }
 
 // localDMaster reports whether our node's copy of the record is one
@@ -119,37 +120,55 @@ func (t *tool) unlock(db *client.DB, rec *client.Record) {
 // then SCHEDULE_FOR_DELETION to our node, without timeout; its status is
 // not looked at.
 func (t *tool) deleteRecord(db *client.DB, rec *client.Record) error {
-	err := rec.Delete(t.ctx)
+	code, err := t.deleteErr(db.Name, rec.Delete(t.ctx))
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
+}
+
+// deleteErr reports the result of client.Record.Delete on database name
+// as ctdb_delete_record does: its messages and return value (0: deleted),
+// or the error that ends the tool.
+func (t *tool) deleteErr(name string, err error) (int, error) {
 	var te *tdb.Error
 	var ce *client.ControlError
 	switch {
 	case err == nil, errors.As(err, &ce):
-		return nil
+		return 0, nil
 	case t.ctx.Err() != nil:
-		return errMaxRuntime
+		return 0, errMaxRuntime
 	case errors.Is(err, client.ErrClosed):
-		return errDisconnected
+		return 0, errDisconnected
 	case errors.As(err, &te) && te.Op == "store":
-		t.eprintf("fetch_lock delete: %s tdb_store failed, %s\n", db.Name, te.Msg)
-		return exitCode(errnoEIO)
+		t.eprintf("fetch_lock delete: %s tdb_store failed, %s\n", name, te.Msg)
+		return errnoEIO, nil
 	case errors.As(err, &te) && te.Op == "chainunlock":
-		t.eprintf("fetch_lock: %s tdb_chainunlock failed, %s\n", db.Name, te.Msg)
-		return nil
+		t.eprintf("fetch_lock: %s tdb_chainunlock failed, %s\n", name, te.Msg)
+		return 0, nil
 	case errors.Is(err, context.DeadlineExceeded):
-		t.eprintf("delete_record: %s SCHEDULE_FOR_DELETION failed, ret=%d\n", db.Name, errnoETIMEDOUT)
-		return exitCode(errnoETIMEDOUT)
+		t.eprintf("delete_record: %s SCHEDULE_FOR_DELETION failed, ret=%d\n", name, errnoETIMEDOUT)
+		return errnoETIMEDOUT, nil
 	}
-	return exitCode(errnoEIO)
+	return errnoEIO, nil
 }
 
 // formatReadkey is control_readkey's line: the size and the data as "%.*s"
 // prints it (up to a NUL byte).
 func formatReadkey(data []byte) string {
-	shown := data
-	if i := bytes.IndexByte(shown, 0); i >= 0 {
-		shown = shown[:i]
+	return fmt.Sprintf("Data: size:%d ptr:[%s]\n", len(data), untilNUL(data))
+}
+
+// untilNUL is what printf's "%.*s" shows of data: the bytes before the
+// first NUL.
+func untilNUL(data []byte) []byte {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return data[:i]
 	}
-	return fmt.Sprintf("Data: size:%d ptr:[%s]\n", len(data), shown)
+	return data
 }
 
 // jsonKey is the document of readkey, writekey and deletekey.
@@ -163,4 +182,16 @@ type jsonKey struct {
 
 func (t *tool) keyJSON(ref dbRef, key []byte) jsonKey {
 	return jsonKey{t.name, t.pnn, dbJSON(ref.id, ref.name, ref.flags), escapeData(key), fmt.Sprintf("%x", key)}
+}
+
+// jsonKeyValue is the document of readkey and pfetch.
+type jsonKeyValue struct {
+	jsonKey
+	Size    int    `json:"size"`
+	Data    string `json:"data"`
+	DataHex string `json:"data_hex"`
+}
+
+func (t *tool) keyValueJSON(ref dbRef, key, data []byte) jsonKeyValue {
+	return jsonKeyValue{t.keyJSON(ref, key), len(data), escapeData(data), fmt.Sprintf("%x", data)}
 }

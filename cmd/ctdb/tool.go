@@ -55,6 +55,7 @@ type tool struct {
 	name      string          // the command
 	opts      options
 	lookupEnv func(string) (string, bool)
+	in        io.Reader // standard input (ptrans)
 	out, err  io.Writer
 	loc       *time.Location // zone of the times printed (ctime's)
 
@@ -65,7 +66,7 @@ type tool struct {
 	leader  *leaderWatch      // the leader broadcasts
 }
 
-func newTool(ctx context.Context, g Globals, name string, lookupEnv func(string) (string, bool), out, errw io.Writer) *tool {
+func newTool(ctx context.Context, g Globals, name string, lookupEnv func(string) (string, bool), in io.Reader, out, errw io.Writer) *tool {
 	return &tool{
 		ctx:  ctx,
 		name: name,
@@ -79,6 +80,7 @@ func newTool(ctx context.Context, g Globals, name string, lookupEnv func(string)
 			json:      g.JSON,
 		},
 		lookupEnv: lookupEnv,
+		in:        in,
 		out:       out,
 		err:       errw,
 		loc:       displayZone(),

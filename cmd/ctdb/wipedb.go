@@ -45,27 +45,21 @@ func (c *WipedbCmd) Run(t *tool) error {
 	}
 	dbid := protocol.U32(ref.id)
 	trans := (&protocol.TransDB{DBID: ref.id, TID: generation}).Marshal()
-	for _, step := range []struct {
-		op   protocol.Opcode
-		data []byte
-	}{
-		{protocol.ControlDBFreeze, dbid},
-		{protocol.ControlDBTransactionStart, trans},
-		{protocol.ControlWipeDatabase, trans},
-		{protocol.ControlDBSetHealthy, dbid},
-		{protocol.ControlDBTransactionCommit, trans},
-		{protocol.ControlDBThaw, dbid},
-	} {
-		code, err := t.controlMulti(pnns, step.op, step.data)
-		if err != nil {
+	err = t.multiSteps(pnns,
+		multiStep{protocol.ControlDBFreeze, dbid},
+		multiStep{protocol.ControlDBTransactionStart, trans},
+		multiStep{protocol.ControlWipeDatabase, trans},
+		multiStep{protocol.ControlDBSetHealthy, dbid},
+		multiStep{protocol.ControlDBTransactionCommit, trans},
+		multiStep{protocol.ControlDBThaw, dbid})
+	if err != nil {
+		if fatal(err) {
 			return err
 		}
-		if code != 0 {
-			if err := t.setRecmode(t.pnn, recoveryActive); fatal(err) {
-				return err
-			}
-			return exitCode(code)
+		if err := t.setRecmode(t.pnn, recoveryActive); fatal(err) {
+			return err
 		}
+		return err
 	}
 	if t.opts.json {
 		return t.printJSON(struct {
@@ -76,6 +70,28 @@ func (c *WipedbCmd) Run(t *tool) error {
 		}{t.name, t.pnn, dbJSON(ref.id, ref.name, ref.flags), pnns})
 	}
 	t.printf("Database %s wiped\n", ref.name)
+	return nil
+}
+
+// multiStep is a control that goes to several nodes at once.
+type multiStep struct {
+	op   protocol.Opcode
+	data []byte
+}
+
+// multiSteps sends each step to every node of pnns with controlMulti,
+// waiting for all before the next; the first failure stops it, as the
+// status or errno to exit with (or the error that ends the tool).
+func (t *tool) multiSteps(pnns []uint32, steps ...multiStep) error {
+	for _, s := range steps {
+		code, err := t.controlMulti(pnns, s.op, s.data)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return exitCode(code)
+		}
+	}
 	return nil
 }
 
