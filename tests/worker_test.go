@@ -37,6 +37,8 @@ func runWorker() int {
 		res, err = incrementWorker()
 	case "holdlock":
 		err = holdLockWorker()
+	case "txloop":
+		res, err = txLoopWorker()
 	default:
 		err = fmt.Errorf("unknown worker role %q", role)
 	}
