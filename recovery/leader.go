@@ -102,35 +102,72 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 	if st.View.Generation != p.Generation || !st.View.Recovering {
 		return fmt.Errorf("generation %d is not being recovered", p.Generation)
 	}
-	// Nodes that held records but are gone are not waited for.
+	// Nodes that held records but are gone are not waited for. Active
+	// nodes that were not members are asked too: their copies count only
+	// where this recovery already pushed to them (see recoverDB).
 	var from []uint32
 	for _, pnn := range p.From {
 		if pnn == l.self || slices.Contains(p.Active, pnn) || l.nodes.Connected(pnn) {
 			from = append(from, pnn)
 		}
 	}
-	for _, id := range st.DBOrder {
-		db, ok := st.DBs[id]
-		if !ok || db.Flags&(protocol.DBFlagPersistent|protocol.DBFlagReplicated) != 0 {
-			continue
-		}
-		req := request{Generation: p.Generation, DBID: id, ViewSeq: st.View.Seq}
-		if err := l.recoverDB(ctx, req, from, p.Active); err != nil {
-			return fmt.Errorf("recover %s: %w", db.Name, err)
+	for _, pnn := range p.Active {
+		if !slices.Contains(from, pnn) {
+			from = append(from, pnn)
 		}
 	}
-	return nil
+	// Every database on its own, in parallel: one that a client's lock
+	// keeps from freezing does not hold up the others, and once those are
+	// thawed the client can get what it waits for and let go.
+	var ids []uint32
+	for _, id := range st.DBOrder {
+		if db, ok := st.DBs[id]; ok && db.Flags&(protocol.DBFlagPersistent|protocol.DBFlagReplicated) == 0 {
+			ids = append(ids, id)
+		}
+	}
+	sem := make(chan struct{}, maxParallelDBs)
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			req := request{Generation: p.Generation, DBID: id, ViewSeq: st.View.Seq}
+			err := l.recoverDB(ctx, req, from, p.From, p.Active)
+			if err != nil {
+				err = fmt.Errorf("recover %s: %w", st.DBs[id].Name, err)
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range ids {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
-// recoverDB recovers one database: pull, merge, push.
-func (l *Leader) recoverDB(ctx context.Context, req request, from, active []uint32) error {
+// maxParallelDBs bounds the databases recovered at once (and so the
+// records held in memory).
+const maxParallelDBs = 8
+
+// recoverDB recovers one database: pull, merge, push, thaw. A node's copy
+// counts if it was a member of the last recovered generation (members) or
+// got this generation's push of the database already (a retry after the
+// database was thawed: records may have moved to it since).
+func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active []uint32) error {
 	copies := make(map[uint32][]protocol.RecData, len(from))
 	var mu sync.Mutex
 	err := onNodes(from, func(pnn uint32) error {
 		buf, err := l.call(ctx, pnn, OpPull, req.append(nil))
 		if err == nil {
+			var pushed bool
 			var rb protocol.RecBuffer
-			if err = rb.Unmarshal(buf); err == nil {
+			if pushed, buf, err = parsePullReply(buf); err == nil {
+				err = rb.Unmarshal(buf)
+			}
+			if err == nil && (pushed || slices.Contains(members, pnn)) {
 				mu.Lock()
 				copies[pnn] = rb.Records
 				mu.Unlock()
@@ -152,8 +189,14 @@ func (l *Leader) recoverDB(ctx context.Context, req request, from, active []uint
 	rb := protocol.RecBuffer{DBID: req.DBID, Records: merged}
 	push := req.append(nil)
 	push = append(push, rb.Marshal()...)
-	return onNodes(active, func(pnn uint32) error {
+	if err := onNodes(active, func(pnn uint32) error {
 		_, err := l.call(ctx, pnn, OpPush, push)
+		return err
+	}); err != nil {
+		return err
+	}
+	return onNodes(active, func(pnn uint32) error {
+		_, err := l.call(ctx, pnn, OpThaw, req.append(nil))
 		return err
 	})
 }

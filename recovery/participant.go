@@ -17,10 +17,30 @@ const (
 	OpPull uint32 = 0x7C000101
 	// OpPush: request header followed by a record buffer.
 	OpPush uint32 = 0x7C000102
+	// OpThaw: request header; the database serves again in the new
+	// generation while others may still be recovering.
+	OpThaw uint32 = 0x7C000103
 )
 
 // IsOpcode reports whether op is a recovery control.
-func IsOpcode(op uint32) bool { return op == OpPull || op == OpPush }
+func IsOpcode(op uint32) bool { return op >= OpPull && op <= OpThaw }
+
+// A pull reply is a u32 (1: this node got this generation's push of the
+// database) followed by the record buffer.
+func appendPullReply(b []byte, pushed bool, rb *protocol.RecBuffer) []byte {
+	var flag uint32
+	if pushed {
+		flag = 1
+	}
+	return append(binary.LittleEndian.AppendUint32(b, flag), rb.Marshal()...)
+}
+
+func parsePullReply(b []byte) (pushed bool, recbuf []byte, err error) {
+	if len(b) < 4 {
+		return false, nil, fmt.Errorf("pull reply: %d bytes", len(b))
+	}
+	return binary.LittleEndian.Uint32(b) == 1, b[4:], nil
+}
 
 // request heads the recovery controls: the generation being recovered, the
 // database, and the sequence number of the view that started the recovery.
@@ -59,6 +79,9 @@ type Participant struct {
 	gen        uint32
 	recovering bool
 	changed    chan struct{} // closed and cleared when the view changes
+	// pushed maps a database to the generation whose recovery pushed it
+	// here, until a recovery completes.
+	pushed map[uint32]uint32
 }
 
 // NewParticipant returns the participant of a node's volatile databases.
@@ -72,6 +95,9 @@ func (p *Participant) Install(seq uint64, gen uint32, recovering bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seq, p.gen, p.recovering = seq, gen, recovering
+	if !recovering {
+		clear(p.pushed)
+	}
 	if p.changed != nil {
 		close(p.changed)
 		p.changed = nil
@@ -115,6 +141,12 @@ func (p *Participant) Serve(ctx context.Context, op uint32, data []byte) ([]byte
 		return p.pull(ctx, req)
 	case OpPush:
 		return nil, p.push(ctx, req, rest)
+	case OpThaw:
+		db, err := p.db(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return nil, db.Thaw()
 	}
 	return nil, fmt.Errorf("recovery: unknown control 0x%x", op)
 }
@@ -140,7 +172,10 @@ func (p *Participant) pull(ctx context.Context, req request) ([]byte, error) {
 		return nil, err
 	}
 	rb := protocol.RecBuffer{DBID: req.DBID, Records: recs}
-	return rb.Marshal(), nil
+	p.mu.Lock()
+	pushed := p.pushed[req.DBID] == req.Generation
+	p.mu.Unlock()
+	return appendPullReply(nil, pushed, &rb), nil
 }
 
 func (p *Participant) push(ctx context.Context, req request, buf []byte) error {
@@ -155,5 +190,14 @@ func (p *Participant) push(ctx context.Context, req request, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	return db.Push(ctx, rb.Records)
+	if err := db.Push(ctx, rb.Records); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.pushed == nil {
+		p.pushed = make(map[uint32]uint32)
+	}
+	p.pushed[req.DBID] = req.Generation
+	p.mu.Unlock()
+	return nil
 }

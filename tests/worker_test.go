@@ -39,6 +39,8 @@ func runWorker() int {
 		err = holdLockWorker()
 	case "txloop":
 		res, err = txLoopWorker()
+	case "lockpair":
+		res, err = lockPairWorker()
 	default:
 		err = fmt.Errorf("unknown worker role %q", role)
 	}
