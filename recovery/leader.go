@@ -54,12 +54,18 @@ type Leader struct {
 	mRuns     *metrics.Counter
 	mFailures *metrics.Counter
 	mBans     *metrics.Counter
-	mDuration *metrics.Histogram
-	mRecords  *metrics.Counter
+	// mBansAvoided counts bans not made to keep a quorum of active nodes.
+	mBansAvoided *metrics.Counter
+	mDuration    *metrics.Histogram
+	mRecords     *metrics.Counter
 
 	mu sync.Mutex
-	// failures counts consecutive failed recoveries blamed on one node.
-	failures map[uint32]int
+	// failures counts consecutive failed recoveries blamed on one node;
+	// lastFailure is when the last of them failed.
+	failures    map[uint32]int
+	lastFailure time.Time
+	// now is the clock (tests replace it).
+	now func() time.Time
 }
 
 // NewLeader returns the recovery of node self, whose own part is local.
@@ -71,12 +77,13 @@ func NewLeader(self uint32, r Raft, nodes Nodes, local *Participant, log *slog.L
 		set = metrics.NewSet()
 	}
 	return &Leader{
-		self: self, raft: r, nodes: nodes, local: local, log: log, failures: make(map[uint32]int),
-		mRuns:     set.GetOrCreateCounter("ctdb_recovery_runs_total"),
-		mFailures: set.GetOrCreateCounter("ctdb_recovery_failures_total"),
-		mBans:     set.GetOrCreateCounter("ctdb_recovery_bans_total"),
-		mDuration: set.GetOrCreateHistogram("ctdb_recovery_duration_seconds"),
-		mRecords:  set.GetOrCreateCounter("ctdb_recovery_records_total"),
+		self: self, raft: r, nodes: nodes, local: local, log: log, failures: make(map[uint32]int), now: time.Now,
+		mRuns:        set.GetOrCreateCounter("ctdb_recovery_runs_total"),
+		mFailures:    set.GetOrCreateCounter("ctdb_recovery_failures_total"),
+		mBans:        set.GetOrCreateCounter("ctdb_recovery_bans_total"),
+		mBansAvoided: set.GetOrCreateCounter("ctdb_recovery_bans_avoided_total"),
+		mDuration:    set.GetOrCreateHistogram("ctdb_recovery_duration_seconds"),
+		mRecords:     set.GetOrCreateCounter("ctdb_recovery_records_total"),
 	}
 }
 
@@ -232,13 +239,23 @@ func onNodes(pnns []uint32, fn func(pnn uint32) error) error {
 }
 
 // blame counts a failed recovery against the node it failed on and bans
-// that node once it failed failLimit recoveries in a row.
+// that node once it failed failLimit recoveries in a row. Failures older
+// than RecoveryGracePeriod are forgiven. A ban that would leave fewer
+// active nodes than a majority of the cluster (or none) is not made: a
+// struggling cluster must not ban itself out of existence.
 func (l *Leader) blame(err error) {
 	var ne *NodeError
 	if !errors.As(err, &ne) {
 		return
 	}
+	st, _ := l.raft.State()
+	grace, _ := st.Tunable("RecoveryGracePeriod")
+	now := l.now()
 	l.mu.Lock()
+	if !l.lastFailure.IsZero() && now.Sub(l.lastFailure) > time.Duration(grace)*time.Second {
+		clear(l.failures)
+	}
+	l.lastFailure = now
 	for p := range l.failures {
 		if p != ne.Node {
 			delete(l.failures, p)
@@ -250,18 +267,30 @@ func (l *Leader) blame(err error) {
 		delete(l.failures, ne.Node)
 	}
 	l.mu.Unlock()
-	st, _ := l.raft.State()
-	if n < failLimit || !slices.Contains(st.Active(), ne.Node) {
+	active := st.Active()
+	if n < failLimit || !slices.Contains(active, ne.Node) {
 		return
 	}
 	if v, _ := st.Tunable("EnableBans"); v == 0 {
+		return
+	}
+	members := 0
+	for _, node := range st.Nodes {
+		if !node.Deleted {
+			members++
+		}
+	}
+	if left := len(active) - 1; left < members/2+1 {
+		l.log.Warn("not banning a node that keeps failing recoveries: the cluster would keep too few active nodes",
+			"pnn", ne.Node, "active_after_ban", left, "nodes", members, "err", ne.Err)
+		l.mBansAvoided.Inc()
 		return
 	}
 	secs, _ := st.Tunable("RecoveryBanPeriod")
 	l.log.Warn("banning a node that keeps failing recoveries", "pnn", ne.Node, "seconds", secs, "err", ne.Err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	until := time.Now().Add(time.Duration(secs) * time.Second).UnixNano()
+	until := now.Add(time.Duration(secs) * time.Second).UnixNano()
 	if _, err := l.raft.Apply(ctx, &raftlayer.CmdBan{PNN: ne.Node, Seconds: secs, Until: until}); err != nil {
 		l.log.Warn("ban after failed recoveries not committed", "pnn", ne.Node, "err", err)
 		return

@@ -182,3 +182,41 @@ func TestNodeFailingRecoveriesIsBanned(t *testing.T) {
 		t.Fatal("a healthy node was banned")
 	}
 }
+
+// A ban that would leave fewer active nodes than a majority is not made,
+// and old failures are forgiven after RecoveryGracePeriod.
+func TestBansKeepQuorumAndFailuresAreForgiven(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.nodes.down[2] = true
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
+	clock := time.Unix(1000, 0)
+	l.now = func() time.Time { return clock }
+	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+
+	// Two failures, then a pause longer than the grace period: the count
+	// starts again, so two more failures do not ban.
+	for i := 0; i < failLimit-1; i++ {
+		l.Recover(ctx(t), plan)
+	}
+	clock = clock.Add(121 * time.Second) // RecoveryGracePeriod is 120 s
+	for i := 0; i < failLimit-1; i++ {
+		l.Recover(ctx(t), plan)
+	}
+	if st, _ := tc.raft.State(); st.Nodes[2].Banned() {
+		t.Fatal("node 2 banned for failures spread beyond the grace period")
+	}
+
+	// With node 1 already banned, banning node 2 would leave node 0 alone
+	// out of three: not done.
+	until := clock.Add(time.Hour).UnixNano()
+	if _, err := tc.raft.Apply(ctx(t), &raftlayer.CmdBan{PNN: 1, Seconds: 3600, Until: until}); err != nil {
+		t.Fatal(err)
+	}
+	plan.Active = []uint32{0, 2}
+	for i := 0; i < 2*failLimit; i++ {
+		l.Recover(ctx(t), plan)
+	}
+	if st, _ := tc.raft.State(); st.Nodes[2].Banned() {
+		t.Fatal("a ban left the cluster without a majority of active nodes")
+	}
+}
