@@ -284,18 +284,24 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 // by their lmaster in a later pass.
 func vacuumUntilGone(t *testing.T, c *localcluster.Cluster, db, key string) {
 	t.Helper()
+	vacuumUntilGoneOn(t, c, others(len(c.Nodes)), db, key)
+}
+
+// vacuumUntilGoneOn vacuums db on the nodes until none holds key.
+func vacuumUntilGoneOn(t *testing.T, c *localcluster.Cluster, nodes []uint32, db, key string) {
+	t.Helper()
 	v := protocol.DBVacuum{DBID: protocol.DBID(db), FullVacuumRun: true}
 	waitUntil(t, 20*time.Second, key+" vacuumed away on every node", func() error {
-		for p := range c.Nodes {
+		for _, p := range nodes {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			r, err := connect(t, c, uint32(p)).Control(ctx, protocol.CurrentNode, protocol.ControlDBVacuum, 0, 0, v.Marshal())
+			r, err := connect(t, c, p).Control(ctx, protocol.CurrentNode, protocol.ControlDBVacuum, 0, 0, v.Marshal())
 			cancel()
 			if err != nil || r.Status != 0 {
 				t.Fatalf("vacuum on node %d: %+v %v", p, r, err)
 			}
 		}
-		for p := range c.Nodes {
-			if out := mustTool(t, c, uint32(p), "cattdb", db); strings.Contains(out, fmt.Sprintf("key(%d) = %q", len(key), key)) {
+		for _, p := range nodes {
+			if out := mustTool(t, c, p, "cattdb", db); strings.Contains(out, fmt.Sprintf("key(%d) = %q", len(key), key)) {
 				return fmt.Errorf("node %d holds %s", p, key)
 			}
 		}
@@ -337,6 +343,39 @@ func TestDeletedRecordNeverComesBack(t *testing.T) {
 		return err
 	})
 	check("after restarting node 1")
+}
+
+// TestDeletedRecordStaysDeletedAfterStopContinue: node 1 holds a record
+// when it is stopped; the record is deleted and vacuumed away on the
+// others; when node 1 continues, its copy does not come back.
+func TestDeletedRecordStaysDeletedAfterStopContinue(t *testing.T) {
+	c := cluster(t, 3)
+	mustTool(t, c, 0, "attach", "stopdel.tdb")
+	mustTool(t, c, 1, "writekey", "stopdel.tdb", "gone", "soon")
+	mustTool(t, c, 1, "stop")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.WaitNodesOK(ctx, []uint32{0, 2}, []uint32{0, 2}); err != nil {
+		t.Fatal(err)
+	}
+	// The stop's recovery kept node 1's record for the others.
+	if out := mustTool(t, c, 2, "readkey", "stopdel.tdb", "gone"); out != "Data: size:4 ptr:[soon]\n" {
+		t.Fatalf("record of the stopped node: %q", out)
+	}
+	mustTool(t, c, 2, "deletekey", "stopdel.tdb", "gone")
+	vacuumUntilGoneOn(t, c, []uint32{0, 2}, "stopdel.tdb", "gone")
+	mustTool(t, c, 1, "continue")
+	if err := c.WaitNodesOK(ctx, []uint32{0, 1, 2}, []uint32{0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	for p := range c.Nodes {
+		if out := mustTool(t, c, uint32(p), "cattdb", "stopdel.tdb"); strings.Contains(out, "soon") {
+			t.Errorf("node %d holds the deleted data after node 1 continued:\n%s", p, out)
+		}
+	}
+	if out := mustTool(t, c, 1, "readkey", "stopdel.tdb", "gone"); out != "Data: size:0 ptr:[]\n" {
+		t.Errorf("deleted record reads %q through the continued node", out)
+	}
 }
 
 func TestRealToolVolatileCommands(t *testing.T) {
