@@ -35,10 +35,17 @@ func (db *DB) Freeze(ctx context.Context) error {
 	}
 	done := db.requestFreeze()
 	db.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("freeze %s: %w", db.Name, ctx.Err())
+	slow := time.NewTimer(freezeReportAfter)
+	defer slow.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-slow.C:
+			db.log.Warn("freeze waits for a lock", "holder", db.lockHolder())
+		case <-ctx.Done():
+			return fmt.Errorf("freeze %s (lock held by %s): %w", db.Name, db.lockHolder(), ctx.Err())
+		}
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -64,6 +71,24 @@ func (db *DB) requestFreeze() <-chan struct{} {
 		go db.lockWhole()
 	}
 	return db.freezeDone
+}
+
+// freezeReportAfter is how long a freeze waits before it names who holds
+// the database.
+const freezeReportAfter = time.Second
+
+// lockHolder names a process holding a lock in the database, for logs.
+func (db *DB) lockHolder() string {
+	pid, held, err := db.wholeLocks.Holder(tdb.AllRecordOffset, 0)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !held:
+		return "nobody now"
+	case pid <= 0:
+		return "this daemon"
+	}
+	return fmt.Sprintf("pid %d", pid)
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

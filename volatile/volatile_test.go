@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -328,4 +330,27 @@ func TestPinEndsOnceTheOnlyClientWrote(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the record waited out its pin: %v", d)
 	}
+}
+
+// A freeze that cannot get the database names the process holding it.
+func TestFreezeNamesLockHolder(t *testing.T) {
+	tn := newTestNet(t, 1)
+	id := tn.attach("holder.tdb")
+	db := tn.mgrs[0].DB(id)
+	// A classic fcntl chain lock, as smbd takes it (this test process
+	// plays smbd).
+	if err := db.tdb.ChainLock([]byte("busy")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := db.Freeze(ctx)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("freeze blocked by a chain lock: %v", err)
+	}
+	db.tdb.ChainUnlock([]byte("busy"))
+	if err := db.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	db.Thaw()
 }
