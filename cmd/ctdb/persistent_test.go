@@ -136,7 +136,7 @@ func (p *pFixture) applyTo(nodes ...*pFixture) {
 				if err := db.Store(r.Key, r.Data, tdb.Replace); err != nil {
 					p.t.Fatal(err)
 				}
-				if string(r.Key) == string(client.SeqnumKey) {
+				if string(r.Key) == client.SeqnumKey {
 					d.seqnum, _ = protocol.ParseU64(r.Data[protocol.LtdbHeaderSize:])
 				}
 			}
@@ -152,7 +152,7 @@ func txRec(key string, rsn uint64, dmaster uint32, data string) protocol.RecData
 }
 
 func seqRec(n uint64, dmaster uint32) protocol.RecData {
-	return txRec(string(client.SeqnumKey), n, dmaster, string(protocol.U64(n)))
+	return txRec(client.SeqnumKey, n, dmaster, string(protocol.U64(n)))
 }
 
 // samplePtransInput is what the capture feeds ptrans.
@@ -343,7 +343,7 @@ func TestTransactionCommands(t *testing.T) {
 	f.writeTDB(pid.path, []dumpRecord{
 		{[]byte("nul"), []byte("ab\x00cd"), protocol.LtdbHeader{RSN: 4, DMaster: 0}},
 		{[]byte("k"), []byte("v"), protocol.LtdbHeader{RSN: 7, DMaster: 2, Flags: 0x10000}},
-		{client.SeqnumKey, protocol.U64(9), protocol.LtdbHeader{RSN: 9, DMaster: 2}},
+		{[]byte(client.SeqnumKey), protocol.U64(9), protocol.LtdbHeader{RSN: 9, DMaster: 2}},
 	})
 	// printf "%.*s" stops at a NUL; the key may be given in hex.
 	expect(t, f.run("pfetch", "sample_persistent.tdb", "0x6e756c"), "ab\n", "", 0)
