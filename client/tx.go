@@ -19,7 +19,7 @@ import (
 
 // SeqnumKey is the key of a persistent database's sequence number record
 // (its NUL included); the value is a little-endian u64.
-var SeqnumKey = []byte("__db_sequence_number__\x00")
+const SeqnumKey = "__db_sequence_number__\x00"
 
 // TxStep is the step of a transaction that failed.
 type TxStep int
@@ -231,7 +231,7 @@ func (tx *Tx) Delete(key []byte) error { return tx.Store(key, nil) }
 // ctdb_transaction_fetch_db_seqnum: no data is 0, else it must be 8 bytes
 // (EINVAL).
 func (tx *Tx) localSeqnum() (uint64, error) {
-	_, d, err := tx.db.FetchLocal(SeqnumKey)
+	_, d, err := tx.db.FetchLocal([]byte(SeqnumKey))
 	if err != nil {
 		return 0, &TxError{Step: TxSeqnum, DB: tx.db.Name, Err: err}
 	}
@@ -261,7 +261,7 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Store(SeqnumKey, protocol.U64(before+1)); err != nil {
+	if err := tx.Store([]byte(SeqnumKey), protocol.U64(before+1)); err != nil {
 		return err
 	}
 	buf := (&protocol.RecBuffer{DBID: tx.db.ID, Records: tx.recs}).Marshal()

@@ -63,8 +63,6 @@ func rec(key string, rsn uint64, dmaster uint32, data []byte) protocol.RecData {
 	return protocol.RecData{Key: []byte(key), Data: append(h.AppendTo(nil), data...)}
 }
 
-const seqKey = "__db_sequence_number__\x00"
-
 // commits returns the record buffers of the TRANS3_COMMITs sent, checking
 // how they were sent.
 func (x *txFixture) commits(t *testing.T) []protocol.RecBuffer {
@@ -124,7 +122,7 @@ func TestTransactionCommit(t *testing.T) {
 	got := x.commits(t)
 	wantBuf := protocol.RecBuffer{DBID: x.db.ID, Records: []protocol.RecData{
 		rec("key1", 1, 1, []byte("value1")),
-		rec(seqKey, 1, 1, protocol.U64(1)),
+		rec(SeqnumKey, 1, 1, protocol.U64(1)),
 	}}
 	if len(got) != 1 || !bytes.Equal(got[0].Marshal(), wantBuf.Marshal()) {
 		t.Errorf("commit %+v", got)
@@ -182,7 +180,7 @@ func TestTransactionCommit(t *testing.T) {
 		rec("key1", 1, 1, []byte("value1")),
 		rec("nokey", 0, protocol.UnknownPNN, nil),
 		rec("key1", 2, 1, nil),
-		rec(seqKey, 2, 1, protocol.U64(2)),
+		rec(SeqnumKey, 2, 1, protocol.U64(2)),
 	}
 	if len(got) != 2 || !bytes.Equal(got[1].Marshal(), wantBuf.Marshal()) {
 		t.Errorf("commit %+v", got[len(got)-1])
@@ -251,13 +249,13 @@ func TestTransactionCommitRetry(t *testing.T) {
 	if n := len(x.commits(t)); n != 4 {
 		t.Errorf("%d commits", n)
 	}
-	if s, _, err := x.db.Fetch(x.ctx, []byte(seqKey)); err != nil || !bytes.Equal(s, protocol.U64(2)) {
+	if s, _, err := x.db.Fetch(x.ctx, []byte(SeqnumKey)); err != nil || !bytes.Equal(s, protocol.U64(2)) {
 		t.Errorf("seqnum %x %v", s, err)
 	}
 	// Failed, and the seqnum moved on by two: EIO.
 	err := commit(func(n int, req *protocol.ReqControl) int32 {
 		h := protocol.LtdbHeader{RSN: 9}
-		x.db.storeRaw([]byte(seqKey), append(h.AppendTo(nil), protocol.U64(4)...))
+		x.db.storeRaw([]byte(SeqnumKey), append(h.AppendTo(nil), protocol.U64(4)...))
 		return 1
 	})
 	var te *TxError
@@ -267,7 +265,7 @@ func TestTransactionCommitRetry(t *testing.T) {
 		t.Errorf("mismatch: %v", err)
 	}
 	// A seqnum that is not 8 bytes: EINVAL before anything is sent.
-	x.db.storeRaw([]byte(seqKey), append((&protocol.LtdbHeader{}).AppendTo(nil), 1, 2, 3))
+	x.db.storeRaw([]byte(SeqnumKey), append((&protocol.LtdbHeader{}).AppendTo(nil), 1, 2, 3))
 	before := len(x.commits(t))
 	err = commit(func(int, *protocol.ReqControl) int32 { return 0 })
 	if !errors.As(err, &te) || te.Step != TxSeqnum || !errors.Is(err, syscall.EINVAL) || len(x.commits(t)) != before {

@@ -42,11 +42,9 @@ func (c *AttachCmd) Run(t *tool) error {
 	defer db.Close()
 	if t.opts.json {
 		return t.printJSON(struct {
-			Command string `json:"command"`
-			PNN     uint32 `json:"pnn"`
-			jsonDB
+			jsonDBCommand
 			Path string `json:"path"`
-		}{t.name, t.pnn, dbJSON(db.ID, db.Name, flags), db.Path})
+		}{t.dbCommandJSON(t.pnn, db.ID, db.Name, flags), db.Path})
 	}
 	return nil
 }

@@ -82,13 +82,11 @@ func (c *BackupdbCmd) Run(t *tool) error {
 	}
 	if t.opts.json {
 		return t.printJSON(struct {
-			Command string `json:"command"`
-			PNN     uint32 `json:"pnn"`
-			jsonDB
+			jsonDBCommand
 			File    string `json:"file"`
 			Buffers uint64 `json:"buffers"`
 			Records uint64 `json:"records"`
-		}{t.name, t.pnn, dbJSON(ref.id, ref.name, ref.flags), path, hdr.nbuf, hdr.nrec})
+		}{t.dbCommandJSON(t.pnn, ref.id, ref.name, ref.flags), path, hdr.nbuf, hdr.nrec})
 	}
 	t.printf("Database backed up to %s\n", path)
 	return nil

@@ -213,6 +213,18 @@ func (t *tool) parseArg(arg, what string) ([]byte, error) {
 	return data, nil
 }
 
+// parseKeyValue parses a key and a value argument, as writekey, pstore
+// and tstore do, one after the other.
+func (t *tool) parseKeyValue(keyArg, valueArg string) (key, value []byte, err error) {
+	if key, err = t.parseArg(keyArg, "key"); err != nil {
+		return nil, nil, err
+	}
+	if value, err = t.parseArg(valueArg, "value"); err != nil {
+		return nil, nil, err
+	}
+	return key, value, nil
+}
+
 // attachOps names the attach controls as the client library's messages
 // do.
 var attachOps = []protocol.Opcode{
@@ -415,6 +427,19 @@ type jsonDB struct {
 	Sticky     bool   `json:"sticky"`
 	Readonly   bool   `json:"readonly"`
 	FlagsValue uint8  `json:"flags_value"`
+}
+
+// jsonDBCommand starts the documents of the commands that act on a
+// database: the command, the node and the database.
+type jsonDBCommand struct {
+	Command string `json:"command"`
+	PNN     uint32 `json:"pnn"`
+	jsonDB
+}
+
+// dbCommandJSON is the head of such a document for the command on pnn.
+func (t *tool) dbCommandJSON(pnn, id uint32, name string, flags uint8) jsonDBCommand {
+	return jsonDBCommand{t.name, pnn, dbJSON(id, name, flags)}
 }
 
 func dbJSON(id uint32, name string, flags uint8) jsonDB {

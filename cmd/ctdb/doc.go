@@ -32,13 +32,20 @@
 // and the database commands: getdbmap, getdbstatus DB, attach NAME
 // [persistent|replicated], detach DB..., catdb DB, cattdb DB, readkey DB KEY
 // [readonly], writekey DB KEY VALUE, deletekey DB KEY, wipedb DB,
-// getdbseqnum DB, dbstatistics DB, setdbreadonly DB, setdbsticky DB. A DB is
+// getdbseqnum DB, dbstatistics DB, setdbreadonly DB, setdbsticky DB,
+// pfetch DB KEY, pstore DB KEY VALUE, pdelete DB KEY, ptrans DB [FILE],
+// backupdb DB FILE, restoredb FILE [DB], dumpdbbackup FILE, tfetch TDBFILE
+// KEY [FILE], tstore TDBFILE KEY VALUE [RSN [DMASTER]]. A DB is
 // a database name, or its id when it starts with "0x"; keys and values are
 // taken literally (no NUL added), or as hexadecimal bytes after "0x".
 // readkey, writekey and deletekey only work on volatile databases; the
 // record is migrated to our node first. catdb shows the records of the
 // whole cluster (a traverse through the daemon, records with no data left
-// out), cattdb our node's TDB file as it is.
+// out), cattdb our node's TDB file as it is. pfetch, pstore, pdelete and
+// ptrans work on persistent and replicated databases, in a transaction of
+// the ctdb client library (g_lock in g_lock.tdb, TRANS3_COMMIT); backupdb
+// saves our node's copy in the real tool's backup format, which restoredb
+// loads on every active node and dumpdbbackup prints.
 //
 // The daemon's socket is $CTDB_SOCKET, else $CTDB_BASE/run/ctdbd.socket when
 // $CTDB_TEST_MODE is set, else /run/ctdb/ctdbd.socket. listnodes reads

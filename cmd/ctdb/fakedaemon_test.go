@@ -27,6 +27,8 @@ type fakeDaemon struct {
 	requests []*protocol.ReqControl
 	takeover int // takeover run requests received
 	afters   map[protocol.Opcode]after
+	messages []protocol.ReqMessage // the messages the tool sent
+	calls    int                   // REQ_CALLs received (answered with status -1)
 }
 
 // after runs once a control has been answered; message sends a message to
@@ -100,6 +102,20 @@ func (fd *fakeDaemon) reqs() []*protocol.ReqControl {
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	return append([]*protocol.ReqControl(nil), fd.requests...)
+}
+
+// sentMessages returns the messages received, in order.
+func (fd *fakeDaemon) sentMessages() []protocol.ReqMessage {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return append([]protocol.ReqMessage(nil), fd.messages...)
+}
+
+// callCount is the number of REQ_CALLs received.
+func (fd *fakeDaemon) callCount() int {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.calls
 }
 
 // opcodes lists the controls received, in order.
@@ -186,11 +202,13 @@ func (fd *fakeDaemon) serve(conn net.Conn) {
 				fd.t.Errorf("fake daemon: %v", err)
 				return
 			}
+			m.Data = bytes.Clone(m.Data)
 			fd.mu.Lock()
 			answer := fd.answer
 			if m.SrvID == protocol.SrvIDTakeoverRun {
 				fd.takeover++
 			}
+			fd.messages = append(fd.messages, m)
 			fd.mu.Unlock()
 			if m.SrvID == protocol.SrvIDTakeoverRun && answer != nil {
 				var sm protocol.SrvIDMessage
@@ -200,6 +218,18 @@ func (fd *fakeDaemon) serve(conn net.Conn) {
 				}
 				message(sm.SrvID, protocol.U32(uint32(*answer)))
 			}
+		case protocol.OpReqCall:
+			// No migrations here: a failed call ends a fetch lock at once.
+			var c protocol.ReqCall
+			if err := c.Unmarshal(pkt); err != nil {
+				fd.t.Errorf("fake daemon: %v", err)
+				return
+			}
+			fd.mu.Lock()
+			fd.calls++
+			fd.mu.Unlock()
+			r := protocol.ReplyCall{Header: protocol.Header{DestNode: c.SrcNode, SrcNode: fd.pnn, ReqID: c.ReqID}, Status: -1}
+			send(r.Marshal())
 		}
 	}
 }

@@ -83,6 +83,19 @@ import (
 //	              "hop_count_buckets": [uint x16], "lock_buckets": [uint x16],
 //	              "latency": {"locks"|"vacuum": {"num": int, "min": float, "avg": float, "max": float}},
 //	              "hot_keys": [{"count": uint, "key_hex": string}...]}
+//	pfetch      {"command": "pfetch", "pnn": uint, DB..., "key": string, "key_hex": string,
+//	             "size": int, "data": string, "data_hex": string}  (size 0: no record)
+//	pstore, pdelete {"command": string, "pnn": uint, DB..., "key": string, "key_hex": string}
+//	ptrans      {"command": "ptrans", "pnn": uint, DB..., "stored": int (the lines stored,
+//	             unchanged values included)}
+//	backupdb    {"command": "backupdb", "pnn": uint, DB..., "file": string, "buffers": uint,
+//	             "records": uint}
+//	restoredb   {"command": "restoredb", "pnn": uint, DB..., "file": string,
+//	             "timestamp": TIME (of the backup), "records": uint, "nodes": [uint...]}
+//	            (the "Restoring database" line is not printed)
+//	dumpdbbackup {"name": string, "timestamp": TIME, "flags_value": uint,
+//	              "records": [RECORD...], "count": uint}
+//	tfetch, tstore {"command": string, "file": string, RECORD...}
 //	version     {"version": "4.17.12-Debian", "implementation": "rctdb",
 //	             "rctdb_version": string}
 

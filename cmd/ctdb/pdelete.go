@@ -16,18 +16,5 @@ func (c *PdeleteCmd) Run(t *tool) error {
 		return err
 	}
 	defer db.Close()
-	tx, err := t.startTx(db, false)
-	if err != nil {
-		return err
-	}
-	if err := tx.Delete(key); err != nil {
-		return t.txFailed(db, tx, err, "Failed to delete record for key "+args[1]+"\n")
-	}
-	if err := t.commitTx(db, tx); err != nil {
-		return err
-	}
-	if t.opts.json {
-		return t.printJSON(t.keyJSON(ref, key))
-	}
-	return nil
+	return t.storeInTx(ref, db, key, nil, "Failed to delete record for key "+args[1]+"\n")
 }

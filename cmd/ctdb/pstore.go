@@ -20,18 +20,5 @@ func (c *PstoreCmd) Run(t *tool) error {
 	if err != nil {
 		return err
 	}
-	tx, err := t.startTx(db, false)
-	if err != nil {
-		return err
-	}
-	if err := tx.Store(key, value); err != nil {
-		return t.txFailed(db, tx, err, "Failed to store record for key "+args[1]+"\n")
-	}
-	if err := t.commitTx(db, tx); err != nil {
-		return err
-	}
-	if t.opts.json {
-		return t.printJSON(t.keyJSON(ref, key))
-	}
-	return nil
+	return t.storeInTx(ref, db, key, value, "Failed to store record for key "+args[1]+"\n")
 }

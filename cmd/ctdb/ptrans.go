@@ -68,11 +68,9 @@ func (c *PtransCmd) Run(t *tool) error {
 	}
 	if t.opts.json {
 		return t.printJSON(struct {
-			Command string `json:"command"`
-			PNN     uint32 `json:"pnn"`
-			jsonDB
+			jsonDBCommand
 			Stored int `json:"stored"`
-		}{t.name, t.pnn, dbJSON(ref.id, ref.name, ref.flags), stored})
+		}{t.dbCommandJSON(t.pnn, ref.id, ref.name, ref.flags), stored})
 	}
 	return nil
 }

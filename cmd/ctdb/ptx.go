@@ -196,3 +196,23 @@ func (t *tool) persistentKey(args []string) (dbRef, *client.DB, []byte, error) {
 	}
 	return ref, db, key, nil
 }
+
+// storeInTx is the end of pstore and pdelete: a transaction with one store
+// (nil data: a delete), committed; failMsg is the tool's message when the
+// store fails.
+func (t *tool) storeInTx(ref dbRef, db *client.DB, key, value []byte, failMsg string) error {
+	tx, err := t.startTx(db, false)
+	if err != nil {
+		return err
+	}
+	if err := tx.Store(key, value); err != nil {
+		return t.txFailed(db, tx, err, failMsg)
+	}
+	if err := t.commitTx(db, tx); err != nil {
+		return err
+	}
+	if t.opts.json {
+		return t.printJSON(t.keyJSON(ref, key))
+	}
+	return nil
+}

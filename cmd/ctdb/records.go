@@ -173,15 +173,13 @@ func untilNUL(data []byte) []byte {
 
 // jsonKey is the document of readkey, writekey and deletekey.
 type jsonKey struct {
-	Command string `json:"command"`
-	PNN     uint32 `json:"pnn"`
-	jsonDB
+	jsonDBCommand
 	Key    string `json:"key"`
 	KeyHex string `json:"key_hex"`
 }
 
 func (t *tool) keyJSON(ref dbRef, key []byte) jsonKey {
-	return jsonKey{t.name, t.pnn, dbJSON(ref.id, ref.name, ref.flags), escapeData(key), fmt.Sprintf("%x", key)}
+	return jsonKey{t.dbCommandJSON(t.pnn, ref.id, ref.name, ref.flags), escapeData(key), fmt.Sprintf("%x", key)}
 }
 
 // jsonKeyValue is the document of readkey and pfetch.

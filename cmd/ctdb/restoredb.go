@@ -45,24 +45,9 @@ func (c *RestoredbCmd) Run(t *tool) error {
 		return err
 	}
 	defer db.Close()
-	nm, err := t.getNodemap(false)
+	pnns, generation, err := t.activeNodes()
 	if err != nil {
-		if fatal(err) {
-			return err
-		}
-		t.eprintf("Failed to get nodemap\n")
-		return exitCode(errnoENOMEM)
-	}
-	generation, err := t.getGeneration()
-	if err != nil {
-		if !fatal(err) {
-			t.eprintf("Failed to get current generation\n")
-		}
 		return err
-	}
-	pnns := listOfNodes(nm, protocol.NodeFlagsInactive, protocol.UnknownPNN)
-	if len(pnns) == 0 {
-		return exitCode(errnoENOMEM)
 	}
 	if err := t.restore(db.ID, generation, pnns, hdr, f); err != nil {
 		if fatal(err) {
@@ -78,14 +63,12 @@ func (c *RestoredbCmd) Run(t *tool) error {
 	}
 	if t.opts.json {
 		return t.printJSON(struct {
-			Command string `json:"command"`
-			PNN     uint32 `json:"pnn"`
-			jsonDB
+			jsonDBCommand
 			File      string   `json:"file"`
 			Timestamp *string  `json:"timestamp"`
 			Records   uint64   `json:"records"`
 			Nodes     []uint32 `json:"nodes"`
-		}{t.name, t.pnn, dbJSON(db.ID, name, flags), args[0],
+		}{t.dbCommandJSON(t.pnn, db.ID, name, flags), args[0],
 			jsonTime(protocol.Timeval{Sec: hdr.timestamp}), hdr.nrec, pnns})
 	}
 	t.printf("Database %s restored\n", name)

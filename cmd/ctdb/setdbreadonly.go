@@ -30,11 +30,7 @@ func (t *tool) setDBFlag(args []string, what string, op protocol.Opcode, opName 
 		return t.ctrlErrName(opName, t.cmdPNN, err)
 	}
 	if t.opts.json {
-		return t.printJSON(struct {
-			Command string `json:"command"`
-			PNN     uint32 `json:"pnn"`
-			jsonDB
-		}{t.name, t.cmdPNN, dbJSON(ref.id, ref.name, ref.flags)})
+		return t.printJSON(t.dbCommandJSON(t.cmdPNN, ref.id, ref.name, ref.flags))
 	}
 	return nil
 }

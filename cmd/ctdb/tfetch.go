@@ -51,14 +51,17 @@ func (c *TfetchCmd) Run(t *tool) error {
 	h, _ := protocol.DecodeLtdbHeader(value)
 	data := value[protocol.LtdbHeaderSize:]
 	if t.opts.json {
-		return t.printJSON(struct {
-			Command string `json:"command"`
-			File    string `json:"file"`
-			jsonRecord
-		}{t.name, args[0], recordJSON(key, h, data)})
+		return t.printJSON(jsonTDBRecord{t.name, args[0], recordJSON(key, h, data)})
 	}
 	t.print(formatHeader(h) + formatData("data", data))
 	return nil
+}
+
+// jsonTDBRecord is the document of tfetch and tstore.
+type jsonTDBRecord struct {
+	Command string `json:"command"`
+	File    string `json:"file"`
+	jsonRecord
 }
 
 // openTDBFile opens a TDB file as tfetch and tstore do: read-write, the

@@ -23,11 +23,7 @@ func (c *TstoreCmd) Run(t *tool) error {
 		return err
 	}
 	defer f.Close()
-	key, err := t.parseArg(args[1], "key")
-	if err != nil {
-		return err
-	}
-	value, err := t.parseArg(args[2], "value")
+	key, value, err := t.parseKeyValue(args[1], args[2])
 	if err != nil {
 		return err
 	}
@@ -47,11 +43,7 @@ func (c *TstoreCmd) Run(t *tool) error {
 		return exitCode(-1)
 	}
 	if t.opts.json {
-		return t.printJSON(struct {
-			Command string `json:"command"`
-			File    string `json:"file"`
-			jsonRecord
-		}{t.name, args[0], recordJSON(key, h, value)})
+		return t.printJSON(jsonTDBRecord{t.name, args[0], recordJSON(key, h, value)})
 	}
 	return nil
 }

@@ -24,24 +24,9 @@ func (c *WipedbCmd) Run(t *tool) error {
 		return err
 	}
 	defer db.Close()
-	nm, err := t.getNodemap(false)
+	pnns, generation, err := t.activeNodes()
 	if err != nil {
-		if fatal(err) {
-			return err
-		}
-		t.eprintf("Failed to get nodemap\n")
-		return exitCode(errnoENOMEM)
-	}
-	generation, err := t.getGeneration()
-	if err != nil {
-		if !fatal(err) {
-			t.eprintf("Failed to get current generation\n")
-		}
 		return err
-	}
-	pnns := listOfNodes(nm, protocol.NodeFlagsInactive, protocol.UnknownPNN)
-	if len(pnns) == 0 {
-		return exitCode(errnoENOMEM)
 	}
 	dbid := protocol.U32(ref.id)
 	trans := (&protocol.TransDB{DBID: ref.id, TID: generation}).Marshal()
@@ -63,14 +48,37 @@ func (c *WipedbCmd) Run(t *tool) error {
 	}
 	if t.opts.json {
 		return t.printJSON(struct {
-			Command string `json:"command"`
-			PNN     uint32 `json:"pnn"`
-			jsonDB
+			jsonDBCommand
 			Nodes []uint32 `json:"nodes"`
-		}{t.name, t.pnn, dbJSON(ref.id, ref.name, ref.flags), pnns})
+		}{t.dbCommandJSON(t.pnn, ref.id, ref.name, ref.flags), pnns})
 	}
 	t.printf("Database %s wiped\n", ref.name)
 	return nil
+}
+
+// activeNodes is how wipedb and restoredb find where to act: our node map
+// ("Failed to get nodemap", ENOMEM), the leader's generation ("Failed to
+// get current generation"), and the active nodes (none: ENOMEM, silently).
+func (t *tool) activeNodes() (pnns []uint32, generation uint32, err error) {
+	nm, err := t.getNodemap(false)
+	if err != nil {
+		if fatal(err) {
+			return nil, 0, err
+		}
+		t.eprintf("Failed to get nodemap\n")
+		return nil, 0, exitCode(errnoENOMEM)
+	}
+	if generation, err = t.getGeneration(); err != nil {
+		if !fatal(err) {
+			t.eprintf("Failed to get current generation\n")
+		}
+		return nil, 0, err
+	}
+	pnns = listOfNodes(nm, protocol.NodeFlagsInactive, protocol.UnknownPNN)
+	if len(pnns) == 0 {
+		return nil, 0, exitCode(errnoENOMEM)
+	}
+	return pnns, generation, nil
 }
 
 // multiStep is a control that goes to several nodes at once.

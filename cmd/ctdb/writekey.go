@@ -15,11 +15,7 @@ func (c *WritekeyCmd) Run(t *tool) error {
 		return err
 	}
 	defer db.Close()
-	key, err := t.parseArg(args[1], "key")
-	if err != nil {
-		return err
-	}
-	value, err := t.parseArg(args[2], "value")
+	key, value, err := t.parseKeyValue(args[1], args[2])
 	if err != nil {
 		return err
 	}
