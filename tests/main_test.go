@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for _, cmd := range []string{"ctdbd", "ctdb-local"} {
+	for _, cmd := range []string{"ctdbd", "ctdb-local", "ctdb"} {
 		b := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/rctdb/rctdb/cmd/"+cmd)
 		b.Stdout, b.Stderr = os.Stderr, os.Stderr
 		if err := b.Run(); err != nil {
