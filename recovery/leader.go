@@ -58,6 +58,7 @@ type Leader struct {
 	mBansAvoided *metrics.Counter
 	mDuration    *metrics.Histogram
 	mRecords     *metrics.Counter
+	mPages       *metrics.Counter
 
 	mu sync.Mutex
 	// failures counts consecutive failed recoveries blamed on one node;
@@ -84,6 +85,7 @@ func NewLeader(self uint32, r Raft, nodes Nodes, local *Participant, log *slog.L
 		mBansAvoided: set.GetOrCreateCounter("ctdb_recovery_bans_avoided_total"),
 		mDuration:    set.GetOrCreateHistogram("ctdb_recovery_duration_seconds"),
 		mRecords:     set.GetOrCreateCounter("ctdb_recovery_records_total"),
+		mPages:       set.GetOrCreateCounter("ctdb_recovery_pages_total"),
 	}
 }
 
@@ -132,6 +134,7 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 			ids = append(ids, id)
 		}
 	}
+	limit, _ := st.Tunable("RecBufferSizeLimit")
 	sem := make(chan struct{}, maxParallelDBs)
 	errs := make(chan error, len(ids))
 	for _, id := range ids {
@@ -139,7 +142,7 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			req := request{Generation: p.Generation, DBID: id, ViewSeq: st.View.Seq}
-			err := l.recoverDB(ctx, req, from, p.From, p.Active)
+			err := l.recoverDB(ctx, req, from, p.From, p.Active, limit)
 			if err != nil {
 				err = fmt.Errorf("recover %s: %w", st.DBs[id].Name, err)
 			}
@@ -159,53 +162,131 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 // records held in memory).
 const maxParallelDBs = 8
 
-// recoverDB recovers one database: pull, merge, push, thaw. A node's copy
-// counts if it was a member of the last recovered generation (members) or
-// got this generation's push of the database already (a retry after the
-// database was thawed: records may have moved to it since).
-func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active []uint32) error {
-	copies := make(map[uint32][]protocol.RecData, len(from))
-	var mu sync.Mutex
-	err := onNodes(from, func(pnn uint32) error {
-		buf, err := l.call(ctx, pnn, OpPull, req.append(nil))
-		if err == nil {
-			var pushed bool
-			var rb protocol.RecBuffer
-			if pushed, buf, err = parsePullReply(buf); err == nil {
-				err = rb.Unmarshal(buf)
-			}
-			if err == nil && (pushed || slices.Contains(members, pnn)) {
-				mu.Lock()
-				copies[pnn] = rb.Records
-				mu.Unlock()
-			}
+// recoverDB recovers one database: pull, merge and push page by page,
+// then thaw. A node's copy counts if it was a member of the last recovered
+// generation (members) or got this generation's push of the database
+// already (a retry after the database was thawed: records may have moved
+// to it since).
+//
+// Pages are ranges of hash chains, so that no page holds more than about
+// limit bytes per node: the first node's pull decides where a page ends,
+// the others send the same chains. Nodes whose files differ in hash size
+// cannot be paged alike; then the database goes in one page.
+func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active []uint32, limit uint32) error {
+	gone := map[uint32]bool{} // departing nodes that stopped answering
+	start, first, pages, records := uint32(0), true, 0, 0
+	for {
+		copies, next, hashSizes, err := l.pullPage(ctx, req, from, members, active, gone, start, limit)
+		if err != nil {
+			return err
 		}
-		if err != nil && !slices.Contains(active, pnn) {
-			// It leaves the cluster; what only it held is lost with it,
-			// as when it dies.
-			l.log.Warn("no records from a departing node", "pnn", pnn, "db_id", fmt.Sprintf("0x%08x", req.DBID), "err", err)
-			return nil
+		if len(hashSizes) > 1 && limit != 0 {
+			l.log.Warn("nodes' files differ in hash size; recovering the database in one page", "db_id", fmt.Sprintf("0x%08x", req.DBID), "hash_sizes", hashSizes)
+			limit, start = 0, 0
+			continue
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		merged := volatile.Merge(copies, l.self)
+		records += len(merged)
+		l.mRecords.Add(len(merged))
+		last := len(hashSizes) == 0 || next >= hashSizes[0]
+		var flags uint32
+		if first {
+			flags |= pushFirst
+		}
+		if last {
+			flags |= pushLast
+		}
+		rb := protocol.RecBuffer{DBID: req.DBID, Records: merged}
+		end := next
+		if last {
+			end = 0 // to the end, whatever the receiver's hash size
+		}
+		push := pushPage{Flags: flags, Start: start, End: end}.append(req.append(nil))
+		push = append(push, rb.Marshal()...)
+		if err := onNodes(active, func(pnn uint32) error {
+			_, err := l.call(ctx, pnn, OpPush, push)
+			return err
+		}); err != nil {
+			return err
+		}
+		pages++
+		l.mPages.Inc()
+		if last {
+			break
+		}
+		start, first = next, false
 	}
-	merged := volatile.Merge(copies, l.self)
-	l.mRecords.Add(len(merged))
-	rb := protocol.RecBuffer{DBID: req.DBID, Records: merged}
-	push := req.append(nil)
-	push = append(push, rb.Marshal()...)
-	if err := onNodes(active, func(pnn uint32) error {
-		_, err := l.call(ctx, pnn, OpPush, push)
-		return err
-	}); err != nil {
-		return err
-	}
+	l.log.Debug("database recovered", "db_id", fmt.Sprintf("0x%08x", req.DBID), "records", records, "pages", pages)
 	return onNodes(active, func(pnn uint32) error {
 		_, err := l.call(ctx, pnn, OpThaw, req.append(nil))
 		return err
 	})
+}
+
+// pullPage pulls one page from every node still answering: the records of
+// the nodes whose copies count, the chain after the page, and the distinct
+// hash sizes reported.
+func (l *Leader) pullPage(ctx context.Context, req request, from, members, active []uint32, gone map[uint32]bool, start, limit uint32) (map[uint32][]protocol.RecData, uint32, []uint32, error) {
+	copies := make(map[uint32][]protocol.RecData, len(from))
+	var mu sync.Mutex
+	var sizes []uint32
+	take := func(pnn uint32, r pullRange) (uint32, error) {
+		buf, err := l.call(ctx, pnn, OpPull, r.append(req.append(nil)))
+		var rep pullReply
+		if err == nil {
+			rep, err = parsePullReply(buf)
+		}
+		var rb protocol.RecBuffer
+		if err == nil {
+			err = rb.Unmarshal(rep.recbuf)
+		}
+		if err != nil {
+			if !slices.Contains(active, pnn) {
+				// It leaves the cluster; what only it held is lost with
+				// it, as when it dies.
+				l.log.Warn("no records from a departing node", "pnn", pnn, "db_id", fmt.Sprintf("0x%08x", req.DBID), "err", err)
+				mu.Lock()
+				gone[pnn] = true
+				mu.Unlock()
+				return 0, nil
+			}
+			return 0, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if rep.pushed || slices.Contains(members, pnn) {
+			copies[pnn] = rb.Records
+		}
+		if !slices.Contains(sizes, rep.hashSize) {
+			sizes = append(sizes, rep.hashSize)
+		}
+		return rep.next, nil
+	}
+	var nodes []uint32
+	for _, p := range from {
+		if !gone[p] {
+			nodes = append(nodes, p)
+		}
+	}
+	if len(nodes) == 0 {
+		return copies, 0, nil, nil
+	}
+	// The first node's pull decides the page's end.
+	next, err := take(nodes[0], pullRange{Start: start, Limit: limit})
+	if err != nil {
+		return nil, 0, nil, &NodeError{Node: nodes[0], Err: err}
+	}
+	if gone[nodes[0]] {
+		return l.pullPage(ctx, req, from, members, active, gone, start, limit)
+	}
+	err = onNodes(nodes[1:], func(pnn uint32) error {
+		_, err := take(pnn, pullRange{Start: start, End: next})
+		return err
+	})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return copies, next, sizes, nil
 }
 
 // call runs a recovery control on pnn, this node included.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/rctdb/rctdb/election"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
@@ -218,5 +220,47 @@ func TestBansKeepQuorumAndFailuresAreForgiven(t *testing.T) {
 	}
 	if st, _ := tc.raft.State(); st.Nodes[2].Banned() {
 		t.Fatal("a ban left the cluster without a majority of active nodes")
+	}
+}
+
+// A database larger than RecBufferSizeLimit is recovered in pages of hash
+// chains, with the same result as in one piece.
+func TestRecoverInPages(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	if err := tc.raft.st.Apply(&raftlayer.CmdSetTunable{Name: "RecBufferSizeLimit", Value: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	var on0, on1 []protocol.RecData
+	want := map[string]string{}
+	for i := 0; i < 3000; i++ {
+		k := fmt.Sprintf("key-%d", i)
+		on0 = append(on0, rec(k, 1, 0, "v1"))
+		want[k] = "v1@1/dm0"
+		if i%3 == 0 { // node 1 has a newer copy of every third
+			on1 = append(on1, rec(k, 2, 1, "v2"))
+			want[k] = "v2@2/dm0"
+		}
+	}
+	tc.seed(t, 0, on0...)
+	tc.seed(t, 1, on1...)
+	set := metrics.NewSet()
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, set)
+	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+	if err := l.Recover(ctx(t), plan); err != nil {
+		t.Fatal(err)
+	}
+	for p := uint32(0); p < 3; p++ {
+		got := tc.contents(t, p)
+		if len(got) != len(want) {
+			t.Fatalf("node %d: %d records after recovery, want %d", p, len(got), len(want))
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("node %d: %s = %s, want %s", p, k, got[k], v)
+			}
+		}
+	}
+	if pages := l.mPages.Get(); pages < 10 {
+		t.Fatalf("%d pages for ~90 kB of records with a 2000-byte limit", pages)
 	}
 }

@@ -13,9 +13,10 @@ import (
 // Node-to-node controls of recovery. Like the Raft layer's they lie far
 // above CTDB's opcodes; the server refuses them from clients.
 const (
-	// OpPull: request header; reply: record buffer of the database.
+	// OpPull: request header and a pullRange; reply: see appendPullReply.
 	OpPull uint32 = 0x7C000101
-	// OpPush: request header followed by a record buffer.
+	// OpPush: request header, u32 page flags (pushFirst, pushLast), and a
+	// record buffer.
 	OpPush uint32 = 0x7C000102
 	// OpThaw: request header; the database serves again in the new
 	// generation while others may still be recovering.
@@ -25,21 +26,65 @@ const (
 // IsOpcode reports whether op is a recovery control.
 func IsOpcode(op uint32) bool { return op >= OpPull && op <= OpThaw }
 
-// A pull reply is a u32 (1: this node got this generation's push of the
-// database) followed by the record buffer.
-func appendPullReply(b []byte, pushed bool, rb *protocol.RecBuffer) []byte {
+// pullRange asks for the records of chains [Start, End), or with End 0
+// from Start until Limit bytes are passed (Limit 0: all).
+type pullRange struct{ Start, End, Limit uint32 }
+
+func (r pullRange) append(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, r.Start)
+	b = binary.LittleEndian.AppendUint32(b, r.End)
+	return binary.LittleEndian.AppendUint32(b, r.Limit)
+}
+
+func parsePullRange(b []byte) (pullRange, error) {
+	if len(b) != 12 {
+		return pullRange{}, fmt.Errorf("pull range: %d bytes, want 12", len(b))
+	}
+	le := binary.LittleEndian
+	return pullRange{Start: le.Uint32(b), End: le.Uint32(b[4:]), Limit: le.Uint32(b[8:])}, nil
+}
+
+// A pull reply: u32 pushed (1: this node got this generation's push of the
+// database), u32 next chain, u32 hash size, then the record buffer.
+type pullReply struct {
+	pushed         bool
+	next, hashSize uint32
+	recbuf         []byte
+}
+
+func appendPullReply(b []byte, pushed bool, page volatile.Page, rb *protocol.RecBuffer) []byte {
 	var flag uint32
 	if pushed {
 		flag = 1
 	}
-	return append(binary.LittleEndian.AppendUint32(b, flag), rb.Marshal()...)
+	b = binary.LittleEndian.AppendUint32(b, flag)
+	b = binary.LittleEndian.AppendUint32(b, page.Next)
+	b = binary.LittleEndian.AppendUint32(b, page.HashSize)
+	return append(b, rb.Marshal()...)
 }
 
-func parsePullReply(b []byte) (pushed bool, recbuf []byte, err error) {
-	if len(b) < 4 {
-		return false, nil, fmt.Errorf("pull reply: %d bytes", len(b))
+func parsePullReply(b []byte) (pullReply, error) {
+	if len(b) < 12 {
+		return pullReply{}, fmt.Errorf("pull reply: %d bytes", len(b))
 	}
-	return binary.LittleEndian.Uint32(b) == 1, b[4:], nil
+	le := binary.LittleEndian
+	return pullReply{pushed: le.Uint32(b) == 1, next: le.Uint32(b[4:]), hashSize: le.Uint32(b[8:]), recbuf: b[12:]}, nil
+}
+
+// pushPage heads a push's records: page flags, and the chains [Start,
+// End) the records replace (End 0: to the end).
+type pushPage struct{ Flags, Start, End uint32 }
+
+// Page flags of a push.
+const (
+	pushFirst uint32 = 1 << iota
+	pushLast
+)
+
+func (p pushPage) append(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, p.Flags)
+	b = binary.LittleEndian.AppendUint32(b, p.Start)
+	return binary.LittleEndian.AppendUint32(b, p.End)
 }
 
 // request heads the recovery controls: the generation being recovered, the
@@ -138,9 +183,18 @@ func (p *Participant) Serve(ctx context.Context, op uint32, data []byte) ([]byte
 	}
 	switch op {
 	case OpPull:
-		return p.pull(ctx, req)
+		r, err := parsePullRange(rest)
+		if err != nil {
+			return nil, err
+		}
+		return p.pull(ctx, req, r)
 	case OpPush:
-		return nil, p.push(ctx, req, rest)
+		if len(rest) < 12 {
+			return nil, fmt.Errorf("push: %d bytes", len(rest))
+		}
+		le := binary.LittleEndian
+		pg := pushPage{Flags: le.Uint32(rest), Start: le.Uint32(rest[4:]), End: le.Uint32(rest[8:])}
+		return nil, p.push(ctx, req, pg, rest[12:])
 	case OpThaw:
 		db, err := p.db(ctx, req)
 		if err != nil {
@@ -162,23 +216,23 @@ func (p *Participant) db(ctx context.Context, req request) (*volatile.DB, error)
 	return db, nil
 }
 
-func (p *Participant) pull(ctx context.Context, req request) ([]byte, error) {
+func (p *Participant) pull(ctx context.Context, req request, r pullRange) ([]byte, error) {
 	db, err := p.db(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := db.Pull(ctx)
+	page, err := db.PullPage(ctx, r.Start, r.End, int(r.Limit))
 	if err != nil {
 		return nil, err
 	}
-	rb := protocol.RecBuffer{DBID: req.DBID, Records: recs}
+	rb := protocol.RecBuffer{DBID: req.DBID, Records: page.Records}
 	p.mu.Lock()
 	pushed := p.pushed[req.DBID] == req.Generation
 	p.mu.Unlock()
-	return appendPullReply(nil, pushed, &rb), nil
+	return appendPullReply(nil, pushed, page, &rb), nil
 }
 
-func (p *Participant) push(ctx context.Context, req request, buf []byte) error {
+func (p *Participant) push(ctx context.Context, req request, pg pushPage, buf []byte) error {
 	var rb protocol.RecBuffer
 	if err := rb.Unmarshal(buf); err != nil {
 		return err
@@ -190,8 +244,11 @@ func (p *Participant) push(ctx context.Context, req request, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := db.Push(ctx, rb.Records); err != nil {
+	if err := db.PushPage(ctx, rb.Records, pg.Start, pg.End, pg.Flags&pushFirst != 0, pg.Flags&pushLast != 0); err != nil {
 		return err
+	}
+	if pg.Flags&pushLast == 0 {
+		return nil
 	}
 	p.mu.Lock()
 	if p.pushed == nil {

@@ -61,39 +61,82 @@ func (m *Manager) Recovering() bool {
 // the cluster already moved on, and its records may be in use.
 var errNotRecovering = errors.New("node is not in recovery")
 
-// Pull waits for the database to freeze and returns its records, each with
-// its ltdb header in Data.
+// Pull waits for the database to freeze and returns all its records, each
+// with its ltdb header in Data.
 func (db *DB) Pull(ctx context.Context) ([]protocol.RecData, error) {
+	p, err := db.PullPage(ctx, 0, 0, 0)
+	return p.Records, err
+}
+
+// Page is part of a database's records: those of hash chains [Start,
+// Next). Chains line up between nodes whose files have the same HashSize,
+// so the leader can merge the nodes' pages one range at a time.
+type Page struct {
+	Records  []protocol.RecData
+	Next     uint32 // the first chain not included; HashSize when done
+	HashSize uint32
+}
+
+// PullPage waits for the database to freeze and returns the records of the
+// chains from start: up to end (exclusive) if end is not 0, else up to and
+// including the chain at which the records pass limit bytes (0: no limit).
+func (db *DB) PullPage(ctx context.Context, start, end uint32, limit int) (Page, error) {
 	if !db.m.Recovering() {
-		return nil, fmt.Errorf("pull %s: %w", db.Name, errNotRecovering)
+		return Page{}, fmt.Errorf("pull %s: %w", db.Name, errNotRecovering)
 	}
 	if err := db.Freeze(ctx); err != nil {
-		return nil, err
+		return Page{}, err
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if !db.frozen {
-		return nil, fmt.Errorf("pull %s: %w", db.Name, errThawed)
+		return Page{}, fmt.Errorf("pull %s: %w", db.Name, errThawed)
 	}
-	var recs []protocol.RecData
+	p := Page{HashSize: uint32(db.hashSize)}
+	if end == 0 || end > p.HashSize {
+		end = p.HashSize
+	}
+	size := 0
+	chain := start
 	err := db.nolock(func() error {
-		_, err := db.tdb.TraverseRead(func(k, v []byte) bool {
-			if len(v) >= protocol.LtdbHeaderSize {
-				recs = append(recs, protocol.RecData{Key: append([]byte(nil), k...), Data: append([]byte(nil), v...)})
+		for ; chain < end; chain++ {
+			if limit > 0 && size >= limit {
+				break
 			}
-			return true
-		})
-		return err
+			_, err := db.tdb.TraverseChain(chain, func(k, v []byte) bool {
+				if len(v) >= protocol.LtdbHeaderSize {
+					r := protocol.RecData{Key: append([]byte(nil), k...), Data: append([]byte(nil), v...)}
+					size += r.Len()
+					p.Records = append(p.Records, r)
+				}
+				return true
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", db.Name, err)
+		return Page{}, fmt.Errorf("pull %s: %w", db.Name, err)
 	}
-	return recs, nil
+	p.Next = chain
+	return p, nil
 }
 
 // Push replaces the content of the frozen database with recs (values with
 // their ltdb headers) in one transaction.
 func (db *DB) Push(ctx context.Context, recs []protocol.RecData) error {
+	return db.PushPage(ctx, recs, 0, 0, true, true)
+}
+
+// PushPage writes one page of a recovery's records: they replace what the
+// chains [start, end) held (end 0: to the last chain). The first page
+// starts a transaction, the last commits it, so the database changes at
+// once however many pages it takes, and chains not pushed yet can still be
+// pulled meanwhile. A thaw or the next first page cancels a transaction
+// left open by a failed recovery.
+func (db *DB) PushPage(ctx context.Context, recs []protocol.RecData, start, end uint32, first, last bool) error {
 	if !db.m.Recovering() {
 		return fmt.Errorf("push %s: %w", db.Name, errNotRecovering)
 	}
@@ -105,33 +148,75 @@ func (db *DB) Push(ctx context.Context, recs []protocol.RecData) error {
 	if !db.frozen {
 		return fmt.Errorf("push %s: %w", db.Name, errThawed)
 	}
-	if db.txn {
+	if first && db.txn {
 		// A transaction of an interrupted wipe or push: start afresh.
 		db.nolock(db.tdb.TransactionCancel)
 		db.txn = false
 	}
+	if !first && !db.txn {
+		return fmt.Errorf("push %s: a page of a push that did not start here", db.Name)
+	}
 	err := db.nolock(func() error {
-		if err := db.tdb.TransactionStart(); err != nil {
-			return err
+		if first {
+			if err := db.tdb.TransactionStart(); err != nil {
+				return err
+			}
+			db.txn = true
 		}
-		if err := db.tdb.Wipe(); err != nil {
-			db.tdb.TransactionCancel()
+		if err := db.clearChains(start, end); err != nil {
 			return err
 		}
 		for _, r := range recs {
 			if err := db.tdb.Store(r.Key, r.Data, tdb.Replace); err != nil {
-				db.tdb.TransactionCancel()
 				return err
 			}
 		}
-		return db.tdb.TransactionCommit()
+		if last {
+			db.txn = false
+			return db.tdb.TransactionCommit()
+		}
+		return nil
 	})
 	if err != nil {
+		if db.txn {
+			db.nolock(db.tdb.TransactionCancel)
+			db.txn = false
+		}
 		return fmt.Errorf("push %s: %w", db.Name, err)
 	}
-	// Whatever was scheduled for deletion is gone or has a new dmaster.
-	clear(db.deleteQueue)
+	if last {
+		// Whatever was scheduled for deletion is gone or has a new dmaster.
+		clear(db.deleteQueue)
+	}
 	db.m.met.recoveredRecords.Add(len(recs))
+	return nil
+}
+
+// clearChains deletes the records of chains [start, end) (end 0: to the
+// last chain); all of them is a wipe. The database is frozen, in a
+// transaction.
+func (db *DB) clearChains(start, end uint32) error {
+	hs := uint32(db.hashSize)
+	if end == 0 || end > hs {
+		end = hs
+	}
+	if start == 0 && end == hs {
+		return db.tdb.Wipe()
+	}
+	for chain := start; chain < end; chain++ {
+		var keys [][]byte
+		if _, err := db.tdb.TraverseChain(chain, func(k, _ []byte) bool {
+			keys = append(keys, append([]byte(nil), k...))
+			return true
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := db.tdb.Delete(k); err != nil && !errors.Is(err, tdb.ErrNotFound) {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
