@@ -300,15 +300,22 @@ func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
 	l := m.lmaster(key)
 	db.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "via_lmaster", l != m.cfg.Self)
 	hdr := protocol.Header{Generation: m.Generation(), SrcNode: m.cfg.Self, ReqID: reqid}
+	var sent bool
 	if l == m.cfg.Self {
 		hdr.DestNode = requester
 		p := protocol.ReplyDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, Key: key, Data: r.data, RecordFlags: flags}
-		m.send(requester, p.Marshal())
-		return
+		sent = m.send(requester, p.Marshal())
+	} else {
+		hdr.DestNode = l
+		p := protocol.ReqDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, DMaster: requester, Key: key, Data: r.data, RecordFlags: flags}
+		sent = m.send(l, p.Marshal())
 	}
-	hdr.DestNode = l
-	p := protocol.ReqDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, DMaster: requester, Key: key, Data: r.data, RecordFlags: flags}
-	m.send(l, p.Marshal())
+	if !sent {
+		// The record never left: this node stays its dmaster, and the
+		// requester's call, sent again, finds it here.
+		db.storeRecord(key, r)
+		db.log.Warn("record kept: it could not be sent", "key", hexKey(key), "to", hdr.DestNode)
+	}
 }
 
 // HandleReqDMaster is the lmaster's part of a migration: it records the new
@@ -346,7 +353,13 @@ func (m *Manager) HandleReqDMaster(pkt []byte) {
 			Header: protocol.Header{Generation: m.Generation(), DestNode: p.DMaster, SrcNode: m.cfg.Self, ReqID: p.ReqID},
 			DBID:   db.ID, RSN: p.RSN, Key: key, Data: data, RecordFlags: p.RecordFlags,
 		}
-		m.send(p.DMaster, r.Marshal())
+		if !m.send(p.DMaster, r.Marshal()) {
+			// The record stops here: this lmaster becomes its dmaster
+			// rather than point at a node that never gets it.
+			h.DMaster = m.cfg.Self
+			db.storeRecord(key, record{hdr: h, data: data})
+			db.log.Warn("record kept by its lmaster: it could not be sent on", "key", hexKey(key), "to", p.DMaster)
+		}
 	})
 }
 

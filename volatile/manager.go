@@ -277,11 +277,15 @@ func (m *Manager) newReqID() uint32 {
 }
 
 // send sends a packet to another node, counting failures.
-func (m *Manager) send(pnn uint32, pkt []byte) {
+// send sends a node packet; false if it could not leave (no link to the
+// node), in which case a record it carried must stay here.
+func (m *Manager) send(pnn uint32, pkt []byte) bool {
 	if err := m.out.Send(pnn, pkt); err != nil {
 		m.met.sendErrors.Inc()
 		m.log.Debug("send to node failed", "pnn", pnn, "err", err)
+		return false
 	}
+	return true
 }
 
 // timerLoop resends calls that got no answer and propagates sequence numbers.

@@ -20,13 +20,14 @@ type testNet struct {
 	mgrs  map[uint32]*Manager
 	links map[[2]uint32]chan []byte
 	down  map[uint32]bool
+	cut   map[[2]uint32]bool // links from, to that lose what is sent
 	wg    sync.WaitGroup
 	done  chan struct{}
 }
 
 func newTestNet(t *testing.T, n int) *testNet {
 	tn := &testNet{t: t, mgrs: map[uint32]*Manager{}, links: map[[2]uint32]chan []byte{},
-		down: map[uint32]bool{}, done: make(chan struct{})}
+		down: map[uint32]bool{}, cut: map[[2]uint32]bool{}, done: make(chan struct{})}
 	var all []uint32
 	for i := 0; i < n; i++ {
 		all = append(all, uint32(i))
@@ -68,7 +69,7 @@ func (s netSender) Send(pnn uint32, pkt []byte) error {
 	tn := s.tn
 	tn.mu.Lock()
 	defer tn.mu.Unlock()
-	if tn.down[pnn] || tn.down[s.from] {
+	if tn.down[pnn] || tn.down[s.from] || tn.cut[[2]uint32{s.from, pnn}] {
 		return fmt.Errorf("node %d unreachable", pnn)
 	}
 	k := [2]uint32{s.from, pnn}
@@ -291,5 +292,48 @@ func TestCallWaitsForLateAttach(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("call for a database node 1 lacks was never refused")
+	}
+}
+
+// TestRecordKeptWhenItCannotBeSent: the lmaster cannot pass a record on to
+// the node that asked for it (no link yet); it keeps the record as its
+// dmaster instead of pointing at a node that never got it, and the call,
+// sent again, gets the record with its data.
+func TestRecordKeptWhenItCannotBeSent(t *testing.T) {
+	tn := newTestNet(t, 3)
+	id := tn.attach("kept.tdb")
+	key := ""
+	for i := 0; ; i++ {
+		key = fmt.Sprintf("k%d", i)
+		if tn.mgrs[0].lmaster([]byte(key)) == 1 {
+			break
+		}
+	}
+	tn.call(0, id, protocol.CallNullFunc, key)
+	tn.write(0, id, key, "precious")
+	tn.mu.Lock()
+	tn.cut[[2]uint32{1, 2}] = true
+	tn.mu.Unlock()
+	type res struct {
+		st   int32
+		data []byte
+	}
+	ch := make(chan res, 1)
+	tn.mgrs[2].ClientCall(&protocol.ReqCall{DBID: id, CallID: protocol.CallFetchFunc, Flags: protocol.CallFlagImmediateMigration, Key: []byte(key)},
+		func(st int32, data []byte) { ch <- res{st, data} })
+	waitFor(t, "node 1 keeps the record as dmaster", func() bool {
+		r, ok := tn.record(1, id, key)
+		return ok && r.hdr.DMaster == 1 && string(r.data) == "precious"
+	})
+	tn.mu.Lock()
+	delete(tn.cut, [2]uint32{1, 2})
+	tn.mu.Unlock()
+	select {
+	case r := <-ch:
+		if r.st != 0 || string(r.data) != "precious" {
+			t.Fatalf("call after the link came up: status %d data %q", r.st, r.data)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("call never answered; state:\n%s", tn.dump(id, key))
 	}
 }
