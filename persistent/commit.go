@@ -62,7 +62,7 @@ func (c *Committer) run(ctx context.Context, kind opKind, dbid uint32, recbuf []
 	start := time.Now()
 	m := c.store.m
 	m.commits.Inc()
-	idx, err := c.cl.Apply(ctx, &raftlayer.CmdData{Payload: encodeOp(kind, dbid, recbuf)})
+	idx, err := c.cl.Apply(ctx, &raftlayer.CmdData{Payload: encodeOp(kind, c.self, dbid, recbuf)})
 	if err == nil {
 		err = c.waitActive(ctx, idx)
 	}

@@ -32,40 +32,43 @@ func (k opKind) String() string {
 	return fmt.Sprintf("op%d", byte(k))
 }
 
-// op is a decoded payload: kind, database, and for commit and restore the
-// records (ltdb header and data each), as a ctdb_rec_buffer.
+// op is a decoded payload: kind, the node that committed it, database,
+// and for commit and restore the records (ltdb header and data each), as a
+// ctdb_rec_buffer.
 type op struct {
 	kind    opKind
+	origin  uint32
 	dbid    uint32
 	records []protocol.RecData
 }
 
-// encodeOp encodes a payload: kind byte, then a ctdb_rec_buffer (for wipe
-// one without records), so the bytes a client sent go to the log as they
-// came.
-func encodeOp(kind opKind, dbid uint32, recbuf []byte) []byte {
+// encodeOp encodes a payload: kind byte, origin pnn (u32), then a
+// ctdb_rec_buffer (for wipe one without records), so the bytes a client
+// sent go to the log as they came.
+func encodeOp(kind opKind, origin, dbid uint32, recbuf []byte) []byte {
 	if recbuf == nil {
 		recbuf = (&protocol.RecBuffer{DBID: dbid}).Marshal()
 	}
-	out := make([]byte, 0, 1+len(recbuf))
+	out := make([]byte, 0, 5+len(recbuf))
 	out = append(out, byte(kind))
+	out = binary.LittleEndian.AppendUint32(out, origin)
 	out = append(out, recbuf...)
-	binary.LittleEndian.PutUint32(out[1:], dbid)
+	binary.LittleEndian.PutUint32(out[5:], dbid)
 	return out
 }
 
 func decodeOp(b []byte) (op, error) {
-	if len(b) < 1 {
-		return op{}, fmt.Errorf("persistent command: empty")
+	if len(b) < 5 {
+		return op{}, fmt.Errorf("persistent command: %d bytes", len(b))
 	}
-	o := op{kind: opKind(b[0])}
+	o := op{kind: opKind(b[0]), origin: binary.LittleEndian.Uint32(b[1:])}
 	switch o.kind {
 	case opCommit, opWipe, opRestore:
 	default:
 		return op{}, fmt.Errorf("persistent command: unknown kind %d", b[0])
 	}
 	var rb protocol.RecBuffer
-	if err := rb.Unmarshal(b[1:]); err != nil {
+	if err := rb.Unmarshal(b[5:]); err != nil {
 		return op{}, fmt.Errorf("persistent %s: %w", o.kind, err)
 	}
 	o.dbid, o.records = rb.DBID, rb.Records

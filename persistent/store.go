@@ -325,6 +325,13 @@ func (s *Store) ApplyData(index uint64, payload []byte, st *raftlayer.State) err
 	if err != nil {
 		return err
 	}
+	// A command from a node that is no longer active is refused: it may
+	// have left the cluster while its client held the transaction lock,
+	// and the lock (a volatile record) is gone with it, so another client
+	// may already be writing.
+	if st.Flags(op.origin)&protocol.NodeFlagsInactive != 0 {
+		return fmt.Errorf("%s from node %d: the node is not active", op.kind, op.origin)
+	}
 	info, ok := st.DBs[op.dbid]
 	if !ok || info.Flags&(protocol.DBFlagPersistent|protocol.DBFlagReplicated) == 0 {
 		return fmt.Errorf("%s: 0x%08x is not a persistent or replicated database", op.kind, op.dbid)

@@ -58,7 +58,7 @@ func seqnumRec(rsn, value uint64) protocol.RecData {
 }
 
 func commitPayload(recs ...protocol.RecData) []byte {
-	return encodeOp(opCommit, testID, (&protocol.RecBuffer{DBID: testID, Records: recs}).Marshal())
+	return encodeOp(opCommit, 1, testID, (&protocol.RecBuffer{DBID: testID, Records: recs}).Marshal())
 }
 
 func mustApply(t *testing.T, s *Store, st *raftlayer.State, payload []byte) {
@@ -141,11 +141,11 @@ func TestWipeAndRestoreOps(t *testing.T) {
 	s := newTestStore(t, t.TempDir())
 	st := testState(t, protocol.DBFlagPersistent)
 	mustApply(t, s, st, commitPayload(rec("k1", 1, "v1"), rec("k2", 1, "v2")))
-	mustApply(t, s, st, encodeOp(opWipe, testID, nil))
+	mustApply(t, s, st, encodeOp(opWipe, 1, testID, nil))
 	if value(t, s, "k1") != "<none>" {
 		t.Fatal("wipe left k1")
 	}
-	mustApply(t, s, st, encodeOp(opRestore, testID, (&protocol.RecBuffer{DBID: testID, Records: []protocol.RecData{rec("k3", 7, "v3")}}).Marshal()))
+	mustApply(t, s, st, encodeOp(opRestore, 1, testID, (&protocol.RecBuffer{DBID: testID, Records: []protocol.RecData{rec("k3", 7, "v3")}}).Marshal()))
 	if value(t, s, "k3") != "v3" {
 		t.Fatal("restore did not write k3")
 	}
@@ -163,7 +163,7 @@ func TestSnapshotRestoreGivesEqualFiles(t *testing.T) {
 	}
 	mustApply(t, a, st, commitPayload(recs...))
 	replID := protocol.DBID("repl.tdb")
-	mustApply(t, a, st, encodeOp(opCommit, replID, (&protocol.RecBuffer{DBID: replID, Records: []protocol.RecData{rec("r", 1, "x")}}).Marshal()))
+	mustApply(t, a, st, encodeOp(opCommit, 1, replID, (&protocol.RecBuffer{DBID: replID, Records: []protocol.RecData{rec("r", 1, "x")}}).Marshal()))
 	// b has a record of its own that the snapshot does not know.
 	mustApply(t, b, st, commitPayload(rec("stale", 1, "old")))
 
@@ -247,13 +247,13 @@ func TestConfigValidateNamesField(t *testing.T) {
 
 func FuzzDecodeOp(f *testing.F) {
 	f.Add(commitPayload(rec("k", 1, "v")))
-	f.Add(encodeOp(opWipe, 7, nil))
+	f.Add(encodeOp(opWipe, 1, 7, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := decodeOp(b)
 		if err != nil {
 			return
 		}
-		again, err := decodeOp(encodeOp(o.kind, o.dbid, (&protocol.RecBuffer{DBID: o.dbid, Records: o.records}).Marshal()))
+		again, err := decodeOp(encodeOp(o.kind, o.origin, o.dbid, (&protocol.RecBuffer{DBID: o.dbid, Records: o.records}).Marshal()))
 		if err != nil || again.dbid != o.dbid || len(again.records) != len(o.records) {
 			t.Fatalf("re-encoded op differs: %v", err)
 		}
@@ -291,4 +291,22 @@ func TestSnapshotOf100kRecords(t *testing.T) {
 		t.Fatalf("restored %d records", len(got))
 	}
 	t.Logf("100k records: one commit %v, snapshot %v (%.1f MiB), restore %v", commit.Round(time.Millisecond), snap.Round(time.Millisecond), float64(len(body))/(1<<20), restore.Round(time.Millisecond))
+}
+
+// A commit that reaches the log after its node left the active set is
+// refused: the transaction lock its client held went with the node.
+func TestCommitFromInactiveNodeRefused(t *testing.T) {
+	s := newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	st.View.Disconnected = []uint32{2}
+	payload := encodeOp(opCommit, 2, testID, (&protocol.RecBuffer{DBID: testID, Records: []protocol.RecData{rec("k", 1, "late")}}).Marshal())
+	if err := s.ApplyData(5, payload, st); err == nil {
+		t.Fatal("commit of a departed node applied")
+	}
+	if _, err := s.Ensure(testID, testDB, false); err != nil {
+		t.Fatal(err)
+	}
+	if value(t, s, "k") != "<none>" {
+		t.Fatal("refused commit wrote its record")
+	}
 }
