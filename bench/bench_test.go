@@ -130,7 +130,7 @@ func TestFloorRowsHaveNoRatio(t *testing.T) {
 			t.Errorf("floor row %+v: want both values, no ratio", row)
 		}
 	}
-	if n := rows[3].Note; !strings.Contains(n, "rctdb 50% of floor") || !strings.Contains(n, "ctdbd 80% of floor") {
+	if n := rows[3].Note; !strings.Contains(n, "of floor: rctdb 50%, ctdbd 80%") {
 		t.Errorf("message ring note %q", n)
 	}
 	var b strings.Builder

@@ -129,7 +129,6 @@ func sideOf(runs []Outcome, name string) side {
 // Rows turns results into the comparison's rows.
 func (r *Results) Rows() []Row {
 	var rows []Row
-	floor := r.floorRate()
 	for _, w := range r.Workloads {
 		a := sideOf(r.Outcomes[w.Name][Rctdb], Rctdb)
 		b := sideOf(r.Outcomes[w.Name][Ctdbd], Ctdbd)
@@ -153,7 +152,7 @@ func (r *Results) Rows() []Row {
 			}
 			row.Rctdb, row.Ctdbd = value(m, a), value(m, b)
 			if i == 0 {
-				row.Note = note(w, a, b, floor)
+				row.Note = r.note(w, a, b)
 			}
 			if reason != "" {
 				row.Reason = reason
@@ -169,34 +168,48 @@ func (r *Results) Rows() []Row {
 	return rows
 }
 
-// floorRate is the median rate of every good floor run, whichever
-// daemon's turn it was measured in (0: no floor).
-func (r *Results) floorRate() float64 {
-	var good []Outcome
-	for _, w := range r.Workloads {
-		if w.Floor {
-			for _, t := range r.Targets {
-				good = append(good, sideOf(r.Outcomes[w.Name][t], t).good...)
-			}
+// floorShare is how close target's runs of w come to the floor: the
+// median over runs of each run's rate divided by the rate of the floor
+// run made in the same round and turn (0: no pairs).
+func (r *Results) floorShare(w Workload, target string) float64 {
+	var floor []Outcome
+	for _, fw := range r.Workloads {
+		if fw.Floor {
+			floor = r.Outcomes[fw.Name][target]
 		}
 	}
-	return rateMetric("").Value(good)
+	runs := r.Outcomes[w.Name][target]
+	var shares []float64
+	for i := 0; i < len(runs) && i < len(floor); i++ {
+		if runs[i].OK() && floor[i].OK() && floor[i].Rate() > 0 {
+			shares = append(shares, runs[i].Rate()/floor[i].Rate())
+		}
+	}
+	return median(shares)
 }
 
 // note of a rate row: how close the message ring comes to the floor, and
 // which checks held.
-func note(w Workload, a, b side, floor float64) string {
-	var parts []string
+func (r *Results) note(w Workload, a, b side) string {
+	var floor, ok []string
 	for _, s := range []side{a, b} {
 		if len(s.good) == 0 {
 			continue
 		}
-		if w.Name == "message-ring" && floor > 0 {
-			parts = append(parts, fmt.Sprintf("%s %.0f%% of floor", s.good[0].Target, 100*rateMetric("").Value(s.good)/floor))
+		t := s.good[0].Target
+		if share := r.floorShare(w, t); w.Name == "message-ring" && share > 0 {
+			floor = append(floor, fmt.Sprintf("%s %.0f%%", t, 100*share))
 		}
 		if s.bad == "" && !w.Floor {
-			parts = append(parts, s.good[0].Target+" checks ok")
+			ok = append(ok, t)
 		}
+	}
+	var parts []string
+	if len(floor) > 0 {
+		parts = append(parts, "of floor: "+strings.Join(floor, ", "))
+	}
+	if len(ok) > 0 {
+		parts = append(parts, "checks ok: "+strings.Join(ok, ", "))
 	}
 	return strings.Join(parts, "; ")
 }
