@@ -180,7 +180,8 @@ func ratePanel(b *strings.Builder, w Workload, ss []series) {
 		for _, r := range rates {
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="black"/>`+"\n", x0+slot*0.3, y(r))
 		}
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x0+slot*0.3, y(m)-6, fmtNum(m))
+		// The median's label goes left of the column of run dots.
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", x0+slot*0.3-8, y(m)-6, fmtNum(m))
 		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x0+slot*0.3, plotBot+16, esc(s.name))
 	}
 }
