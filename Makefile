@@ -5,7 +5,7 @@ DEMO    ?= /tmp/rctdb-demo
 CMDS    := ctdbd ctdb ctdb-local
 UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v /tests$$)
 
-.PHONY: all build demo demo-down deps test unit integration vet fuzz clean
+.PHONY: all build demo demo-down deps test unit integration vet fuzz clean bench
 
 all: build
 
@@ -57,6 +57,14 @@ unit:
 
 integration:
 	$(GO) test -race -count=1 -timeout 15m -p 1 -v ./tests/
+
+# rctdb against the real ctdbd 4.17 (3-node clusters on loopback, the
+# standard workloads, 3 runs each; about 6 minutes on 2 cores): the table on
+# stdout, rows as JSON and one SVG plot per workload in $(BENCH_OUT).
+BENCH_OUT ?= $(BIN)/bench
+bench: deps build
+	@mkdir -p $(BENCH_OUT)
+	$(BIN)/ctdb-bench compare --json $(BENCH_OUT)/results.json --svg $(BENCH_OUT)
 
 # Short fuzzing of every decoder (seed corpora also run in `make test`).
 fuzz:

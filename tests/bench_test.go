@@ -2,29 +2,87 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rctdb/rctdb/bench"
 )
 
-// TestBenchRings runs the benchmark rings briefly: they must work (the
-// fetch ring checks its counter), whatever their speed here.
-func TestBenchRings(t *testing.T) {
-	c := cluster(t, 3)
-	var sockets []string
-	for _, n := range c.Nodes {
-		sockets = append(sockets, n.Socket)
+// TestBenchCompareQuick runs `ctdb-bench compare --quick` with very short
+// runs against an rctdb cluster and, when Debian's ctdbd is installed (make
+// test installs it), a real ctdbd cluster: every workload must complete on
+// both, pass its correctness checks, make progress, and get a ratio; the
+// floor rows get none. Speed is not judged here.
+func TestBenchCompareQuick(t *testing.T) {
+	exe := filepath.Join(binDir, "ctdb-bench")
+	b := exec.Command("go", "build", "-o", exe, "github.com/rctdb/rctdb/cmd/ctdb-bench")
+	if out, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("build ctdb-bench: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	both := true
+	if _, err := os.Stat("/usr/sbin/ctdbd"); err != nil {
+		both = false
+		t.Log("Debian's ctdbd is not installed: rctdb only")
+	}
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "rows.json")
+	args := []string{"compare", "--quick", "--duration=300ms", "--json", jsonPath, "--svg", filepath.Join(dir, "svg"),
+		"--base", filepath.Join(dir, "clusters"), "--rctdbd", filepath.Join(binDir, "ctdbd"),
+		"--rctdb-addr=127.84.0.1", "--ctdbd-prefix=127.85.0", "--floor-addr=127.86.0.1"}
+	if !both {
+		args = append(args, "--only=rctdb")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	msg, err := bench.MessageRing(ctx, sockets, time.Second)
-	if err != nil || msg.Steps == 0 {
-		t.Fatalf("message ring: %v %v", msg, err)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, exe, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("ctdb-bench %s (%.1fs):\n%s", strings.Join(args, " "), time.Since(start).Seconds(), stdout.String())
+	if err != nil {
+		t.Fatalf("ctdb-bench: %v\nstderr:\n%s", err, stderr.String())
 	}
-	fetch, err := bench.FetchRing(ctx, sockets, "ring.tdb", time.Second)
-	if err != nil || fetch.Steps == 0 {
-		t.Fatalf("fetch ring: %v %v", fetch, err)
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("message ring %v; fetch ring %v", msg, fetch)
+	var rows []bench.Row
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		t.Fatalf("JSON rows: %v", err)
+	}
+	rates := map[string]bench.Row{}
+	for _, r := range rows {
+		if r.Metric == "rate" {
+			rates[r.Workload] = r
+		}
+	}
+	for _, w := range bench.Workloads() {
+		r, ok := rates[w.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: no rate row", w.Name)
+		case r.Rctdb == nil || *r.Rctdb <= 0:
+			t.Errorf("%s: rctdb rate %v", w.Name, r.Rctdb)
+		case both && (r.Ctdbd == nil || *r.Ctdbd <= 0):
+			t.Errorf("%s: ctdbd rate %v", w.Name, r.Ctdbd)
+		case both && !w.Floor && (r.Ratio == nil || r.Reason != ""):
+			t.Errorf("%s: no ratio: %s", w.Name, r.Reason)
+		case w.Floor && r.Ratio != nil:
+			t.Errorf("%s: the floor got a ratio", w.Name)
+		}
+	}
+	// Exit status 0 already means every check held; the table says so.
+	if n := strings.Count(stdout.String(), " ok (1 runs): "); n != len(bench.Workloads())*map[bool]int{true: 2, false: 1}[both] {
+		t.Errorf("%d workload/daemon pairs reported their checks ok", n)
+	}
+	svgs, _ := filepath.Glob(filepath.Join(dir, "svg", "*.svg"))
+	if len(svgs) != len(bench.Workloads()) {
+		t.Errorf("%d plots, want one per workload", len(svgs))
+	}
 }

@@ -1,7 +1,13 @@
-// Package main is the ctdb-bench command, which measures a cluster of
-// CTDB-protocol daemons (rctdb's or the real ctdbd) through their client
-// sockets, with the rings of package bench.
+// Package main is the ctdb-bench command, which measures CTDB-protocol
+// daemons (rctdb's or the real ctdbd) through their client sockets with
+// the workloads of package bench, and compares rctdb with ctdbd 4.17.
 //
-//	ctdb-bench --sockets=S0,S1,S2 [--duration=10s] message-ring
-//	ctdb-bench --sockets=S0,S1,S2 [--duration=10s] fetch-ring [--db=NAME]
+//	ctdb-bench compare [--quick] [--json FILE] [--svg DIR] [--only rctdb|ctdbd]
+//	    start a 3-node rctdb and a 3-node real ctdbd cluster, run every
+//	    workload on both, print the table, stop both (also on Ctrl-C)
+//	ctdb-bench --sockets=S0,S1,S2 [--duration=5s] run WORKLOAD
+//	    one workload against running daemons
+//	ctdb-bench --sockets=S0,S1,S2 message-ring | fetch-ring [--db=NAME]
+//	ctdb-bench worker
+//	    internal: a worker process, driven by its parent over stdin/stdout
 package main

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -11,32 +14,120 @@ import (
 	"github.com/rctdb/rctdb/bench"
 )
 
-type cli struct {
-	Sockets  []string      `help:"Client sockets of the nodes, in ring order." required:"" sep:","`
-	Duration time.Duration `help:"How long each run lasts." default:"10s"`
+// paramFlags are the workload parameters, the same for every daemon.
+type paramFlags struct {
+	Clients   int           `help:"Locker processes per node (contention)." default:"4"`
+	Keys      int           `help:"Keys the lockers share (contention)." default:"16"`
+	Hold      time.Duration `help:"How long a locker holds a record before updating it." default:"100us"`
+	Zipf      float64       `help:"Exponent s (> 1) of the Zipf-skewed key choice." default:"1.2"`
+	FloorAddr string        `help:"First loopback address of the floor's forwarders." default:"127.83.0.1"`
+}
 
-	MessageRing struct{} `cmd:"" help:"Pass a message around the nodes each way (ctdb message_ring)."`
+func (f *paramFlags) params(d time.Duration) bench.Params {
+	p := bench.DefaultParams()
+	p.Duration, p.Clients, p.Keys, p.Hold, p.Zipf, p.FloorAddr = d, f.Clients, f.Keys, f.Hold, f.Zipf, f.FloorAddr
+	return p
+}
+
+type cli struct {
+	Sockets  []string      `help:"Client sockets of running daemons' nodes, in pnn order (run, message-ring, fetch-ring)." sep:","`
+	Duration time.Duration `help:"How long each run of a workload lasts (default 5s; with compare --quick 1s)."`
+
+	Compare     compareCmd `cmd:"" help:"Start an rctdb and a real ctdbd cluster, run every workload on both, print the comparison."`
+	Run         runCmd     `cmd:"" help:"Run one workload on running daemons (--sockets)."`
+	MessageRing struct{}   `cmd:"" help:"Pass a message around the nodes each way (ctdb message_ring); same as run message-ring."`
 	FetchRing   struct {
 		DB string `help:"Volatile database to use." default:"fetch_ring.tdb"`
 	} `cmd:"" help:"Migrate a record around the nodes, incrementing it (ctdb fetch_ring)."`
 }
 
+type runCmd struct {
+	paramFlags `embed:""`
+	Workload   string `arg:"" help:"One of: ${workloads}."`
+}
+
 func main() {
+	// Worker mode first: workers are started often and say nothing else.
+	if len(os.Args) == 2 && os.Args[1] == bench.WorkerArg {
+		os.Exit(bench.WorkerMain(os.Stdin, os.Stdout))
+	}
 	var c cli
-	k := kong.Parse(&c, kong.Description("Measure CTDB-protocol daemons through their sockets."))
-	ctx, cancel := context.WithTimeout(context.Background(), c.Duration+time.Minute)
-	defer cancel()
-	var res bench.Result
-	var err error
+	var names []string
+	for _, w := range bench.Workloads() {
+		names = append(names, w.Name)
+	}
+	k := kong.Parse(&c, kong.Description("Measure CTDB-protocol daemons through their client sockets, and compare rctdb with the real ctdbd 4.17."),
+		kong.Vars{"workloads": strings.Join(names, ", ")})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var code int
 	switch k.Command() {
+	case "compare":
+		code = c.Compare.run(ctx, c.Duration)
+	case "run <workload>":
+		code = runOne(ctx, c.Run.Workload, c.Sockets, c.Run.params(durationOr(c.Duration, 5*time.Second)), "")
 	case "message-ring":
-		res, err = bench.MessageRing(ctx, c.Sockets, c.Duration)
+		code = runOne(ctx, "message-ring", c.Sockets, bench.Params{Duration: durationOr(c.Duration, 10*time.Second)}, "")
 	case "fetch-ring":
-		res, err = bench.FetchRing(ctx, c.Sockets, c.FetchRing.DB, c.Duration)
+		code = runOne(ctx, "fetch-ring", c.Sockets, bench.Params{Duration: durationOr(c.Duration, 10*time.Second)}, c.FetchRing.DB)
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", k.Command(), err)
-		os.Exit(1)
+	stop()
+	os.Exit(code)
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
-	fmt.Printf("%s over %d nodes: %s\n", k.Command(), len(c.Sockets), res)
+	return def
+}
+
+// runOne runs one workload once on the daemons behind sockets and prints
+// its outcome; the exit status says whether it completed and its checks
+// held.
+func runOne(ctx context.Context, name string, sockets []string, p bench.Params, fetchDB string) int {
+	if len(sockets) == 0 {
+		fmt.Fprintln(os.Stderr, "--sockets is required: the client sockets of the nodes, in pnn order")
+		return 2
+	}
+	var o bench.Outcome
+	if name == "fetch-ring" && fetchDB != "" {
+		o = bench.FetchRing(ctx, sockets, fetchDB, p)
+	} else {
+		w, ok := findWorkload(name)
+		if !ok {
+			fmt.Fprintf(os.Stderr, "unknown workload %q\n", name)
+			return 2
+		}
+		o = w.Run(ctx, bench.Target{Name: "daemon", Sockets: sockets}, p)
+	}
+	fmt.Printf("%s over %d nodes: %d in %v: %.0f/s; latency p50 %v, p99 %v, max %v\n", name, len(sockets), o.Ops,
+		o.Duration.Round(time.Millisecond), o.Rate(), o.Latency.Quantile(0.5), o.Latency.Quantile(0.99), o.Latency.Max)
+	if len(o.Shares) > 0 {
+		fmt.Printf("fairness: Jain %.3f, min/max share %.3f\n", bench.Jain(o.Shares), bench.MinMaxShare(o.Shares))
+	}
+	if o.HasHop {
+		fmt.Printf("max hopcount: %d\n", o.MaxHop)
+	}
+	for _, c := range o.Checks {
+		fmt.Println("check ok:", c)
+	}
+	switch {
+	case o.Err != "":
+		fmt.Fprintf(os.Stderr, "%s: %s\n", name, o.Err)
+		return 1
+	case o.Failed != "":
+		fmt.Fprintf(os.Stderr, "%s: check failed: %s\n", name, o.Failed)
+		return 1
+	}
+	return 0
+}
+
+func findWorkload(name string) (bench.Workload, bool) {
+	for _, w := range bench.Workloads() {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return bench.Workload{}, false
 }
