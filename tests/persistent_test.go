@@ -102,6 +102,17 @@ func TestPersistentRealTool(t *testing.T) {
 	if _, stderr, rc := tool(t, c, 0, "writekey", pdb, "k", "v"); rc == 0 || stderr != "DB "+pdb+" is not a volatile database\n" {
 		t.Fatalf("writekey on a persistent database: rc %d, %q", rc, stderr)
 	}
+
+	// A replicated database takes the same path; its files live with the
+	// volatile ones.
+	mustTool(t, c, 0, "attach", "sample_replicated.tdb", "replicated")
+	mustTool(t, c, 1, "pstore", "sample_replicated.tdb", "rkey", "rvalue")
+	if out := mustTool(t, c, 2, "pfetch", "sample_replicated.tdb", "rkey"); out != "rvalue\n" {
+		t.Fatalf("pfetch of a replicated record through node 2: %q", out)
+	}
+	if out := mustTool(t, c, 0, "getdbmap"); !strings.Contains(out, "name:sample_replicated.tdb path:"+filepath.Join(c.Nodes[0].Dir, "volatile", "sample_replicated.tdb.0")+" REPLICATED") {
+		t.Fatalf("getdbmap:\n%s", out)
+	}
 }
 
 // TestPersistentCatchUp: a node that was down while many transactions
