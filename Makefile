@@ -31,6 +31,11 @@ demo: deps build
 	@CTDB_SOCKET=$(DEMO)/node2/run/ctdbd.socket $(BIN)/ctdb readkey demo.tdb greeting
 	@echo '$$ ctdb catdb demo.tdb    # on node 1'
 	@CTDB_SOCKET=$(DEMO)/node1/run/ctdbd.socket $(BIN)/ctdb catdb demo.tdb
+	@echo '$$ ctdb attach demo_persistent.tdb persistent; ctdb pstore demo_persistent.tdb motd "committed through Raft"    # on node 0'
+	@CTDB_SOCKET=$(DEMO)/node0/run/ctdbd.socket $(BIN)/ctdb attach demo_persistent.tdb persistent
+	@CTDB_SOCKET=$(DEMO)/node0/run/ctdbd.socket $(BIN)/ctdb pstore demo_persistent.tdb motd "committed through Raft"
+	@echo '$$ ctdb pfetch demo_persistent.tdb motd    # on node 2, right after'
+	@CTDB_SOCKET=$(DEMO)/node2/run/ctdbd.socket $(BIN)/ctdb pfetch demo_persistent.tdb motd
 	@echo
 	@echo "The cluster keeps running. Try:"
 	@echo "  CTDB_SOCKET=$(DEMO)/node1/run/ctdbd.socket $(BIN)/ctdb ban 5"
