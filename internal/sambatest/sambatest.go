@@ -185,8 +185,24 @@ func configure(i int, n Node, opts Options, share string) (*Server, error) {
 // Start starts every node's smbd and waits until each answers an SMB2
 // NEGOTIATE on its address, or one exits, or ctx ends. On error the
 // servers already started keep running; Stop stops them.
+//
+// The first smbd starts alone: on a fresh cluster each smbd records its
+// version under a g_lock, and two that find no version at once both try to
+// upgrade their read lock; Samba refuses one of them
+// (NT_STATUS_SXS_VERSION_CONFLICT), whatever the daemon. CTDB's event
+// scripts start smbd one node after another, too.
 func (c *Cluster) Start(ctx context.Context) error {
-	for _, s := range c.Servers {
+	if len(c.Servers) == 0 {
+		return nil
+	}
+	first := c.Servers[0]
+	if err := first.start(c.smbd); err != nil {
+		return err
+	}
+	if err := first.waitReady(ctx); err != nil {
+		return err
+	}
+	for _, s := range c.Servers[1:] {
 		if err := s.start(c.smbd); err != nil {
 			return err
 		}
