@@ -181,12 +181,51 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 	fwd := rc
 	fwd.ClientID = c.id
 	n.sendControl(dest, fwd, n.controlTimeout(), func(st int32, data, errmsg []byte) {
-		if !rc.NoReply() {
-			n.replyClient(c, &rc, reply{status: st, data: data, errmsg: string(errmsg)})
+		if rc.NoReply() {
+			return
 		}
+		rep := reply{status: st, data: data, errmsg: string(errmsg)}
+		if e := string(errmsg); e == errDisconnectedNode || e == errNodeDisconnected {
+			n.afterNodeLeft(dest, func() { n.replyClient(c, &rc, rep) })
+			return
+		}
+		n.replyClient(c, &rc, rep)
 	})
 	return nil
 }
+
+// afterNodeLeft runs fn once this node has applied the view that takes
+// node out of the active set (or after a bound). A client told that a node
+// is unreachable then sees everything that node committed before it left:
+// Samba's g_lock takes a holder on an unreachable node for dead
+// (PROCESS_EXISTS fails) and goes ahead, and that holder's last commit,
+// already in the Raft log, must be applied here before.
+func (n *Node) afterNodeLeft(node uint32, fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer fn()
+		deadline := time.NewTimer(afterNodeLeftMax)
+		defer deadline.Stop()
+		for {
+			ch := n.raft.Watch()
+			if st, _ := n.raft.State(); st.Flags(node)&protocol.NodeFlagsInactive != 0 || n.tr.Connected(node) {
+				return
+			}
+			select {
+			case <-ch:
+			case <-deadline.C:
+				return
+			case <-n.ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// afterNodeLeftMax bounds afterNodeLeft: the leader notices a dead node
+// within the dead peer timeout.
+const afterNodeLeftMax = 10 * time.Second
 
 // handleNodeControl serves a control another node sent.
 func (n *Node) handleNodeControl(from uint32, pkt []byte) {
