@@ -311,11 +311,17 @@ func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
 		sent = m.send(l, p.Marshal())
 	}
 	if !sent {
-		// The record never left: this node stays its dmaster, and the
-		// requester's call, sent again, finds it here.
-		db.storeRecord(key, r)
-		db.log.Warn("record kept: it could not be sent", "key", hexKey(key), "to", hdr.DestNode)
+		db.keepUnsent(key, r, hdr.DestNode)
 	}
+}
+
+// keepUnsent makes this node the dmaster of a record it could not send on
+// (no link to the node yet), rather than leave the cluster pointing at a
+// node that never got it; the requester's call, sent again, finds it here.
+func (db *DB) keepUnsent(key []byte, r record, to uint32) {
+	r.hdr.DMaster = db.m.cfg.Self
+	db.storeRecord(key, r)
+	db.log.Warn("record kept: it could not be sent on", "key", hexKey(key), "to", to)
 }
 
 // HandleReqDMaster is the lmaster's part of a migration: it records the new
@@ -354,11 +360,7 @@ func (m *Manager) HandleReqDMaster(pkt []byte) {
 			DBID:   db.ID, RSN: p.RSN, Key: key, Data: data, RecordFlags: p.RecordFlags,
 		}
 		if !m.send(p.DMaster, r.Marshal()) {
-			// The record stops here: this lmaster becomes its dmaster
-			// rather than point at a node that never gets it.
-			h.DMaster = m.cfg.Self
-			db.storeRecord(key, record{hdr: h, data: data})
-			db.log.Warn("record kept by its lmaster: it could not be sent on", "key", hexKey(key), "to", p.DMaster)
+			db.keepUnsent(key, record{hdr: h, data: data}, p.DMaster)
 		}
 	})
 }
