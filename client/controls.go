@@ -388,3 +388,51 @@ func (c *Client) Ipreallocate(ctx context.Context, retry time.Duration) (int32, 
 		}
 	}
 }
+
+// ReloadNodesFile asks dest to reload its nodes file (RELOAD_NODES_FILE).
+func (c *Client) ReloadNodesFile(ctx context.Context, dest uint32) error {
+	_, err := c.call(ctx, dest, protocol.ControlReloadNodesFile, nil)
+	return err
+}
+
+// DisableRecoveries asks each of pnns to hold recoveries for timeout
+// seconds (0 lets them run again), as the ctdb tool brackets reloadnodes,
+// and waits until every node has confirmed with its pnn. A negative
+// confirmation is an error.
+func (c *Client) DisableRecoveries(ctx context.Context, pnns []uint32, timeout uint32) error {
+	srvid := toolSrvID(nextSeq())
+	ch, unsub, err := c.Subscribe(ctx, srvid, len(pnns)+1)
+	if err != nil {
+		return err
+	}
+	defer unsub()
+	req := protocol.DisableMessage{PNN: c.pnn, SrvID: srvid, Timeout: timeout}
+	for _, p := range pnns {
+		if err := c.SendMessage(p, protocol.SrvIDDisableRecoveries, req.Marshal()); err != nil {
+			return err
+		}
+	}
+	waiting := make(map[uint32]bool, len(pnns))
+	for _, p := range pnns {
+		waiting[p] = true
+	}
+	for len(waiting) > 0 {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return c.Err()
+			}
+			v, err := protocol.ParseU32(m.Data)
+			if err != nil {
+				continue // ctdb ignores malformed answers
+			}
+			if int32(v) < 0 {
+				return fmt.Errorf("disable recoveries: node answered %d", int32(v))
+			}
+			delete(waiting, v)
+		case <-ctx.Done():
+			return fmt.Errorf("disable recoveries: %w", ctx.Err())
+		}
+	}
+	return nil
+}

@@ -243,23 +243,27 @@ func (c *Config) pnn() (uint32, error) {
 }
 
 // EffectiveClusterID returns Cluster.ClusterID if set. Otherwise it derives
-// one from Nodes so that every member of a cluster computes the same value
-// without configuring it: "nodes-" and the first 16 hex digits of the
-// SHA-256 of the node list, one line per PNN, each the canonical address
-// (or "#" for a deleted node) followed by "\n".
+// one from the nodes file so that every member of a cluster computes the
+// same value without configuring it: "nodes-" and the first 16 hex digits
+// of the SHA-256 of pnn 0's canonical address followed by "\n" (for a
+// deleted pnn 0, the address after its '#', or "#" when there is none).
+// Only pnn 0 counts, so that adding and removing other nodes, which the
+// cluster does through reloadnodes, keeps the id, and a node added later
+// derives the id of the cluster it joins.
 func (c *Config) EffectiveClusterID() string {
 	if c.Cluster.ClusterID != "" {
 		return c.Cluster.ClusterID
 	}
-	h := sha256.New()
-	for _, n := range c.Nodes {
-		if n.Deleted {
-			h.Write([]byte("#\n"))
-		} else {
-			h.Write([]byte(n.Addr.Unmap().String() + "\n"))
+	first := "#"
+	if len(c.Nodes) > 0 {
+		if n := c.Nodes[0]; !n.Deleted {
+			first = n.Addr.Unmap().String()
+		} else if n.RemovedAddr.IsValid() {
+			first = n.RemovedAddr.Unmap().String()
 		}
 	}
-	return "nodes-" + hex.EncodeToString(h.Sum(nil))[:16]
+	sum := sha256.Sum256([]byte(first + "\n"))
+	return "nodes-" + hex.EncodeToString(sum[:])[:16]
 }
 
 // SlogLevel maps Level to slog; NOTICE has no slog equivalent and becomes

@@ -507,13 +507,27 @@ func TestEffectiveClusterID(t *testing.T) {
 		t.Errorf("not stable: %q then %q", id, got)
 	}
 
-	variants := map[string]func(c *Config){
-		"address changed":   func(c *Config) { c.Nodes[0].Addr = netip.MustParseAddr("10.0.0.9") },
+	// Membership changes keep the id: a node added later derives the id of
+	// the cluster it joins.
+	same := map[string]func(c *Config){
 		"node deleted":      func(c *Config) { c.Nodes[1] = Node{PNN: 1, Deleted: true} },
 		"node added":        func(c *Config) { c.Nodes = append(c.Nodes, Node{PNN: 4, Addr: netip.MustParseAddr("10.0.0.5")}) },
-		"deleted dropped":   func(c *Config) { c.Nodes = append(c.Nodes[:2:2], Node{PNN: 2, Addr: netip.MustParseAddr("fd00::3")}) },
-		"order changed":     func(c *Config) { c.Nodes[0].Addr, c.Nodes[1].Addr = c.Nodes[1].Addr, c.Nodes[0].Addr },
 		"trailing deletion": func(c *Config) { c.Nodes = append(c.Nodes, Node{PNN: 4, Deleted: true}) },
+		"first deleted, address kept": func(c *Config) {
+			c.Nodes[0] = Node{PNN: 0, Deleted: true, RemovedAddr: c.Nodes[0].Addr}
+		},
+	}
+	for name, modify := range same {
+		v := validConfig()
+		modify(&v)
+		if got := v.EffectiveClusterID(); got != id {
+			t.Errorf("%s: id changed from %q to %q", name, id, got)
+		}
+	}
+	variants := map[string]func(c *Config){
+		"address changed":    func(c *Config) { c.Nodes[0].Addr = netip.MustParseAddr("10.0.0.9") },
+		"order changed":      func(c *Config) { c.Nodes[0].Addr, c.Nodes[1].Addr = c.Nodes[1].Addr, c.Nodes[0].Addr },
+		"first deleted bare": func(c *Config) { c.Nodes[0] = Node{PNN: 0, Deleted: true} },
 	}
 	seen := map[string]string{id: "original"}
 	for name, modify := range variants {

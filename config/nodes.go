@@ -3,6 +3,7 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,10 @@ type Node struct {
 	// Deleted marks a line commented out with '#': the node has left the
 	// cluster but keeps its PNN so that the nodes after it keep theirs.
 	Deleted bool
+	// RemovedAddr is the address written after the '#' of a deleted
+	// node's line, if any; it only names the node for operators and for
+	// the derived cluster id.
+	RemovedAddr netip.Addr
 }
 
 // LoadNodes reads the nodes file at path; see ParseNodes.
@@ -70,7 +75,11 @@ func ParseNodes(name string, r io.Reader) ([]Node, error) {
 		switch {
 		case t == "":
 		case t[0] == '#':
-			nodes = append(nodes, Node{PNN: uint32(len(nodes)), Deleted: true})
+			n := Node{PNN: uint32(len(nodes)), Deleted: true}
+			if a, err := parseAddr(strings.Trim(t[1:], " \t"), true); err == nil {
+				n.RemovedAddr = a
+			}
+			nodes = append(nodes, n)
 		default:
 			a, err := parseAddr(t, true)
 			if err != nil {
@@ -142,8 +151,8 @@ func WriteNodes(w io.Writer, nodes []Node) error {
 	for _, n := range nodes {
 		if n.Deleted {
 			b.WriteByte('#')
-			if n.Addr.IsValid() {
-				b.WriteString(n.Addr.String())
+			if a := cmp.Or(n.RemovedAddr, n.Addr); a.IsValid() {
+				b.WriteString(a.Unmap().String())
 			}
 		} else {
 			b.WriteString(n.Addr.Unmap().String())

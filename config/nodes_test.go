@@ -19,22 +19,22 @@ func TestParseNodes(t *testing.T) {
 		text string
 		want []Node
 	}{
-		{"plain", "10.0.0.1\n10.0.0.2\n", []Node{{0, addr("10.0.0.1"), false}, {1, addr("10.0.0.2"), false}}},
-		{"no final newline", "10.0.0.1", []Node{{0, addr("10.0.0.1"), false}}},
+		{"plain", "10.0.0.1\n10.0.0.2\n", []Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Addr: addr("10.0.0.2"), Deleted: false}}},
+		{"no final newline", "10.0.0.1", []Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}}},
 		{"deleted keeps index", "10.0.0.1\n#10.0.0.2\n10.0.0.3\n",
-			[]Node{{0, addr("10.0.0.1"), false}, {1, netip.Addr{}, true}, {2, addr("10.0.0.3"), false}}},
+			[]Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Deleted: true, RemovedAddr: addr("10.0.0.2")}, {PNN: 2, Addr: addr("10.0.0.3"), Deleted: false}}},
 		{"hash line is a deleted node, not a comment", "# my cluster\n10.0.0.1\n",
-			[]Node{{0, netip.Addr{}, true}, {1, addr("10.0.0.1"), false}}},
-		{"indented hash", "  \t# gone\n10.0.0.1\n", []Node{{0, netip.Addr{}, true}, {1, addr("10.0.0.1"), false}}},
+			[]Node{{PNN: 0, Addr: netip.Addr{}, Deleted: true}, {PNN: 1, Addr: addr("10.0.0.1"), Deleted: false}}},
+		{"indented hash", "  \t# gone\n10.0.0.1\n", []Node{{PNN: 0, Addr: netip.Addr{}, Deleted: true}, {PNN: 1, Addr: addr("10.0.0.1"), Deleted: false}}},
 		{"blank lines take no pnn", "\n10.0.0.1\n\n   \n\t\n10.0.0.2\n\n\n",
-			[]Node{{0, addr("10.0.0.1"), false}, {1, addr("10.0.0.2"), false}}},
+			[]Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Addr: addr("10.0.0.2"), Deleted: false}}},
 		{"whitespace trimmed", "  10.0.0.1\t \n\t10.0.0.2  \n",
-			[]Node{{0, addr("10.0.0.1"), false}, {1, addr("10.0.0.2"), false}}},
-		{"CRLF", "10.0.0.1\r\n10.0.0.2\r\n", []Node{{0, addr("10.0.0.1"), false}, {1, addr("10.0.0.2"), false}}},
+			[]Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Addr: addr("10.0.0.2"), Deleted: false}}},
+		{"CRLF", "10.0.0.1\r\n10.0.0.2\r\n", []Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Addr: addr("10.0.0.2"), Deleted: false}}},
 		{"IPv6", "fd00::1\nFD00:0:0:0:0:0:0:2\n[fd00::3]\n",
-			[]Node{{0, addr("fd00::1"), false}, {1, addr("fd00::2"), false}, {2, addr("fd00::3"), false}}},
-		{"IPv4-mapped becomes IPv4", "::ffff:10.0.0.1\n", []Node{{0, addr("10.0.0.1"), false}}},
-		{"mixed families", "10.0.0.1\n#\nfd00::1\n", []Node{{0, addr("10.0.0.1"), false}, {1, netip.Addr{}, true}, {2, addr("fd00::1"), false}}},
+			[]Node{{PNN: 0, Addr: addr("fd00::1"), Deleted: false}, {PNN: 1, Addr: addr("fd00::2"), Deleted: false}, {PNN: 2, Addr: addr("fd00::3"), Deleted: false}}},
+		{"IPv4-mapped becomes IPv4", "::ffff:10.0.0.1\n", []Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}}},
+		{"mixed families", "10.0.0.1\n#\nfd00::1\n", []Node{{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Addr: netip.Addr{}, Deleted: true}, {PNN: 2, Addr: addr("fd00::1"), Deleted: false}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,10 +83,10 @@ func TestParseNodesErrors(t *testing.T) {
 
 func TestWriteNodes(t *testing.T) {
 	nodes := []Node{
-		{0, addr("10.0.0.1"), false},
-		{1, netip.Addr{}, true},
-		{2, addr("fd00::3"), false},
-		{3, addr("10.0.0.4"), true},
+		{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false},
+		{PNN: 1, Addr: netip.Addr{}, Deleted: true},
+		{PNN: 2, Addr: addr("fd00::3"), Deleted: false},
+		{PNN: 3, Addr: addr("10.0.0.4"), Deleted: true},
 	}
 	var b bytes.Buffer
 	if err := WriteNodes(&b, nodes); err != nil {
@@ -99,16 +99,17 @@ func TestWriteNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes[3].Addr = netip.Addr{} // a deleted node's address is not read back
+	// A deleted node's address is read back as the address it had.
+	nodes[3].Addr, nodes[3].RemovedAddr = netip.Addr{}, addr("10.0.0.4")
 	if !reflect.DeepEqual(back, nodes) {
 		t.Errorf("round trip: got %v, want %v", back, nodes)
 	}
 
 	for name, bad := range map[string][]Node{
 		"empty":     nil,
-		"pnn order": {{1, addr("10.0.0.1"), false}},
-		"duplicate": {{0, addr("10.0.0.1"), false}, {1, addr("10.0.0.1"), false}},
-		"no addr":   {{0, netip.Addr{}, false}},
+		"pnn order": {{PNN: 1, Addr: addr("10.0.0.1"), Deleted: false}},
+		"duplicate": {{PNN: 0, Addr: addr("10.0.0.1"), Deleted: false}, {PNN: 1, Addr: addr("10.0.0.1"), Deleted: false}},
+		"no addr":   {{PNN: 0, Addr: netip.Addr{}, Deleted: false}},
 	} {
 		if err := WriteNodes(&b, bad); err == nil {
 			t.Errorf("%s: no error", name)

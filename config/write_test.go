@@ -120,7 +120,7 @@ func TestLoad(t *testing.T) {
 	if c.Cluster.NodesFile != filepath.Join(dir, "nodes") {
 		t.Errorf("NodesFile = %q, want the file next to the config", c.Cluster.NodesFile)
 	}
-	wantNodes := []Node{{0, addr("10.0.0.1"), false}, {1, netip.Addr{}, true}, {2, addr("10.0.0.3"), false}}
+	wantNodes := []Node{{PNN: 0, Addr: addr("10.0.0.1")}, {PNN: 1, Deleted: true, RemovedAddr: addr("10.0.0.2")}, {PNN: 2, Addr: addr("10.0.0.3")}}
 	if !reflect.DeepEqual(c.Nodes, wantNodes) {
 		t.Errorf("Nodes = %v, want %v", c.Nodes, wantNodes)
 	}

@@ -35,6 +35,13 @@ type Links interface {
 	Connected(pnn uint32) bool
 }
 
+// Members keeps the Raft configuration in step with the replicated node
+// list; the leader calls Reconcile after every change. It returns how soon
+// to call again while a change is still under way (0: done).
+type Members interface {
+	Reconcile(ctx context.Context, st *raftlayer.State) (time.Duration, error)
+}
+
 // Deliverer delivers a message to the local clients registered for srvid.
 type Deliverer interface {
 	DeliverLocal(srvid uint64, data []byte)
@@ -56,6 +63,9 @@ type Config struct {
 	// Recoverer recovers the databases when a generation starts; nil
 	// recovers nothing.
 	Recoverer Recoverer
+	// Members keeps the Raft group in step with the node list; nil
+	// leaves the group as bootstrapped.
+	Members Members
 	// BroadcastInterval is the period of leader broadcasts (1 s in ctdbd).
 	BroadcastInterval time.Duration
 	// PollInterval is how often quorum contact is checked.
@@ -410,6 +420,15 @@ func (m *Manager) leaderDuties() (time.Duration, error) {
 	}
 	if err := m.reconcileView(ctx, st); err != nil {
 		return 0, err
+	}
+	if m.cfg.Members != nil {
+		again, err := m.cfg.Members.Reconcile(ctx, st)
+		if err != nil {
+			return 0, err
+		}
+		if again > 0 && (next == 0 || again < next) {
+			next = again
+		}
 	}
 	return next, nil
 }

@@ -28,6 +28,7 @@ const (
 	typeDetachDB        cmdType = 11
 	typeSetDBFlags      cmdType = 12
 	typeData            cmdType = 13
+	typeSetNodes        cmdType = 14
 )
 
 // CmdNoop changes nothing. The leader appends one after a commit so that
@@ -115,6 +116,7 @@ type CmdData struct {
 }
 
 func (*CmdData) commandType() cmdType            { return typeData }
+func (*CmdSetNodes) commandType() cmdType        { return typeSetNodes }
 func (*CmdAttachDB) commandType() cmdType        { return typeAttachDB }
 func (*CmdDetachDB) commandType() cmdType        { return typeDetachDB }
 func (*CmdSetDBFlags) commandType() cmdType      { return typeSetDBFlags }
@@ -173,6 +175,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = &CmdDetachDB{}
 	case typeSetDBFlags:
 		c = &CmdSetDBFlags{}
+	case typeSetNodes:
+		c = &CmdSetNodes{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown type %d", b[0])
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -42,6 +43,13 @@ type Node struct {
 
 	mu            sync.Mutex
 	leaderChanged chan struct{} // closed and replaced on every leader or state change
+
+	// formed is set once this node has Raft state (it bootstrapped the
+	// cluster or joined it); other nodes learn it in the link handshake.
+	formed atomic.Bool
+	// joinConf is the bootstrap configuration a node without state
+	// waits to apply, see bootstrapLoop; empty otherwise.
+	joinConf raft.Configuration
 
 	nudgeCh chan struct{}
 	stop    chan struct{}
@@ -94,6 +102,13 @@ func Open(cfg Config, tr Transport, rpc RPC, log *slog.Logger, set *metrics.Set)
 	n.wg.Add(2)
 	go n.observeLoop()
 	go n.nudgeLoop()
+	if sv, ok := tr.(surveyor); ok {
+		sv.SetFormed(n.formed.Load)
+		if len(n.joinConf.Servers) > 0 {
+			n.wg.Add(1)
+			go n.bootstrapLoop(sv, n.joinConf)
+		}
+	}
 	return n, nil
 }
 
@@ -162,6 +177,10 @@ func (n *Node) open(tr Transport) error {
 		if string(id) != n.cfg.ClusterID {
 			return fmt.Errorf("raft state in %s belongs to cluster %q, configuration says %q", n.cfg.DataDir, id, n.cfg.ClusterID)
 		}
+		if err := n.checkStoredPNN(stable); err != nil {
+			return err
+		}
+		n.formed.Store(true)
 		n.log.Info("found existing raft state; not bootstrapping", "dir", n.cfg.DataDir)
 	} else {
 		var servers []raft.Server
@@ -178,10 +197,21 @@ func (n *Node) open(tr Transport) error {
 		if err := stable.Set(stableKeyClusterID, []byte(n.cfg.ClusterID)); err != nil {
 			return fmt.Errorf("record cluster id: %w", err)
 		}
-		if err := raft.BootstrapCluster(rc, logs, stable, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
-			return fmt.Errorf("bootstrap raft cluster: %w", err)
+		if err := n.checkStoredPNN(stable); err != nil {
+			return err
 		}
-		n.log.Info("bootstrapped raft cluster from the nodes file", "voters", len(servers))
+		conf := raft.Configuration{Servers: servers}
+		if _, ok := tr.(surveyor); ok {
+			// Whether to bootstrap or to join depends on the other
+			// nodes; bootstrapLoop decides once Raft runs.
+			n.joinConf = conf
+		} else {
+			if err := raft.BootstrapCluster(rc, logs, stable, snaps, n.trans, conf); err != nil {
+				return fmt.Errorf("bootstrap raft cluster: %w", err)
+			}
+			n.formed.Store(true)
+			n.log.Info("bootstrapped raft cluster from the nodes file", "voters", len(servers))
+		}
 	}
 
 	r, err := raft.NewRaft(rc, n.fsm, logs, stable, snaps, n.trans)
@@ -189,6 +219,27 @@ func (n *Node) open(tr Transport) error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	return nil
+}
+
+// checkStoredPNN refuses a state directory made by another node: a node
+// that was removed and comes back under a new pnn must start empty, not
+// with the log of its former self. A directory without the record gets it.
+func (n *Node) checkStoredPNN(stable raft.StableStore) error {
+	self := strconv.FormatUint(uint64(n.cfg.Self), 10)
+	got, err := stable.Get(stableKeyPNN)
+	if err != nil && err.Error() != "not found" { // both stores' ErrKeyNotFound
+		return fmt.Errorf("read pnn from raft state in %s: %w", n.cfg.DataDir, err)
+	}
+	if len(got) == 0 {
+		if err := stable.Set(stableKeyPNN, []byte(self)); err != nil {
+			return fmt.Errorf("record pnn in raft state: %w", err)
+		}
+		return nil
+	}
+	if string(got) != self {
+		return fmt.Errorf("raft state in %s belongs to node %s, this node is %s: remove that directory (and the node's database directories) to start it as a new node", n.cfg.DataDir, got, self)
+	}
 	return nil
 }
 

@@ -85,7 +85,7 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 func (c *testCluster) nodeStates() []NodeState {
 	var ns []NodeState
 	for i := range c.dirs {
-		ns = append(ns, NodeState{PNN: uint32(i), Addr: fmt.Sprintf("mem:%d", i)})
+		ns = append(ns, NodeState{PNN: uint32(i), Addr: fmt.Sprintf("10.0.0.%d", i+1)})
 	}
 	return ns
 }

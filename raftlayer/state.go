@@ -38,6 +38,9 @@ type NodeState struct {
 	PNN     uint32 `json:"pnn"`
 	Addr    string `json:"addr"`
 	Deleted bool   `json:"deleted,omitempty"`
+	// RemovedAddr is the address a deleted node had, kept only so that
+	// the nodes file can show it commented out.
+	RemovedAddr string `json:"removed_addr,omitempty"`
 	// BannedUntil is the ban's expiry as Unix nanoseconds (wall clock of the
 	// node that issued it); 0 when not banned. BanSeconds is the ban's length.
 	BannedUntil int64  `json:"banned_until,omitempty"`
@@ -151,6 +154,10 @@ func (s *State) Flags(pnn uint32) uint32 {
 		return protocol.NodeFlagDeleted
 	}
 	f := s.Nodes[pnn].AdminFlags()
+	if s.Nodes[pnn].Deleted {
+		// As in ctdbd, a deleted node is never connected.
+		return f | protocol.NodeFlagDisconnected
+	}
 	if slices.Contains(s.View.Disconnected, pnn) {
 		f |= protocol.NodeFlagDisconnected
 	}
@@ -382,6 +389,8 @@ func (s *State) Apply(c Command) error {
 		return nil
 	case *CmdData:
 		return nil // for Config.Data
+	case *CmdSetNodes:
+		return s.setNodes(c)
 	case *CmdSetDBFlags:
 		db, ok := s.DBs[c.ID]
 		if !ok {

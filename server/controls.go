@@ -91,6 +91,7 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlGetStatHistory:   {size: 0, fn: n.ctrlGetStatHistory},
 		protocol.ControlGetRunstate:      {size: 0, fn: n.ctrlGetRunstate},
 		protocol.ControlGetNodesFile:     {size: 0, fn: n.ctrlGetNodesFile},
+		protocol.ControlReloadNodesFile:  {size: 0, blocking: true, fn: n.ctrlReloadNodesFile},
 		protocol.ControlCheckPIDSrvID:    {size: protocol.PidSrvIDSize, fn: n.ctrlCheckPIDSrvID},
 		protocol.ControlEchoData:         {size: exactAny, fn: n.ctrlEchoData},
 		protocol.ControlDisableNode:      {size: 0, blocking: true, fn: n.ctrlDisableNode},

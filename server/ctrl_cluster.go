@@ -44,18 +44,6 @@ func (n *Node) ctrlGetNodeMap(ctx context.Context, r *controlReq) reply {
 	return ok(nm.Marshal())
 }
 
-func (n *Node) ctrlGetNodesFile(ctx context.Context, r *controlReq) reply {
-	nm := protocol.NodeMap{}
-	for _, ns := range n.nodes {
-		var flags uint32
-		if ns.Deleted {
-			flags = protocol.NodeFlagDeleted
-		}
-		nm.Nodes = append(nm.Nodes, protocol.NodeInfo{PNN: ns.PNN, Flags: flags, Addr: n.nodeSockAddr(ns.Addr)})
-	}
-	return ok(nm.Marshal())
-}
-
 func (n *Node) ctrlGetPNN(ctx context.Context, r *controlReq) reply { return status(int32(n.self)) }
 
 func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {

@@ -27,7 +27,7 @@ func (n *Node) messageTargets(dest uint32) []uint32 {
 		}
 		return out
 	}
-	if int(dest) < len(n.nodes) && !n.nodes[dest].Deleted {
+	if st, _ := n.raft.State(); int(dest) < len(st.Nodes) && !st.Nodes[dest].Deleted {
 		return []uint32{dest}
 	}
 	return nil

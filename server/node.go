@@ -74,6 +74,8 @@ type Node struct {
 	part             *recovery.Participant
 	incarnation      uint64 // this run of the daemon, see mustFreeze
 	synced           syncedIndex
+	// members is the node list watchState last gave the transport.
+	members []raftlayer.NodeState
 
 	recMu            sync.Mutex
 	recoveryStarted  time.Time
@@ -212,10 +214,12 @@ func New(opts Options) (*Node, error) {
 		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
 		Incarnation:       n.incarnation,
 		Recoverer:         rec,
+		Members:           raftMembers{n},
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
 	n.controls = n.controlTable()
 	n.internal = map[uint64]func(uint32, []byte){
-		protocol.SrvIDTakeoverRun: n.handleTakeoverRun,
+		protocol.SrvIDTakeoverRun:       n.handleTakeoverRun,
+		protocol.SrvIDDisableRecoveries: n.handleDisableRecoveries,
 	}
 	n.sm = newServerMetrics(set, n)
 	n.rstate.Store(uint32(protocol.RunstateFirstRecovery))
@@ -385,6 +389,7 @@ func (n *Node) watchState() {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
 		st, idx := n.raft.State()
 		n.gen.Store(st.View.Generation)
+		n.syncMembership(st)
 		n.syncDatabases(st)
 		recovering := n.mustFreeze(st)
 		n.part.Install(st.View.Seq, st.View.Generation, recovering)

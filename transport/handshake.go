@@ -16,7 +16,7 @@ const (
 
 // linkVersion is the version of our node link protocol (handshake and
 // framing); both ends must agree.
-const linkVersion = 1
+const linkVersion = 2
 
 var helloMagic = [4]byte{'R', 'C', 'T', 'D'}
 
@@ -31,11 +31,20 @@ type hello struct {
 
 // welcome is the acceptor's answer.
 type welcome struct {
-	OK        bool
+	OK bool
+	// Formed says the acceptor already has cluster state (it bootstrapped
+	// or joined), so a node without state must join, not bootstrap.
+	Formed    bool
 	PNN       uint32
 	ClusterID string
 	Reason    string
 }
+
+// Bits of the welcome's first byte.
+const (
+	welcomeOK     = 1 << 0
+	welcomeFormed = 1 << 1
+)
 
 // errRefused marks a handshake the other side refused.
 var errRefused = errors.New("handshake refused")
@@ -80,11 +89,14 @@ func readHello(r *bufio.Reader) (byte, hello, error) {
 
 func writeWelcome(w io.Writer, m welcome) error {
 	b := make([]byte, 0, 16+len(m.ClusterID)+len(m.Reason))
+	var bits byte
 	if m.OK {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
+		bits |= welcomeOK
 	}
+	if m.Formed {
+		bits |= welcomeFormed
+	}
+	b = append(b, bits)
 	b = binary.LittleEndian.AppendUint32(b, m.PNN)
 	b = append(b, byte(len(m.ClusterID)))
 	b = append(b, m.ClusterID...)
@@ -103,7 +115,11 @@ func readWelcome(r io.Reader) (welcome, error) {
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
 		return welcome{}, fmt.Errorf("read welcome: %w", err)
 	}
-	m := welcome{OK: fixed[0] == 1, PNN: binary.LittleEndian.Uint32(fixed[1:])}
+	m := welcome{
+		OK:     fixed[0]&welcomeOK != 0,
+		Formed: fixed[0]&welcomeFormed != 0,
+		PNN:    binary.LittleEndian.Uint32(fixed[1:]),
+	}
 	id := make([]byte, fixed[5])
 	if _, err := io.ReadFull(r, id); err != nil {
 		return welcome{}, fmt.Errorf("read welcome cluster id: %w", err)

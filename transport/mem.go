@@ -167,6 +167,7 @@ type Mem struct {
 	running bool
 	view    map[uint32]bool
 	inboxes map[uint32]*memInbox
+	formed  func() bool
 
 	sent, recv atomic.Uint64
 }
@@ -347,4 +348,32 @@ func (ib *memInbox) run(ctx context.Context, deliver func([]byte)) {
 			}
 		}
 	}
+}
+
+// SetFormed installs the function that tells the other nodes' Survey
+// whether this node has cluster state.
+func (m *Mem) SetFormed(f func() bool) {
+	m.net.mu.Lock()
+	defer m.net.mu.Unlock()
+	m.formed = f
+}
+
+// Survey reports, for every node whose link to this one is up, whether it
+// has cluster state. The in-memory network knows no membership, so no
+// node is ever refused.
+func (m *Mem) Survey() map[uint32]PeerStatus {
+	n := m.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[uint32]PeerStatus)
+	for p, o := range n.nodes {
+		if p == m.self || !o.running || !n.upLocked(m.self, p) {
+			continue
+		}
+		out[p] = PeerFresh
+		if o.formed != nil && o.formed() {
+			out[p] = PeerFormed
+		}
+	}
+	return out
 }

@@ -25,12 +25,17 @@ import (
 // TCP is the production transport: one listener on the node's address and
 // port, one outgoing and one incoming connection per peer.
 type TCP struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *transportMetrics
-	byAddr map[netip.Addr]uint32
-	links  map[uint32]*link // fixed at construction; each link locks itself
-	start  time.Time
+	cfg   Config
+	log   *slog.Logger
+	m     *transportMetrics
+	self  netip.Addr
+	peers atomic.Pointer[peerSet] // replaced whole by SetPeers
+	start time.Time
+	// handler receives packets and events; set by Start.
+	handler Handler
+	// formed tells a dialer whether this node already has cluster state;
+	// set by SetFormed before Start.
+	formed func() bool
 
 	ln     net.Listener
 	raftLn *streamListener
@@ -48,6 +53,12 @@ type TCP struct {
 	// connSeq numbers installed connections so that a stale reader cannot
 	// tear down the connection that replaced its own.
 	connSeq atomic.Uint64
+
+	// peersMu serialises SetPeers; readers load peers without it.
+	peersMu sync.Mutex
+
+	surveyMu sync.Mutex
+	survey   map[uint32]PeerStatus
 }
 
 var _ Transport = (*TCP)(nil)
@@ -64,26 +75,26 @@ func NewTCP(cfg Config, log *slog.Logger, set *metrics.Set) (*TCP, error) {
 	t := &TCP{
 		cfg:         cfg,
 		log:         log,
-		byAddr:      make(map[netip.Addr]uint32),
-		links:       make(map[uint32]*link),
 		events:      newEventQueue(),
 		handshaking: make(map[net.Conn]struct{}),
+		survey:      make(map[uint32]PeerStatus),
+	}
+	ps, err := t.newPeerSet(cfg.Peers, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.peers.Store(ps)
+	for _, p := range cfg.Peers {
+		if p.PNN == cfg.Self {
+			t.self = p.Addr
+		}
 	}
 	// The Raft listener exists before Start so that Raft can be opened first
 	// and the transport started with a handler that already has Raft.
 	t.raftLn = newStreamListener(raftAddrOf(t))
-	for _, p := range cfg.Peers {
-		if _, dup := t.byAddr[p.Addr]; dup {
-			return nil, fmt.Errorf("transport config: Peers: address %s listed twice", p.Addr)
-		}
-		t.byAddr[p.Addr] = p.PNN
-		if p.PNN != cfg.Self {
-			t.links[p.PNN] = &link{t: t, peer: p}
-		}
-	}
 	t.m = newMetrics(set, func() float64 {
 		n := 0
-		for _, l := range t.links {
+		for _, l := range t.peers.Load().links {
 			if l.isConnected() {
 				n++
 			}
@@ -93,14 +104,7 @@ func NewTCP(cfg Config, log *slog.Logger, set *metrics.Set) (*TCP, error) {
 	return t, nil
 }
 
-func (t *TCP) selfAddr() netip.Addr {
-	for _, p := range t.cfg.Peers {
-		if p.PNN == t.cfg.Self {
-			return p.Addr
-		}
-	}
-	return netip.Addr{}
-}
+func (t *TCP) selfAddr() netip.Addr { return t.self }
 
 type tcpAddr string
 
@@ -123,14 +127,20 @@ func (t *TCP) Start(h Handler) error {
 	t.ln = ln
 	t.start = time.Now()
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.peersMu.Lock()
+	t.handler = h
+	ps := t.peers.Load()
+	for _, l := range ps.links {
+		t.prepareLink(l)
+	}
 	t.goFunc(func() { t.events.run(h, t.ctx.Done()) })
 	t.goFunc(t.acceptLoop)
 	t.goFunc(t.livenessLoop)
-	for _, l := range t.links {
-		l.h = h
+	for _, l := range ps.links {
 		t.goFunc(l.dialLoop)
 	}
-	t.log.Info("transport listening", "addr", t.ListenAddr(), "peers", len(t.links))
+	t.peersMu.Unlock()
+	t.log.Info("transport listening", "addr", t.ListenAddr(), "peers", len(ps.links))
 	return nil
 }
 
@@ -156,16 +166,18 @@ func (t *TCP) Close() error {
 		c.Close()
 	}
 	t.hsMu.Unlock()
-	for _, l := range t.links {
+	t.peersMu.Lock()
+	for _, l := range t.peers.Load().links {
 		l.reset(0, "transport closed", false)
 	}
+	t.peersMu.Unlock()
 	t.wg.Wait()
 	return err
 }
 
 // Send queues pkt on the outgoing connection to pnn.
 func (t *TCP) Send(pnn uint32, pkt []byte) error {
-	l := t.links[pnn]
+	l := t.peers.Load().links[pnn]
 	if l == nil {
 		return fmt.Errorf("send to node %d: %w", pnn, ErrNotConnected)
 	}
@@ -182,7 +194,7 @@ func (t *TCP) Send(pnn uint32, pkt []byte) error {
 
 // Connected reports whether both directions to pnn are up.
 func (t *TCP) Connected(pnn uint32) bool {
-	l := t.links[pnn]
+	l := t.peers.Load().links[pnn]
 	return l != nil && l.isConnected()
 }
 
@@ -191,12 +203,11 @@ func (t *TCP) Stats() Stats { return t.m.stats() }
 
 // RaftAddr returns "addr:port" of pnn.
 func (t *TCP) RaftAddr(pnn uint32) string {
-	for _, p := range t.cfg.Peers {
-		if p.PNN == pnn {
-			return net.JoinHostPort(p.Addr.String(), strconv.Itoa(int(t.cfg.Port)))
-		}
+	a, ok := t.peers.Load().addrs[pnn]
+	if !ok {
+		return ""
 	}
-	return ""
+	return net.JoinHostPort(a.String(), strconv.Itoa(int(t.cfg.Port)))
 }
 
 // RaftListener yields handshaked incoming Raft streams.
@@ -208,7 +219,7 @@ func (t *TCP) DialRaft(addr string, timeout time.Duration) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial raft %q: %w", addr, err)
 	}
-	pnn, ok := t.byAddr[ap.Addr().Unmap()]
+	pnn, ok := t.peers.Load().byAddr[ap.Addr().Unmap()]
 	if !ok {
 		return nil, fmt.Errorf("dial raft %q: not a node of this cluster", addr)
 	}
@@ -245,6 +256,7 @@ func (t *TCP) dial(ctx context.Context, pnn uint32, addr netip.Addr, tag byte, t
 		w, err = readWelcome(conn)
 		if err == nil {
 			err = checkWelcome(w, pnn, t.cfg.ClusterID)
+			t.noteWelcome(pnn, w, err)
 		}
 	}
 	if err != nil {
@@ -298,11 +310,11 @@ func (t *TCP) serveConn(conn net.Conn) {
 	if reason := t.checkHello(conn, h); reason != "" {
 		t.m.refused.Inc()
 		t.log.Warn("refused connection", "remote", remote, "claimed_pnn", h.PNN, "cluster_id", h.ClusterID, "reason", reason)
-		_ = writeWelcome(conn, welcome{PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID, Reason: reason})
+		_ = writeWelcome(conn, welcome{PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID, Reason: reason, Formed: t.isFormed()})
 		conn.Close()
 		return
 	}
-	if err := writeWelcome(conn, welcome{OK: true, PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID}); err != nil {
+	if err := writeWelcome(conn, welcome{OK: true, PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID, Formed: t.isFormed()}); err != nil {
 		t.log.Warn("handshake failed", "remote", remote, "pnn", h.PNN, "err", err)
 		conn.Close()
 		return
@@ -317,7 +329,12 @@ func (t *TCP) serveConn(conn net.Conn) {
 		}
 		return
 	}
-	t.links[h.PNN].runIncoming(conn, br)
+	l := t.peers.Load().links[h.PNN]
+	if l == nil { // removed by SetPeers during the handshake
+		conn.Close()
+		return
+	}
+	l.runIncoming(conn, br)
 }
 
 // checkHello returns why a hello is refused, or "".
@@ -328,7 +345,7 @@ func (t *TCP) checkHello(conn net.Conn, h hello) string {
 	if h.ClusterID != t.cfg.ClusterID {
 		return fmt.Sprintf("cluster id %q is not ours (%q)", h.ClusterID, t.cfg.ClusterID)
 	}
-	l := t.links[h.PNN]
+	l := t.peers.Load().links[h.PNN]
 	if l == nil {
 		return fmt.Sprintf("pnn %d is not a peer of node %d", h.PNN, t.cfg.Self)
 	}
@@ -350,7 +367,7 @@ func (t *TCP) livenessLoop() {
 		case <-tick.C:
 		}
 		uptime := uint32(time.Since(t.start) / time.Second)
-		for _, l := range t.links {
+		for _, l := range t.peers.Load().links {
 			l.tick(uptime)
 		}
 	}
@@ -361,6 +378,9 @@ type link struct {
 	t    *TCP
 	peer Peer
 	h    Handler
+	// ctx ends when the transport closes or SetPeers removes the peer.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	lastRecv atomic.Int64 // unix nanos of the last packet on in
 
@@ -435,7 +455,7 @@ func (l *link) dialLoop() {
 	backoff := minBackoff
 	var lastErr string
 	var lastLogged time.Time
-	ctx := l.t.ctx
+	ctx := l.ctx
 	for ctx.Err() == nil {
 		conn, err := l.t.dial(ctx, l.peer.PNN, l.peer.Addr, tagNode, 0)
 		if err != nil {
@@ -499,7 +519,7 @@ func (l *link) runIncoming(conn net.Conn, br *bufio.Reader) {
 	id := l.t.connSeq.Add(1)
 	l.lastRecv.Store(time.Now().UnixNano())
 	l.mu.Lock()
-	if l.t.ctx.Err() != nil {
+	if l.ctx.Err() != nil {
 		l.mu.Unlock()
 		conn.Close()
 		return
@@ -517,7 +537,7 @@ func (l *link) runIncoming(conn net.Conn, br *bufio.Reader) {
 		pkt, err := pr.Next()
 		if err != nil {
 			reason := "incoming connection closed"
-			if l.t.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+			if l.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				reason = "incoming: " + err.Error()
 				if !isEOF(err) {
 					l.t.log.Warn("bad packet from node, dropping link", "pnn", l.peer.PNN, "err", err)

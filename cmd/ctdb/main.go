@@ -53,6 +53,7 @@ type CLI struct {
 	Unban           UnbanCmd           `cmd:"" help:"unban a node"`
 	Shutdown        ShutdownCmd        `cmd:"" help:"shutdown ctdb daemon"`
 	Listnodes       ListnodesCmd       `cmd:"" help:"list nodes in the cluster"`
+	Reloadnodes     ReloadnodesCmd     `cmd:"" help:"reload the nodes file on all nodes"`
 	Leader          LeaderCmd          `cmd:"" help:"show the pnn of the leader"`
 	Nodestatus      NodestatusCmd      `cmd:"" help:"show and return node status"`
 	Version         VersionCmd         `cmd:"" help:"show version of ctdb"`
@@ -111,6 +112,7 @@ var commands = map[string]cmdInfo{
 	"unban":           {remote: true},
 	"shutdown":        {remote: true},
 	"listnodes":       {withoutDaemon: true, remote: true},
+	"reloadnodes":     {},
 	"leader":          {remote: true},
 	"nodestatus":      {remote: true, args: "[all|<pnn-list>]"},
 	"getdbmap":        {remote: true},

@@ -40,6 +40,11 @@ type Cluster struct {
 	Ctdbd     string `json:"ctdbd"`
 	Port      int    `json:"port"`
 	Nodes     []Node `json:"nodes"`
+	// LogLevel, MetricsPort and Extra are the options every node's
+	// configuration was written with, for nodes added later.
+	LogLevel    string `json:"log_level,omitempty"`
+	MetricsPort int    `json:"metrics_port,omitempty"`
+	Extra       string `json:"extra,omitempty"`
 
 	// procs holds the processes this process started, to reap them.
 	mu    sync.Mutex
@@ -170,7 +175,10 @@ func create(base string, opts Options) (*Cluster, error) {
 	}
 	idb := make([]byte, 8)
 	rand.Read(idb)
-	c := &Cluster{Base: base, ClusterID: "local-" + hex.EncodeToString(idb), Ctdbd: ctdbd, Port: opts.Port}
+	c := &Cluster{
+		Base: base, ClusterID: "local-" + hex.EncodeToString(idb), Ctdbd: ctdbd, Port: opts.Port,
+		LogLevel: opts.LogLevel, MetricsPort: opts.MetricsPort, Extra: opts.Extra,
+	}
 	nodes := make([]config.Node, opts.N)
 	for i, a := range addrs {
 		nodes[i] = config.Node{PNN: uint32(i), Addr: a}
@@ -188,21 +196,33 @@ func create(base string, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	for i, a := range addrs {
-		dir := filepath.Join(base, "node"+strconv.Itoa(i))
-		n := Node{
-			PNN: uint32(i), Addr: a.String(), Dir: dir,
-			Socket: filepath.Join(dir, "run", "ctdbd.socket"),
-			Config: filepath.Join(dir, "ctdb.conf"),
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := c.layOutNode(uint32(i), a); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(n.Config, []byte(nodeConfig(c, n, nodesPath, opts)), 0o644); err != nil {
-			return nil, err
-		}
-		c.Nodes = append(c.Nodes, n)
 	}
 	return c, nil
+}
+
+// nodesPath is the nodes file every node of the cluster reads.
+func (c *Cluster) nodesPath() string { return filepath.Join(c.Base, "nodes") }
+
+// layOutNode creates node pnn's directory and configuration and records it.
+func (c *Cluster) layOutNode(pnn uint32, a netip.Addr) error {
+	dir := filepath.Join(c.Base, "node"+strconv.Itoa(int(pnn)))
+	n := Node{
+		PNN: pnn, Addr: a.String(), Dir: dir,
+		Socket: filepath.Join(dir, "run", "ctdbd.socket"),
+		Config: filepath.Join(dir, "ctdb.conf"),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	opts := Options{LogLevel: c.LogLevel, MetricsPort: c.MetricsPort, Extra: c.Extra}
+	if err := os.WriteFile(n.Config, []byte(nodeConfig(c, n, c.nodesPath(), opts)), 0o644); err != nil {
+		return err
+	}
+	c.Nodes = append(c.Nodes, n)
+	return nil
 }
 
 func nodeConfig(c *Cluster, n Node, nodesPath string, opts Options) string {
