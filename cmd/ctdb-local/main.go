@@ -144,6 +144,43 @@ func (r *restartCmd) Run() error {
 	})
 }
 
+type addCmd struct{ baseFlag }
+
+// Run lays out and starts one more node; the cluster takes it in at the
+// next `ctdb reloadnodes`.
+func (a *addCmd) Run() error {
+	return withCluster(a.Base, func(c *localcluster.Cluster) error {
+		pnn, err := c.AddNode()
+		if err != nil {
+			return err
+		}
+		if err := c.StartNode(pnn); err != nil {
+			return err
+		}
+		fmt.Println(c.Line(pnn))
+		fmt.Fprintf(os.Stderr, "node %d added to %s/nodes and started; it joins at: CTDB_BASE=%s CTDB_SOCKET=%s ctdb reloadnodes\n",
+			pnn, c.Base, c.Base, c.Nodes[0].Socket)
+		return nil
+	})
+}
+
+type removeCmd struct{ nodeArg }
+
+// Run stops node K and comments its line out of the nodes file; the
+// cluster lets it go at the next `ctdb reloadnodes`.
+func (r *removeCmd) Run() error {
+	return withCluster(r.Base, func(c *localcluster.Cluster) error {
+		if err := c.Stop(r.K, 10*time.Second); err != nil {
+			return err
+		}
+		if err := c.RemoveNodeLine(r.K); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "node %d stopped and commented out of %s/nodes; it leaves at: CTDB_BASE=%s ctdb reloadnodes\n", r.K, c.Base, c.Base)
+		return nil
+	})
+}
+
 func withCluster(base string, f func(*localcluster.Cluster) error) error {
 	c, err := localcluster.Load(base)
 	if err != nil {
@@ -160,6 +197,8 @@ type cli struct {
 	Pause   pauseCmd   `cmd:"" help:"SIGSTOP node K."`
 	Resume  resumeCmd  `cmd:"" help:"SIGCONT node K."`
 	Restart restartCmd `cmd:"" help:"Stop node K and start it again with its state."`
+	Add     addCmd     `cmd:"" help:"Add a node to the nodes file and start it (then run ctdb reloadnodes)."`
+	Remove  removeCmd  `cmd:"" help:"Stop node K and comment it out of the nodes file (then run ctdb reloadnodes)."`
 }
 
 func main() {
