@@ -58,6 +58,9 @@ func (t *TCP) newPeerSet(peers []Peer, old *peerSet) (*peerSet, error) {
 func (t *TCP) SetPeers(peers []Peer) error {
 	t.peersMu.Lock()
 	defer t.peersMu.Unlock()
+	if t.ctx != nil && t.ctx.Err() != nil {
+		return ErrClosed // Close cancelled ctx before taking peersMu
+	}
 	old := t.peers.Load()
 	if i := slices.IndexFunc(peers, func(p Peer) bool { return p.PNN == t.cfg.Self }); i < 0 || peers[i].Addr != t.self {
 		return fmt.Errorf("transport peers: this node (%d at %s) is not among them", t.cfg.Self, t.self)
