@@ -247,3 +247,62 @@ func TestAddAndRemoveNodeUnderLoad(t *testing.T) {
 	t.Logf("added and removed node 3 within %v under load: %d increments by 6 workers, none lost, none failed",
 		removed.Sub(added).Round(time.Millisecond), total)
 }
+
+// TestNodeDownDuringReloadCatchesUp: node 2 is down, with a nodes file of
+// its own, while a fourth node is added. When it starts again with its old
+// file, it takes the node list from the cluster: it connects to the new
+// node and its nodes file is rewritten to match.
+func TestNodeDownDuringReloadCatchesUp(t *testing.T) {
+	c := cluster(t, 3)
+	if err := c.Stop(2, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(c.Nodes[2].Dir, "nodes")
+	shared := filepath.Join(c.Base, "nodes")
+	b, err := os.ReadFile(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(c.Nodes[2].Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = []byte(strings.Replace(string(conf), "nodes file = "+shared, "nodes file = "+own, 1))
+	if err := os.WriteFile(c.Nodes[2].Config, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "node 2 disconnected", func() error {
+		_, err := agreed(c, []uint32{0, 1}, map[uint32]uint32{2: protocol.NodeFlagDisconnected | protocol.NodeFlagUnhealthy})
+		return err
+	})
+	if _, err := c.AddNode(); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, rc := reloadnodes(t, c, 0); rc != 0 || out != "Node 3 is NEW\n" {
+		t.Fatalf("reloadnodes: rc=%d stdout=%q stderr=%q", rc, out, errs)
+	}
+	if err := c.StartNode(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartNode(2); err != nil {
+		t.Fatal(err)
+	}
+	all := []uint32{0, 1, 2, 3}
+	took := waitUntil(t, 30*time.Second, "all 4 nodes OK everywhere", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return c.WaitNodesOK(ctx, all, all)
+	})
+	got, err := os.ReadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(shared)
+	if string(got) != string(want) {
+		t.Fatalf("node 2's nodes file:\n%s\nwant:\n%s", got, want)
+	}
+	t.Logf("node 2 came back with a 3-node file, reached the added node 3 and rewrote its file; all OK after %v", took.Round(time.Millisecond))
+}
