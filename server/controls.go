@@ -143,6 +143,7 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.Opcode(recovery.OpPull): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
 		protocol.Opcode(recovery.OpPush): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
 		protocol.Opcode(recovery.OpThaw): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
+		protocol.Opcode(opTraversePace):  {size: 4, blocking: true, nodeOnly: true, fn: n.ctrlTraversePace},
 	}
 }
 

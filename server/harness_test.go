@@ -29,15 +29,23 @@ type harness struct {
 
 	mu    sync.Mutex
 	nodes []*Node
+	// tweak, if set, adjusts every node's options.
+	tweak func(*Options)
 }
 
 func newHarness(t *testing.T, n int) *harness {
+	t.Helper()
+	return newHarnessWith(t, n, nil)
+}
+
+// newHarnessWith is newHarness with tweak applied to every node's options.
+func newHarnessWith(t *testing.T, n int, tweak func(*Options)) *harness {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "rctdb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, net: transport.NewMemNetwork(), dir: dir, n: n, nodes: make([]*Node, n)}
+	h := &harness{t: t, net: transport.NewMemNetwork(), dir: dir, n: n, nodes: make([]*Node, n), tweak: tweak}
 	t.Cleanup(func() {
 		for i := range h.nodes {
 			h.stop(uint32(i))
@@ -80,13 +88,17 @@ func (h *harness) start(pnn uint32) *Node {
 	if l, err := logging.ParseLevel(os.Getenv("RCTDB_TEST_LOG")); err == nil {
 		lv.Set(l)
 	}
-	node, err := New(Options{
+	opts := Options{
 		Config:       h.config(pnn),
 		Transport:    h.net.Transport(pnn),
 		Logger:       slog.New(logging.NewHandler(os.Stderr, lv)).With("test", h.t.Name()),
 		Level:        lv,
 		RaftInMemory: true,
-	})
+	}
+	if h.tweak != nil {
+		h.tweak(&opts)
+	}
+	node, err := New(opts)
 	if err != nil {
 		h.t.Fatalf("node %d: %v", pnn, err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type Options struct {
 	Metrics *metrics.Set
 	// RaftInMemory keeps Raft's log and snapshots in memory (tests only).
 	RaftInMemory bool
+	// ClientQueueLimit bounds the bytes queued for one client; a client
+	// that lets more pile up is disconnected. 0 means 64 MiB.
+	ClientQueueLimit int
 }
 
 // Node is one rctdb node: client socket, transport, Raft and election.
@@ -119,7 +123,7 @@ func New(opts Options) (*Node, error) {
 		cfg: cfg, log: log.With("subsystem", "server"), level: level, self: self,
 		port: cfg.Cluster.Port, reg: newRegistry(), calls: newCalls(), tickles: newTickles(),
 		traversals:       newTraversals(),
-		clientQueueLimit: 64 << 20, done: make(chan struct{}),
+		clientQueueLimit: cmp.Or(opts.ClientQueueLimit, 64<<20), done: make(chan struct{}),
 		incarnation: newIncarnation(),
 	}
 	for _, cn := range cfg.Nodes {

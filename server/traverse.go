@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -148,8 +149,16 @@ func (n *Node) startWalk(t protocol.TraverseAllExt) {
 			cancel()
 		}()
 		if db != nil {
+			sent := 0
 			err := db.Traverse(ctx, t.WithEmptyRecords, func(key, value []byte) bool {
-				n.traverseData(t.PNN, volatile.TraverseRecord(t.ReqID, key, value))
+				rec := volatile.TraverseRecord(t.ReqID, key, value)
+				n.traverseData(t.PNN, rec)
+				if sent += len(rec); sent >= n.paceEvery() {
+					sent = 0
+					if err := n.paceTraverse(ctx, t.PNN, t.ReqID); err != nil {
+						cancel()
+					}
+				}
 				return ctx.Err() == nil
 			})
 			if err != nil && ctx.Err() == nil {
@@ -158,6 +167,68 @@ func (n *Node) startWalk(t protocol.TraverseAllExt) {
 		}
 		n.traverseData(t.PNN, volatile.TraverseRecord(t.ReqID, nil, nil))
 	}()
+}
+
+// A walk pauses after every paceEvery bytes of records until the
+// coordinator's client has fewer than paceQueue bytes waiting (an eighth of
+// the client queue limit, and an eighth of that), so that a traverse of a
+// large database streams at the client's pace instead of overflowing its
+// queue, which would close the connection.
+func (n *Node) paceQueue() int { return n.clientQueueLimit / 8 }
+func (n *Node) paceEvery() int { return n.clientQueueLimit / 64 }
+
+// opTraversePace is rctdb's node-to-node control a walker sends its
+// coordinator after a batch of TRAVERSE_DATA: the reply comes once the
+// client has taken most of what is queued for it. Data: u32 traverse id.
+const opTraversePace uint32 = 0x7C000201
+
+// paceTraverse waits until the coordinator's client has drained its queue.
+func (n *Node) paceTraverse(ctx context.Context, origin, id uint32) error {
+	if origin == n.self {
+		return n.waitTraverseDrained(ctx, id)
+	}
+	_, err := n.Call(ctx, origin, opTraversePace, protocol.U32(id))
+	return err
+}
+
+// ctrlTraversePace answers a walker once the traversal's client queue has
+// drained; it arrives after the walker's batch on the same link, so the
+// batch is already queued.
+func (n *Node) ctrlTraversePace(ctx context.Context, r *controlReq) reply {
+	id, err := protocol.ParseU32(r.Data)
+	if err != nil {
+		return failErr(err)
+	}
+	if err := n.waitTraverseDrained(ctx, id); err != nil {
+		return failErr(err)
+	}
+	return ok(nil)
+}
+
+// waitTraverseDrained returns once traversal id's client has fewer than
+// paceQueue bytes queued, or fails when the traversal ended.
+func (n *Node) waitTraverseDrained(ctx context.Context, id uint32) error {
+	paused := false
+	for {
+		n.traversals.mu.Lock()
+		tr := n.traversals.byID[id]
+		n.traversals.mu.Unlock()
+		if tr == nil {
+			return fmt.Errorf("traverse %d: ended", id)
+		}
+		if tr.client.w.Pending() < n.paceQueue() {
+			return nil
+		}
+		if !paused {
+			paused = true
+			n.sm.traversePauses.Inc()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("traverse %d: client did not drain its queue: %w", id, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // walker is a database whose records a traverse walks.
