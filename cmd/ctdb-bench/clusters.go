@@ -102,9 +102,10 @@ func startCtdbd(ctx context.Context, base string, n int, prefix string) (*cluste
 	defer cancel()
 	if err := lc.WaitHealthy(wctx); err != nil {
 		stop()
-		return nil, fmt.Errorf("start ctdbd cluster: not all nodes OK: %w (logs in %s/node*/log.ctdb)", err, dir)
+		return nil, fmt.Errorf("start ctdbd cluster: not all nodes OK: %w (logs in %s/node*/stderr)", err, dir)
 	}
-	return &cluster{target: t, logs: dir + "/node*/log.ctdb", stop: stop}, nil
+	// In the foreground (-i) ctdbd logs to its stderr, whatever ctdb.conf says.
+	return &cluster{target: t, logs: dir + "/node*/stderr", stop: stop}, nil
 }
 
 // findRealCtdbd finds Debian's ctdbd (in /usr/sbin, which a user's PATH

@@ -5,6 +5,10 @@
 //	ctdb-bench compare [--quick] [--json FILE] [--svg DIR] [--only rctdb|ctdbd]
 //	    start a 3-node rctdb and a 3-node real ctdbd cluster, run every
 //	    workload on both, print the table, stop both (also on Ctrl-C)
+//	ctdb-bench recovery [--records N[,N...]] [--runs K] [--json FILE]
+//	    for each daemon and run, start a fresh 3-node cluster, fill a
+//	    volatile database, kill -9 node 2 under live fetch-lock clients on
+//	    nodes 0 and 1, time the recovery, check every record, stop it
 //	ctdb-bench --sockets=S0,S1,S2 [--duration=5s] run WORKLOAD
 //	    one workload against running daemons
 //	ctdb-bench --sockets=S0,S1,S2 message-ring | fetch-ring [--db=NAME]

@@ -33,9 +33,10 @@ type cli struct {
 	Sockets  []string      `help:"Client sockets of running daemons' nodes, in pnn order (run, message-ring, fetch-ring)." sep:","`
 	Duration time.Duration `help:"How long each run of a workload lasts (default 5s; with compare --quick 1s)."`
 
-	Compare     compareCmd `cmd:"" help:"Start an rctdb and a real ctdbd cluster, run every workload on both, print the comparison."`
-	Run         runCmd     `cmd:"" help:"Run one workload on running daemons (--sockets)."`
-	MessageRing struct{}   `cmd:"" help:"Pass a message around the nodes each way (ctdb message_ring); same as run message-ring."`
+	Compare     compareCmd  `cmd:"" help:"Start an rctdb and a real ctdbd cluster, run every workload on both, print the comparison."`
+	Run         runCmd      `cmd:"" help:"Run one workload on running daemons (--sockets)."`
+	Recovery    recoveryCmd `cmd:"" help:"Kill -9 one node of 3 under live clients: time to recovery and correctness, rctdb against the real ctdbd, a fresh cluster per run."`
+	MessageRing struct{}    `cmd:"" help:"Pass a message around the nodes each way (ctdb message_ring); same as run message-ring."`
 	FetchRing   struct {
 		DB string `help:"Volatile database to use." default:"fetch_ring.tdb"`
 	} `cmd:"" help:"Migrate a record around the nodes, incrementing it (ctdb fetch_ring)."`
@@ -64,6 +65,8 @@ func main() {
 	switch k.Command() {
 	case "compare":
 		code = c.Compare.run(ctx, c.Duration)
+	case "recovery":
+		code = c.Recovery.run(ctx)
 	case "run <workload>":
 		code = runOne(ctx, c.Run.Workload, c.Sockets, c.Run.params(durationOr(c.Duration, 5*time.Second)), "")
 	case "message-ring":
