@@ -23,16 +23,7 @@ import (
 // confirmed value; no process of either cluster may be left. The times are
 // logged, not judged.
 func TestBenchRecoveryQuick(t *testing.T) {
-	exe := filepath.Join(binDir, "ctdb-bench")
-	b := exec.Command("go", "build", "-o", exe, "github.com/rctdb/rctdb/cmd/ctdb-bench")
-	if out, err := b.CombinedOutput(); err != nil {
-		t.Fatalf("build ctdb-bench: %v\n%s", err, out)
-	}
-	both := true
-	if _, err := os.Stat("/usr/sbin/ctdbd"); err != nil {
-		both = false
-		t.Log("Debian's ctdbd is not installed: rctdb only")
-	}
+	exe, both := benchBinary(t)
 	dir := t.TempDir()
 	base := filepath.Join(dir, "clusters")
 	jsonPath := filepath.Join(dir, "recovery.json")

@@ -13,22 +13,30 @@ import (
 	"github.com/rctdb/rctdb/bench"
 )
 
+// benchBinary builds ctdb-bench into the tests' bin directory; both says
+// whether Debian's ctdbd is installed to compare with.
+func benchBinary(t *testing.T) (exe string, both bool) {
+	t.Helper()
+	exe = filepath.Join(binDir, "ctdb-bench")
+	b := exec.Command("go", "build", "-o", exe, "github.com/rctdb/rctdb/cmd/ctdb-bench")
+	if out, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("build ctdb-bench: %v\n%s", err, out)
+	}
+	both = true
+	if _, err := os.Stat("/usr/sbin/ctdbd"); err != nil {
+		both = false
+		t.Log("Debian's ctdbd is not installed: rctdb only")
+	}
+	return exe, both
+}
+
 // TestBenchCompareQuick runs `ctdb-bench compare --quick` with very short
 // runs against an rctdb cluster and, when Debian's ctdbd is installed (make
 // test installs it), a real ctdbd cluster: every workload must complete on
 // both, pass its correctness checks, make progress, and get a ratio; the
 // floor rows get none. Speed is not judged here.
 func TestBenchCompareQuick(t *testing.T) {
-	exe := filepath.Join(binDir, "ctdb-bench")
-	b := exec.Command("go", "build", "-o", exe, "github.com/rctdb/rctdb/cmd/ctdb-bench")
-	if out, err := b.CombinedOutput(); err != nil {
-		t.Fatalf("build ctdb-bench: %v\n%s", err, out)
-	}
-	both := true
-	if _, err := os.Stat("/usr/sbin/ctdbd"); err != nil {
-		both = false
-		t.Log("Debian's ctdbd is not installed: rctdb only")
-	}
+	exe, both := benchBinary(t)
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "rows.json")
 	args := []string{"compare", "--quick", "--duration=300ms", "--json", jsonPath, "--svg", filepath.Join(dir, "svg"),
