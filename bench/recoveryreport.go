@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // RecoveryResults are the runs of the recovery workload, per number of
@@ -206,24 +204,7 @@ func (r *RecoveryResults) WriteTable(w io.Writer) {
 		}
 		cells = append(cells, []string{name, row.Metric, fmtStat(row.Rctdb), fmtStat(row.Ctdbd), ratio})
 	}
-	widths := make([]int, len(cells[0]))
-	for _, c := range cells {
-		for i, v := range c {
-			widths[i] = max(widths[i], utf8.RuneCountInString(v))
-		}
-	}
-	for _, c := range cells {
-		var b strings.Builder
-		for i, v := range c {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(v))
-			if i >= 2 {
-				b.WriteString(pad + v + "  ")
-			} else {
-				b.WriteString(v + pad + "  ")
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
+	writeColumns(w, cells, func(i int) bool { return i >= 2 })
 	fmt.Fprintln(w)
 	seen := map[int]bool{}
 	for _, row := range rows {

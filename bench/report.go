@@ -269,27 +269,7 @@ func (r *Results) WriteTable(w io.Writer, rows []Row) {
 		}
 		cells = append(cells, []string{name, row.Metric, row.Unit, fmtValue(row.Rctdb, row.Unit), fmtValue(row.Ctdbd, row.Unit), ratio, row.Note})
 	}
-	widths := make([]int, len(cells[0]))
-	for _, c := range cells {
-		for i, v := range c {
-			widths[i] = max(widths[i], utf8.RuneCountInString(v))
-		}
-	}
-	for _, c := range cells {
-		var b strings.Builder
-		for i, v := range c {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(v))
-			switch {
-			case i >= 3 && i <= 5: // numbers to the right
-				b.WriteString(pad + v + "  ")
-			case i == len(c)-1:
-				b.WriteString(v)
-			default:
-				b.WriteString(v + pad + "  ")
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
+	writeColumns(w, cells, func(i int) bool { return i >= 3 && i <= 5 }) // numbers to the right
 	fmt.Fprintln(w)
 	seen := map[string]bool{}
 	for _, row := range rows {
@@ -353,5 +333,35 @@ func fmtNum(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	default:
 		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+// writeColumns prints cells as aligned columns, two spaces apart; right
+// says which columns are aligned to the right. The last column is not
+// padded.
+func writeColumns(w io.Writer, cells [][]string, right func(col int) bool) {
+	if len(cells) == 0 {
+		return
+	}
+	widths := make([]int, len(cells[0]))
+	for _, c := range cells {
+		for i, v := range c {
+			widths[i] = max(widths[i], utf8.RuneCountInString(v))
+		}
+	}
+	for _, c := range cells {
+		var b strings.Builder
+		for i, v := range c {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(v))
+			switch {
+			case right(i):
+				b.WriteString(pad + v + "  ")
+			case i == len(c)-1:
+				b.WriteString(v)
+			default:
+				b.WriteString(v + pad + "  ")
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
