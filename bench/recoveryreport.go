@@ -64,32 +64,13 @@ var recoveryMetrics = []struct {
 }
 
 // recSide is one target's runs for one number of records.
-type recSide struct {
-	ran  bool
-	good []RecoveryOutcome
-	bad  string
-}
+type recSide = side[RecoveryOutcome]
 
 func recSideOf(runs []RecoveryOutcome, name string) recSide {
-	s := recSide{ran: len(runs) > 0}
-	for i, o := range runs {
-		switch {
-		case o.Err != "":
-			if s.bad == "" {
-				s.bad = fmt.Sprintf("%s run %d: %s", name, i+1, o.Err)
-			}
-		case o.Failed != "":
-			if s.bad == "" {
-				s.bad = fmt.Sprintf("%s run %d failed its check: %s", name, i+1, o.Failed)
-			}
-		default:
-			s.good = append(s.good, o)
-		}
-	}
-	return s
+	return sideOf(runs, name, func(o *RecoveryOutcome) (string, string) { return o.Err, o.Failed })
 }
 
-func (s recSide) stat(f func(*RecoveryOutcome) time.Duration) *Stat {
+func recStat(s recSide, f func(*RecoveryOutcome) time.Duration) *Stat {
 	if len(s.good) == 0 {
 		return nil
 	}
@@ -124,7 +105,7 @@ func (r *RecoveryResults) Rows() []RecoveryRow {
 			reason = "ctdbd was not run"
 		}
 		for _, m := range recoveryMetrics {
-			row := RecoveryRow{Records: n, Metric: m.name, Unit: "ms", Rctdb: a.stat(m.f), Ctdbd: b.stat(m.f), Reason: reason}
+			row := RecoveryRow{Records: n, Metric: m.name, Unit: "ms", Rctdb: recStat(a, m.f), Ctdbd: recStat(b, m.f), Reason: reason}
 			if reason == "" && row.Rctdb != nil && row.Ctdbd != nil {
 				row.Ratio = ratio(row.Rctdb.Median, row.Ctdbd.Median, true)
 				if row.Ratio == nil {

@@ -99,25 +99,27 @@ type Row struct {
 	Floor bool `json:"floor,omitempty"`
 }
 
-// side is one target's runs of a workload: the good ones and why the
-// others are not.
-type side struct {
+// side is one target's runs (of a workload, or of a recovery): the good
+// ones and why the others are not.
+type side[O any] struct {
 	ran  bool
-	good []Outcome
+	good []O
 	bad  string
 }
 
-func sideOf(runs []Outcome, name string) side {
-	s := side{ran: len(runs) > 0}
-	for i, o := range runs {
+// sideOf sorts runs into a side; verdict gives a run's error (it did not
+// finish) and failed check, both empty for a good run.
+func sideOf[O any](runs []O, name string, verdict func(*O) (err, failed string)) side[O] {
+	s := side[O]{ran: len(runs) > 0}
+	for i := range runs {
 		bad := ""
-		switch {
-		case o.Err != "":
-			bad = fmt.Sprintf("%s run %d failed: %s", name, i+1, o.Err)
-		case o.Failed != "":
-			bad = fmt.Sprintf("%s run %d failed its check: %s", name, i+1, o.Failed)
+		switch err, failed := verdict(&runs[i]); {
+		case err != "":
+			bad = fmt.Sprintf("%s run %d failed: %s", name, i+1, err)
+		case failed != "":
+			bad = fmt.Sprintf("%s run %d failed its check: %s", name, i+1, failed)
 		default:
-			s.good = append(s.good, o)
+			s.good = append(s.good, runs[i])
 		}
 		if s.bad == "" {
 			s.bad = bad // the first failure tells why
@@ -126,12 +128,14 @@ func sideOf(runs []Outcome, name string) side {
 	return s
 }
 
+func outcomeVerdict(o *Outcome) (string, string) { return o.Err, o.Failed }
+
 // Rows turns results into the comparison's rows.
 func (r *Results) Rows() []Row {
 	var rows []Row
 	for _, w := range r.Workloads {
-		a := sideOf(r.Outcomes[w.Name][Rctdb], Rctdb)
-		b := sideOf(r.Outcomes[w.Name][Ctdbd], Ctdbd)
+		a := sideOf(r.Outcomes[w.Name][Rctdb], Rctdb, outcomeVerdict)
+		b := sideOf(r.Outcomes[w.Name][Ctdbd], Ctdbd, outcomeVerdict)
 		reason := ""
 		switch {
 		case w.Floor:
@@ -190,9 +194,9 @@ func (r *Results) floorShare(w Workload, target string) float64 {
 
 // note of a rate row: how close the message ring comes to the floor, and
 // which checks held.
-func (r *Results) note(w Workload, a, b side) string {
+func (r *Results) note(w Workload, a, b side[Outcome]) string {
 	var floor, ok []string
-	for _, s := range []side{a, b} {
+	for _, s := range []side[Outcome]{a, b} {
 		if len(s.good) == 0 {
 			continue
 		}
@@ -214,7 +218,7 @@ func (r *Results) note(w Workload, a, b side) string {
 	return strings.Join(parts, "; ")
 }
 
-func value(m Metric, s side) *float64 {
+func value(m Metric, s side[Outcome]) *float64 {
 	if len(s.good) == 0 {
 		return nil
 	}
@@ -289,7 +293,7 @@ func (r *Results) WriteTable(w io.Writer, rows []Row) {
 			if len(runs) == 0 {
 				continue
 			}
-			s := sideOf(runs, t)
+			s := sideOf(runs, t, outcomeVerdict)
 			if s.bad != "" {
 				fmt.Fprintf(w, "  %-18s %-6s FAILED: %s\n", wl.Name, t, s.bad)
 				continue

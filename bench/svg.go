@@ -46,14 +46,14 @@ func (r *Results) WriteSVGs(dir string) ([]string, error) {
 	for _, w := range r.Workloads {
 		var ss []series
 		for _, t := range r.Targets {
-			if runs := sideOf(r.Outcomes[w.Name][t], t).good; len(runs) > 0 {
+			if runs := sideOf(r.Outcomes[w.Name][t], t, outcomeVerdict).good; len(runs) > 0 {
 				ss = append(ss, series{name: t, runs: runs})
 			}
 		}
 		if w.Name == "message-ring" {
 			var floor []Outcome
 			for _, t := range r.Targets {
-				floor = append(floor, sideOf(r.Outcomes["floor"][t], t).good...)
+				floor = append(floor, sideOf(r.Outcomes["floor"][t], t, outcomeVerdict).good...)
 			}
 			if len(floor) > 0 {
 				ss = append(ss, series{name: floorSeriesName, runs: floor})

@@ -1,15 +1,12 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rctdb/rctdb/bench"
 )
@@ -29,20 +26,7 @@ func TestBenchRecoveryQuick(t *testing.T) {
 	jsonPath := filepath.Join(dir, "recovery.json")
 	args := []string{"recovery", "--records=10000", "--runs=1", "--after=1s", "--timeout=60s", "--json", jsonPath,
 		"--base", base, "--rctdbd", filepath.Join(binDir, "ctdbd"), "--rctdb-addr=127.93.0.1", "--ctdbd-prefix=127.94.0"}
-	if !both {
-		args = append(args, "--only=rctdb")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, exe, args...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	t.Logf("ctdb-bench %s (%.1fs):\n%s", strings.Join(args, " "), time.Since(start).Seconds(), stdout.String())
-	if err != nil {
-		t.Fatalf("ctdb-bench: %v\nstderr:\n%s", err, stderr.String())
-	}
+	runBench(t, exe, both, args)
 	if strays := processesUnder(base); len(strays) > 0 {
 		t.Errorf("processes of the clusters left: %s", strings.Join(strays, ", "))
 	}

@@ -30,18 +30,11 @@ func benchBinary(t *testing.T) (exe string, both bool) {
 	return exe, both
 }
 
-// TestBenchCompareQuick runs `ctdb-bench compare --quick` with very short
-// runs against an rctdb cluster and, when Debian's ctdbd is installed (make
-// test installs it), a real ctdbd cluster: every workload must complete on
-// both, pass its correctness checks, make progress, and get a ratio; the
-// floor rows get none. Speed is not judged here.
-func TestBenchCompareQuick(t *testing.T) {
-	exe, both := benchBinary(t)
-	dir := t.TempDir()
-	jsonPath := filepath.Join(dir, "rows.json")
-	args := []string{"compare", "--quick", "--duration=300ms", "--json", jsonPath, "--svg", filepath.Join(dir, "svg"),
-		"--base", filepath.Join(dir, "clusters"), "--rctdbd", filepath.Join(binDir, "ctdbd"),
-		"--rctdb-addr=127.84.0.1", "--ctdbd-prefix=127.85.0", "--floor-addr=127.86.0.1"}
+// runBench runs ctdb-bench with args (against rctdb only when Debian's
+// ctdbd is missing), logs its table and fails the test if it fails; it
+// returns the table.
+func runBench(t *testing.T, exe string, both bool, args []string) string {
+	t.Helper()
 	if !both {
 		args = append(args, "--only=rctdb")
 	}
@@ -56,6 +49,22 @@ func TestBenchCompareQuick(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ctdb-bench: %v\nstderr:\n%s", err, stderr.String())
 	}
+	return stdout.String()
+}
+
+// TestBenchCompareQuick runs `ctdb-bench compare --quick` with very short
+// runs against an rctdb cluster and, when Debian's ctdbd is installed (make
+// test installs it), a real ctdbd cluster: every workload must complete on
+// both, pass its correctness checks, make progress, and get a ratio; the
+// floor rows get none. Speed is not judged here.
+func TestBenchCompareQuick(t *testing.T) {
+	exe, both := benchBinary(t)
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "rows.json")
+	args := []string{"compare", "--quick", "--duration=300ms", "--json", jsonPath, "--svg", filepath.Join(dir, "svg"),
+		"--base", filepath.Join(dir, "clusters"), "--rctdbd", filepath.Join(binDir, "ctdbd"),
+		"--rctdb-addr=127.84.0.1", "--ctdbd-prefix=127.85.0", "--floor-addr=127.86.0.1"}
+	table := runBench(t, exe, both, args)
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +95,7 @@ func TestBenchCompareQuick(t *testing.T) {
 		}
 	}
 	// Exit status 0 already means every check held; the table says so.
-	if n := strings.Count(stdout.String(), " ok (1 runs): "); n != len(bench.Workloads())*map[bool]int{true: 2, false: 1}[both] {
+	if n := strings.Count(table, " ok (1 runs): "); n != len(bench.Workloads())*map[bool]int{true: 2, false: 1}[both] {
 		t.Errorf("%d workload/daemon pairs reported their checks ok", n)
 	}
 	svgs, _ := filepath.Glob(filepath.Join(dir, "svg", "*.svg"))
