@@ -30,11 +30,13 @@ func (n *Node) syncMembership(st *raftlayer.State) {
 	if !n.raft.Initialized() || slices.Equal(st.Nodes, n.members) {
 		return
 	}
-	if nodeAddrsEqual(st.Nodes, n.members) {
-		n.members = slices.Clone(st.Nodes)
+	changed := !nodeAddrsEqual(st.Nodes, n.members)
+	members := slices.Clone(st.Nodes) // never modified: readers share it
+	n.members = members
+	n.nodeList.Store(&members)
+	if !changed {
 		return
 	}
-	n.members = slices.Clone(st.Nodes)
 	if ps, ok := n.tr.(peerSetter); ok {
 		var peers []transport.Peer
 		for _, ns := range st.Nodes {

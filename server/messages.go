@@ -27,7 +27,8 @@ func (n *Node) messageTargets(dest uint32) []uint32 {
 		}
 		return out
 	}
-	if st, _ := n.raft.State(); int(dest) < len(st.Nodes) && !st.Nodes[dest].Deleted {
+	// The node list, not the whole state: this is every message's path.
+	if nodes := *n.nodeList.Load(); int(dest) < len(nodes) && !nodes[dest].Deleted {
 		return []uint32{dest}
 	}
 	return nil

@@ -80,6 +80,10 @@ type Node struct {
 	synced           syncedIndex
 	// members is the node list watchState last gave the transport.
 	members []raftlayer.NodeState
+	// nodeList is the cluster's node list (the configuration's until the
+	// replicated state has one), replaced whole by watchState; message
+	// routing reads it without copying the state.
+	nodeList atomic.Pointer[[]raftlayer.NodeState]
 
 	recMu            sync.Mutex
 	recoveryStarted  time.Time
@@ -134,6 +138,7 @@ func New(opts Options) (*Node, error) {
 		n.nodes = append(n.nodes, ns)
 	}
 
+	n.nodeList.Store(&n.nodes)
 	n.tr = opts.Transport
 	if n.tr == nil {
 		tcfg := transport.Config{
