@@ -142,7 +142,7 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			req := request{Generation: p.Generation, DBID: id, ViewSeq: st.View.Seq}
-			err := l.recoverDB(ctx, req, from, p.From, p.Active, limit)
+			err := l.recoverDB(ctx, req, from, p.From, p.Active, st.View.VNNMap, limit)
 			if err != nil {
 				err = fmt.Errorf("recover %s: %w", st.DBs[id].Name, err)
 			}
@@ -162,72 +162,175 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 // records held in memory).
 const maxParallelDBs = 8
 
-// recoverDB recovers one database: pull, merge and push page by page,
-// then thaw. A node's copy counts if it was a member of the last recovered
-// generation (members) or got this generation's push of the database
-// already (a retry after the database was thawed: records may have moved
-// to it since).
+// recoverDB recovers one database, then thaws it. A node's copy counts if
+// it was a member of the last recovered generation (members) or got this
+// generation's push of the database already (a retry after the database
+// was thawed: records may have moved to it since).
 //
 // Pages are ranges of hash chains, so that no page holds more than about
 // limit bytes per node: the first node's pull decides where a page ends,
 // the others send the same chains. Nodes whose files differ in hash size
 // cannot be paged alike; then the database goes in one page.
-func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active []uint32, limit uint32) error {
-	gone := map[uint32]bool{} // departing nodes that stopped answering
-	start, first, pages, records := uint32(0), true, 0, 0
-	for {
-		copies, next, hashSizes, err := l.pullPage(ctx, req, from, members, active, gone, start, limit)
-		if err != nil {
-			return err
+//
+// The work is a pipeline, so that the nodes pull, the leader plans and
+// the nodes write at the same time: one goroutine pulls the pages in
+// order, this one plans each (volatile.Planner), and one per active node
+// sends that node its changes in order. At most a few pages are held at
+// once.
+func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active, vnnmap []uint32, limit uint32) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var failed error
+	fail := func(err error) {
+		mu.Lock()
+		if failed == nil {
+			failed = err
 		}
-		if len(hashSizes) > 1 && limit != 0 {
-			l.log.Warn("nodes' files differ in hash size; recovering the database in one page", "db_id", fmt.Sprintf("0x%08x", req.DBID), "hash_sizes", hashSizes)
-			limit, start = 0, 0
+		mu.Unlock()
+		cancel()
+	}
+	began := time.Now()
+	var pulled time.Duration
+	var wg sync.WaitGroup
+	pages := make(chan pulledPage, 1)
+	wg.Go(func() {
+		defer close(pages)
+		if err := l.pullPages(ctx, req, from, members, active, limit, pages); err != nil {
+			fail(err)
+		}
+		pulled = time.Since(began)
+	})
+	pushes := make(map[uint32]chan []byte, len(active))
+	for _, pnn := range active {
+		ch := make(chan []byte, 2)
+		pushes[pnn] = ch
+		wg.Go(func() {
+			for msg := range ch {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				if _, err := l.call(ctx, pnn, OpPush, msg); err != nil {
+					fail(&NodeError{Node: pnn, Err: err})
+				}
+			}
+		})
+	}
+	planner := volatile.NewPlanner(vnnmap, l.self)
+	started := make(map[uint32]bool, len(active))
+	pageCount, records, changed := 0, 0, 0
+	var tPlan time.Duration
+	for pg := range pages {
+		if ctx.Err() != nil {
+			continue // drain, so that the puller ends
+		}
+		t0 := time.Now()
+		plan, err := planner.Plan(pg.copies)
+		tPlan += time.Since(t0)
+		if err != nil {
+			fail(err)
 			continue
 		}
-		merged := volatile.Merge(copies, l.self)
-		records += len(merged)
-		l.mRecords.Add(len(merged))
-		last := len(hashSizes) == 0 || next >= hashSizes[0]
-		var flags uint32
-		if first {
-			flags |= pushFirst
-		}
-		if last {
-			flags |= pushLast
-		}
-		rb := protocol.RecBuffer{DBID: req.DBID, Records: merged}
-		end := next
-		if last {
-			end = 0 // to the end, whatever the receiver's hash size
-		}
-		push := pushPage{Flags: flags, Start: start, End: end}.append(req.append(nil))
-		push = append(push, rb.Marshal()...)
-		if err := onNodes(active, func(pnn uint32) error {
-			_, err := l.call(ctx, pnn, OpPush, push)
-			return err
-		}); err != nil {
-			return err
-		}
-		pages++
+		pageCount++
+		records += plan.Records
+		changed += plan.Changed
 		l.mPages.Inc()
-		if last {
-			break
+		l.mRecords.Add(plan.Records)
+		for _, pnn := range active {
+			changes, pending := plan.Changes[pnn], plan.Pending[pnn]
+			empty := len(changes) == 0 && len(pending) == 0
+			var flags uint32
+			if !started[pnn] {
+				if empty && !pg.last {
+					continue // nothing to write yet: no transaction yet
+				}
+				flags |= pushFirst
+				started[pnn] = true
+			}
+			if pg.last {
+				flags |= pushLast
+			} else if empty {
+				continue
+			}
+			select {
+			case pushes[pnn] <- appendPush(req.append(nil), flags, changes, pending):
+			case <-ctx.Done():
+			}
 		}
-		start, first = next, false
 	}
-	l.log.Debug("database recovered", "db_id", fmt.Sprintf("0x%08x", req.DBID), "records", records, "pages", pages)
+	for _, ch := range pushes {
+		close(ch)
+	}
+	wg.Wait()
+	if failed != nil {
+		return failed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.log.Info("database recovered", "db_id", fmt.Sprintf("0x%08x", req.DBID), "records", records,
+		"changed", changed, "pages", pageCount, "pulled_after", pulled, "planning", tPlan, "pushed_after", time.Since(began))
 	return onNodes(active, func(pnn uint32) error {
 		_, err := l.call(ctx, pnn, OpThaw, req.append(nil))
 		return err
 	})
 }
 
+// pulledPage is one range of chains from every node still answering.
+type pulledPage struct {
+	copies []volatile.NodeCopy
+	last   bool
+}
+
+// pullPages pulls the database page by page into out, in order.
+func (l *Leader) pullPages(ctx context.Context, req request, from, members, active []uint32, limit uint32, out chan<- pulledPage) error {
+	gone := map[uint32]bool{} // departing nodes that stopped answering
+	// end is where the next page ends; 0: where the first node's pull
+	// passes limit bytes. Once a page shows how densely the chains are
+	// filled, the next ones are sized to about limit bytes, so that all
+	// nodes can be asked at once.
+	start, end := uint32(0), uint32(0)
+	for {
+		copies, next, hashSizes, err := l.pullPage(ctx, req, from, members, active, gone, start, end, limit)
+		if err != nil {
+			return err
+		}
+		if len(hashSizes) > 1 && limit != 0 {
+			if start != 0 {
+				return fmt.Errorf("nodes' files differ in hash size (%v) past the first page", hashSizes)
+			}
+			l.log.Warn("nodes' files differ in hash size; recovering the database in one page", "db_id", fmt.Sprintf("0x%08x", req.DBID), "hash_sizes", hashSizes)
+			limit = 0
+			continue
+		}
+		last := limit == 0 || len(hashSizes) == 0 || next >= hashSizes[0]
+		select {
+		case out <- pulledPage{copies: copies, last: last}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if last {
+			return nil
+		}
+		most := 0
+		for _, c := range copies {
+			most = max(most, len(c.Packed))
+		}
+		span := 2 * uint64(next-start)
+		if most > 0 {
+			span = uint64(next-start) * uint64(limit) / uint64(most)
+		}
+		start, end = next, uint32(min(uint64(next)+max(span, 1), uint64(hashSizes[0])))
+	}
+}
+
 // pullPage pulls one page from every node still answering: the records of
-// the nodes whose copies count, the chain after the page, and the distinct
-// hash sizes reported.
-func (l *Leader) pullPage(ctx context.Context, req request, from, members, active []uint32, gone map[uint32]bool, start, limit uint32) (map[uint32][]protocol.RecData, uint32, []uint32, error) {
-	copies := make(map[uint32][]protocol.RecData, len(from))
+// each, the chain after the page, and the distinct hash sizes reported.
+// The page ends before chain end, or if end is 0 where the first node's
+// records pass limit bytes; without a limit, every node sends all its
+// chains.
+func (l *Leader) pullPage(ctx context.Context, req request, from, members, active []uint32, gone map[uint32]bool, start, end, limit uint32) ([]volatile.NodeCopy, uint32, []uint32, error) {
+	var copies []volatile.NodeCopy
 	var mu sync.Mutex
 	var sizes []uint32
 	take := func(pnn uint32, r pullRange) (uint32, error) {
@@ -235,10 +338,6 @@ func (l *Leader) pullPage(ctx context.Context, req request, from, members, activ
 		var rep pullReply
 		if err == nil {
 			rep, err = parsePullReply(buf)
-		}
-		var rb protocol.RecBuffer
-		if err == nil {
-			err = rb.Unmarshal(rep.recbuf)
 		}
 		if err != nil {
 			if !slices.Contains(active, pnn) {
@@ -254,39 +353,57 @@ func (l *Leader) pullPage(ctx context.Context, req request, from, members, activ
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if rep.pushed || slices.Contains(members, pnn) {
-			copies[pnn] = rb.Records
-		}
+		copies = append(copies, volatile.NodeCopy{
+			PNN: pnn, Packed: rep.packed,
+			Counts: rep.pushed || slices.Contains(members, pnn),
+			Active: slices.Contains(active, pnn),
+		})
 		if !slices.Contains(sizes, rep.hashSize) {
 			sizes = append(sizes, rep.hashSize)
 		}
 		return rep.next, nil
 	}
-	var nodes []uint32
-	for _, p := range from {
-		if !gone[p] {
-			nodes = append(nodes, p)
+	for {
+		var nodes []uint32
+		for _, p := range from {
+			if !gone[p] {
+				nodes = append(nodes, p)
+			}
 		}
+		if len(nodes) == 0 {
+			return nil, 0, nil, nil
+		}
+		if limit == 0 || end != 0 {
+			r := pullRange{Start: start, End: end}
+			if limit == 0 {
+				r = pullRange{}
+			}
+			err := onNodes(nodes, func(pnn uint32) error {
+				_, err := take(pnn, r)
+				return err
+			})
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			return copies, r.End, sizes, nil
+		}
+		// The first node's pull decides the page's end.
+		next, err := take(nodes[0], pullRange{Start: start, Limit: limit})
+		if err != nil {
+			return nil, 0, nil, &NodeError{Node: nodes[0], Err: err}
+		}
+		if gone[nodes[0]] {
+			continue
+		}
+		err = onNodes(nodes[1:], func(pnn uint32) error {
+			_, err := take(pnn, pullRange{Start: start, End: next})
+			return err
+		})
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return copies, next, sizes, nil
 	}
-	if len(nodes) == 0 {
-		return copies, 0, nil, nil
-	}
-	// The first node's pull decides the page's end.
-	next, err := take(nodes[0], pullRange{Start: start, Limit: limit})
-	if err != nil {
-		return nil, 0, nil, &NodeError{Node: nodes[0], Err: err}
-	}
-	if gone[nodes[0]] {
-		return l.pullPage(ctx, req, from, members, active, gone, start, limit)
-	}
-	err = onNodes(nodes[1:], func(pnn uint32) error {
-		_, err := take(pnn, pullRange{Start: start, End: next})
-		return err
-	})
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	return copies, next, sizes, nil
 }
 
 // call runs a recovery control on pnn, this node included.

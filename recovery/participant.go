@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/volatile"
 )
 
@@ -15,8 +14,10 @@ import (
 const (
 	// OpPull: request header and a pullRange; reply: see appendPullReply.
 	OpPull uint32 = 0x7C000101
-	// OpPush: request header, u32 page flags (pushFirst, pushLast), and a
-	// record buffer.
+	// OpPush: request header, u32 page flags (pushFirst, pushLast), u32
+	// length of the changes, the page's changes, packed (see
+	// tdb.PackChains; an empty value deletes), then the pending copies,
+	// packed (see volatile.Plan).
 	OpPush uint32 = 0x7C000102
 	// OpThaw: request header; the database serves again in the new
 	// generation while others may still be recovering.
@@ -45,14 +46,14 @@ func parsePullRange(b []byte) (pullRange, error) {
 }
 
 // A pull reply: u32 pushed (1: this node got this generation's push of the
-// database), u32 next chain, u32 hash size, then the record buffer.
+// database), u32 next chain, u32 hash size, then the records, packed.
 type pullReply struct {
 	pushed         bool
 	next, hashSize uint32
-	recbuf         []byte
+	packed         []byte
 }
 
-func appendPullReply(b []byte, pushed bool, page volatile.Page, rb *protocol.RecBuffer) []byte {
+func appendPullReply(b []byte, pushed bool, page volatile.Page) []byte {
 	var flag uint32
 	if pushed {
 		flag = 1
@@ -60,7 +61,7 @@ func appendPullReply(b []byte, pushed bool, page volatile.Page, rb *protocol.Rec
 	b = binary.LittleEndian.AppendUint32(b, flag)
 	b = binary.LittleEndian.AppendUint32(b, page.Next)
 	b = binary.LittleEndian.AppendUint32(b, page.HashSize)
-	return append(b, rb.Marshal()...)
+	return append(b, page.Packed...)
 }
 
 func parsePullReply(b []byte) (pullReply, error) {
@@ -68,12 +69,8 @@ func parsePullReply(b []byte) (pullReply, error) {
 		return pullReply{}, fmt.Errorf("pull reply: %d bytes", len(b))
 	}
 	le := binary.LittleEndian
-	return pullReply{pushed: le.Uint32(b) == 1, next: le.Uint32(b[4:]), hashSize: le.Uint32(b[8:]), recbuf: b[12:]}, nil
+	return pullReply{pushed: le.Uint32(b) == 1, next: le.Uint32(b[4:]), hashSize: le.Uint32(b[8:]), packed: b[12:]}, nil
 }
-
-// pushPage heads a push's records: page flags, and the chains [Start,
-// End) the records replace (End 0: to the end).
-type pushPage struct{ Flags, Start, End uint32 }
 
 // Page flags of a push.
 const (
@@ -81,10 +78,11 @@ const (
 	pushLast
 )
 
-func (p pushPage) append(b []byte) []byte {
-	b = binary.LittleEndian.AppendUint32(b, p.Flags)
-	b = binary.LittleEndian.AppendUint32(b, p.Start)
-	return binary.LittleEndian.AppendUint32(b, p.End)
+func appendPush(b []byte, flags uint32, changes, pending []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, flags)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(changes)))
+	b = append(b, changes...)
+	return append(b, pending...)
 }
 
 // request heads the recovery controls: the generation being recovered, the
@@ -189,12 +187,14 @@ func (p *Participant) Serve(ctx context.Context, op uint32, data []byte) ([]byte
 		}
 		return p.pull(ctx, req, r)
 	case OpPush:
-		if len(rest) < 12 {
+		if len(rest) < 8 {
 			return nil, fmt.Errorf("push: %d bytes", len(rest))
 		}
-		le := binary.LittleEndian
-		pg := pushPage{Flags: le.Uint32(rest), Start: le.Uint32(rest[4:]), End: le.Uint32(rest[8:])}
-		return nil, p.push(ctx, req, pg, rest[12:])
+		flags, n := binary.LittleEndian.Uint32(rest), binary.LittleEndian.Uint32(rest[4:])
+		if uint64(n) > uint64(len(rest)-8) {
+			return nil, fmt.Errorf("push: %d bytes of changes in %d", n, len(rest)-8)
+		}
+		return nil, p.push(ctx, req, flags, rest[8:8+n], rest[8+n:])
 	case OpThaw:
 		db, err := p.db(ctx, req)
 		if err != nil {
@@ -225,29 +225,21 @@ func (p *Participant) pull(ctx context.Context, req request, r pullRange) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	rb := protocol.RecBuffer{DBID: req.DBID, Records: page.Records}
 	p.mu.Lock()
 	pushed := p.pushed[req.DBID] == req.Generation
 	p.mu.Unlock()
-	return appendPullReply(nil, pushed, page, &rb), nil
+	return appendPullReply(nil, pushed, page), nil
 }
 
-func (p *Participant) push(ctx context.Context, req request, pg pushPage, buf []byte) error {
-	var rb protocol.RecBuffer
-	if err := rb.Unmarshal(buf); err != nil {
-		return err
-	}
-	if rb.DBID != req.DBID {
-		return fmt.Errorf("push of database 0x%08x carries records of 0x%08x", req.DBID, rb.DBID)
-	}
+func (p *Participant) push(ctx context.Context, req request, flags uint32, changes, pending []byte) error {
 	db, err := p.db(ctx, req)
 	if err != nil {
 		return err
 	}
-	if err := db.PushPage(ctx, rb.Records, pg.Start, pg.End, pg.Flags&pushFirst != 0, pg.Flags&pushLast != 0); err != nil {
+	if err := db.PushPage(ctx, changes, pending, flags&pushFirst != 0, flags&pushLast != 0); err != nil {
 		return err
 	}
-	if pg.Flags&pushLast == 0 {
+	if flags&pushLast == 0 {
 		return nil
 	}
 	p.mu.Lock()

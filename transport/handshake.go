@@ -14,9 +14,11 @@ const (
 	tagRaft byte = 'R'
 )
 
-// linkVersion is the version of our node link protocol (handshake and
-// framing); both ends must agree.
-const linkVersion = 2
+// linkVersion is the version of our node link protocol (handshake,
+// framing and the node-to-node controls it carries); both ends must agree.
+// 2: the welcome's Formed bit; 3: recovery pulls and pushes carry packed
+// records and pushes only changes.
+const linkVersion = 3
 
 var helloMagic = [4]byte{'R', 'C', 'T', 'D'}
 

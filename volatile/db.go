@@ -63,7 +63,11 @@ type DB struct {
 	waiting     map[string][]waitingCall
 	releasing   map[string]bool
 	deleteQueue map[string]protocol.LtdbHeader
-	stats       dbStats
+	// pending holds the copies a recovery left to write after the thaw
+	// (pending.go); materializing is closed when their writer ends.
+	pending       map[string][]byte
+	materializing chan struct{}
+	stats         dbStats
 }
 
 func hashKey(key []byte) uint32 { return protocol.Hash(key) }
@@ -117,7 +121,13 @@ func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
 // it comes.
 func (db *DB) close() {
 	db.mu.Lock()
-	defer db.mu.Unlock()
+	writer := db.materializing
+	defer func() {
+		db.mu.Unlock()
+		if writer != nil {
+			<-writer // it sees closed and ends
+		}
+	}()
 	if db.closed {
 		return
 	}
@@ -140,6 +150,11 @@ func (db *DB) close() {
 // rsn 0, dmaster = lmaster, flags AUTOMATIC. The chain must be held.
 func (db *DB) fetchRecord(key []byte) record {
 	v, err := db.tdb.Fetch(key)
+	if errors.Is(err, tdb.ErrNotFound) && len(db.pending) > 0 {
+		if pv, ok := db.pending[string(key)]; ok {
+			v, err = pv, nil
+		}
+	}
 	if err == nil {
 		if r, ok := parseRecord(v); ok {
 			return r
@@ -162,11 +177,12 @@ func (db *DB) storeRecord(key []byte, r record) {
 		h.RSN++
 	}
 	if len(r.data) == 0 && !db.keepEmpty(key, r.hdr) {
-		if err := db.tdb.Delete(key); err != nil && !errors.Is(err, tdb.ErrNotFound) {
+		if err := db.deleteRecord(key); err != nil && !errors.Is(err, tdb.ErrNotFound) {
 			db.log.Error("delete failed", "err", err)
 		}
 		return
 	}
+	db.dropPending(key)
 	rec := record{hdr: h, data: r.data}
 	if err := db.tdb.Store(key, rec.encode(), tdb.Replace); err != nil {
 		db.log.Error("store failed", "err", err)

@@ -108,6 +108,7 @@ func (db *DB) Wipe() error {
 	}
 	defer db.unlockAll()
 	db.deleteQueue = make(map[string]protocol.LtdbHeader)
+	db.pending = nil
 	return db.nolock(func() error {
 		if !db.txn {
 			return db.tdb.Wipe()

@@ -27,8 +27,10 @@
 //
 // Recovery. Every new generation starts with a recovery (recovery.go): the
 // node freezes its databases until the cluster declares the recovery over;
-// the leader pulls the records of the nodes that held them, keeps the
-// newest copy of each (Merge) and pushes the result to the nodes of the
-// new generation, naming itself dmaster, so that every lmaster agrees on
-// where each record is. Calls in flight are sent again at the thaw.
+// the leader pulls the records of the nodes that held them, plans which
+// copy of each is the newest and which node is its dmaster from now on
+// (recoveryplan.go: a record stays where it was when it can) and pushes
+// each node only its changes, so that every lmaster knows where each
+// record is. Copies an lmaster lacked are kept in memory and written after
+// the thaw (pending.go). Calls in flight are sent again at the thaw.
 package volatile

@@ -127,10 +127,12 @@ func (db *DB) Frozen() bool {
 
 // Thaw releases or withdraws a freeze, runs the operations that queued
 // meanwhile and sends pending calls again (the generation may have
-// changed).
+// changed). Once the node's recovery is over it starts writing the
+// database's pending copies.
 func (db *DB) Thaw() error {
 	db.mu.Lock()
 	if !db.freezeWanted {
+		db.startMaterializer()
 		db.mu.Unlock()
 		return nil
 	}
@@ -149,6 +151,7 @@ func (db *DB) Thaw() error {
 		close(db.freezeDone)
 	}
 	db.replayFrozen()
+	db.startMaterializer()
 	db.mu.Unlock()
 	db.resend(func(*fetch) bool { return true })
 	return nil

@@ -77,8 +77,9 @@ type Manager struct {
 	mu     sync.RWMutex
 	dbs    map[uint32]*DB
 	byName map[string]*DB
-	// recovering keeps every database frozen (see SetRecovering).
-	recovering bool
+	// recovering keeps every database frozen (see SetRecovering); it is
+	// changed under mu and read without it.
+	recovering atomic.Bool
 
 	reqid atomic.Uint32
 	// calls maps the reqid of a call this node sent to its fetch.
@@ -114,10 +115,10 @@ func NewManager(cfg Config, out Sender, rpc RPC, log *slog.Logger, set *metrics.
 		dbs: make(map[uint32]*DB), byName: make(map[string]*DB),
 		calls: make(map[uint32]*fetch), stop: make(chan struct{}),
 		parked: make(map[uint32][]parkedPacket),
-		// A node starts frozen: it serves records only once the cluster
-		// made it a member of a recovered generation (SetRecovering).
-		recovering: true,
 	}
+	// A node starts frozen: it serves records only once the cluster made
+	// it a member of a recovered generation (SetRecovering).
+	m.recovering.Store(true)
 	m.met = newMetrics(set, m)
 	m.view.Store(&view{gen: protocol.InvalidGeneration})
 	m.removeStaleFiles()
@@ -213,7 +214,7 @@ func (m *Manager) Ensure(id uint32, spec DBSpec) (*DB, error) {
 	}()
 	db.mu.Lock()
 	db.m.met.attached.Inc()
-	if m.recovering {
+	if m.recovering.Load() {
 		db.requestFreeze()
 	}
 	db.mu.Unlock()

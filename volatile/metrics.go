@@ -27,8 +27,10 @@ type volatileMetrics struct {
 	vacuumed      *metrics.Counter
 	vacuumRuns    *metrics.Counter
 	vacuumLatency *metrics.Histogram
-	// recoveredRecords counts records stored by recovery pushes.
+	// recoveredRecords counts records stored by recovery pushes;
+	// pendingWritten the pending copies written after a thaw.
 	recoveredRecords *metrics.Counter
+	pendingWritten   *metrics.Counter
 }
 
 func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
@@ -38,6 +40,7 @@ func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 		defer m.callsMu.Unlock()
 		return float64(len(m.calls))
 	})
+	set.GetOrCreateGauge("ctdb_volatile_pending_copies", func() float64 { return float64(m.Pending()) })
 	return &volatileMetrics{
 		attached:      set.GetOrCreateCounter("ctdb_volatile_attaches_total"),
 		clientCalls:   set.GetOrCreateCounter("ctdb_volatile_client_calls_total"),
@@ -64,5 +67,6 @@ func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 		vacuumLatency: set.GetOrCreateHistogram("ctdb_volatile_vacuum_lock_seconds"),
 
 		recoveredRecords: set.GetOrCreateCounter("ctdb_volatile_recovered_records_total"),
+		pendingWritten:   set.GetOrCreateCounter("ctdb_volatile_pending_copies_written_total"),
 	}
 }

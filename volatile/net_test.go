@@ -65,6 +65,13 @@ type netSender struct {
 
 func (tn *testNet) sender(from uint32) Sender { return netSender{tn, from} }
 
+// setDown cuts node pnn off: nothing reaches it or leaves it.
+func (tn *testNet) setDown(pnn uint32) {
+	tn.mu.Lock()
+	tn.down[pnn] = true
+	tn.mu.Unlock()
+}
+
 func (s netSender) Send(pnn uint32, pkt []byte) error {
 	tn := s.tn
 	tn.mu.Lock()

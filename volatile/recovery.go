@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/tdb"
@@ -12,20 +11,20 @@ import (
 
 // Recovery. When the generation changes, the leader makes the copies of
 // every volatile database agree: each node freezes its databases, the
-// leader pulls the records from the nodes that held them, keeps the newest
-// copy of each and pushes the result to every node of the new generation,
-// naming itself dmaster. Nodes thaw when the cluster declares the recovery
-// over, so no record changes between the pull and the push.
+// leader pulls the records from the nodes that held them page by page,
+// plans what each node must change (recoveryplan.go) and pushes each node
+// its changes. A database thaws when its recovery is done, so no record
+// changes between the pull and the push.
 
 // SetRecovering freezes every database, and every one attached later,
 // while on; turning it off thaws them all.
 func (m *Manager) SetRecovering(on bool) {
 	m.mu.Lock()
-	if m.recovering == on {
+	if m.recovering.Load() == on {
 		m.mu.Unlock()
 		return
 	}
-	m.recovering = on
+	m.recovering.Store(on)
 	dbs := make([]*DB, 0, len(m.dbs))
 	for _, db := range m.dbs {
 		dbs = append(dbs, db)
@@ -54,7 +53,18 @@ func (m *Manager) SetRecovering(on bool) {
 func (m *Manager) Recovering() bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.recovering
+	return m.recovering.Load()
+}
+
+// Pending counts the copies recoveries left to write, over all databases.
+func (m *Manager) Pending() int {
+	n := 0
+	for _, db := range m.DBs() {
+		db.mu.Lock()
+		n += len(db.pending)
+		db.mu.Unlock()
+	}
+	return n
 }
 
 // errNotRecovering refuses recovery work on a node that is not recovering:
@@ -65,14 +75,27 @@ var errNotRecovering = errors.New("node is not in recovery")
 // with its ltdb header in Data.
 func (db *DB) Pull(ctx context.Context) ([]protocol.RecData, error) {
 	p, err := db.PullPage(ctx, 0, 0, 0)
-	return p.Records, err
+	if err != nil {
+		return nil, err
+	}
+	var recs []protocol.RecData
+	for b := p.Packed; ; {
+		k, v, rest, ok, err := tdb.NextPacked(b)
+		if err != nil || !ok {
+			return recs, err
+		}
+		recs = append(recs, protocol.RecData{Key: k, Data: v})
+		b = rest
+	}
 }
 
 // Page is part of a database's records: those of hash chains [Start,
 // Next). Chains line up between nodes whose files have the same HashSize,
-// so the leader can merge the nodes' pages one range at a time.
+// so the leader can plan the nodes' pages one range at a time.
 type Page struct {
-	Records  []protocol.RecData
+	// Packed holds the records as tdb.PackChains packs them, values with
+	// their ltdb headers.
+	Packed   []byte
 	Next     uint32 // the first chain not included; HashSize when done
 	HashSize uint32
 }
@@ -80,6 +103,9 @@ type Page struct {
 // PullPage waits for the database to freeze and returns the records of the
 // chains from start: up to end (exclusive) if end is not 0, else up to and
 // including the chain at which the records pass limit bytes (0: no limit).
+// The first page of a recovery (start 0) cancels a push an earlier attempt
+// left open and writes the pending copies into the file, so that the
+// leader plans against what the node holds.
 func (db *DB) PullPage(ctx context.Context, start, end uint32, limit int) (Page, error) {
 	if !db.m.Recovering() {
 		return Page{}, fmt.Errorf("pull %s: %w", db.Name, errNotRecovering)
@@ -92,51 +118,53 @@ func (db *DB) PullPage(ctx context.Context, start, end uint32, limit int) (Page,
 	if !db.frozen {
 		return Page{}, fmt.Errorf("pull %s: %w", db.Name, errThawed)
 	}
+	if start == 0 && db.txn {
+		db.nolock(db.tdb.TransactionCancel)
+		db.txn = false
+	}
 	p := Page{HashSize: uint32(db.hashSize)}
 	if end == 0 || end > p.HashSize {
 		end = p.HashSize
 	}
-	size := 0
-	chain := start
 	err := db.nolock(func() error {
-		for ; chain < end; chain++ {
-			if limit > 0 && size >= limit {
-				break
-			}
-			_, err := db.tdb.TraverseChain(chain, func(k, v []byte) bool {
-				if len(v) >= protocol.LtdbHeaderSize {
-					r := protocol.RecData{Key: append([]byte(nil), k...), Data: append([]byte(nil), v...)}
-					size += r.Len()
-					p.Records = append(p.Records, r)
-				}
-				return true
-			})
-			if err != nil {
+		if start == 0 {
+			if err := db.flushPending(); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		p.Packed, p.Next, err = db.tdb.PackChains(start, end, limit, protocol.LtdbHeaderSize)
+		return err
 	})
 	if err != nil {
 		return Page{}, fmt.Errorf("pull %s: %w", db.Name, err)
 	}
-	p.Next = chain
 	return p, nil
 }
 
 // Push replaces the content of the frozen database with recs (values with
 // their ltdb headers) in one transaction.
 func (db *DB) Push(ctx context.Context, recs []protocol.RecData) error {
-	return db.PushPage(ctx, recs, 0, 0, true, true)
+	var b []byte
+	for _, r := range recs {
+		b = tdb.AppendPacked(b, r.Key, r.Data)
+	}
+	return db.apply(ctx, b, nil, true, true, true)
 }
 
-// PushPage writes one page of a recovery's records: they replace what the
-// chains [start, end) held (end 0: to the last chain). The first page
-// starts a transaction, the last commits it, so the database changes at
-// once however many pages it takes, and chains not pushed yet can still be
+// PushPage applies one page of a recovery's changes (packed records: a
+// value is stored, an empty value deletes the key). The first page starts
+// a transaction, the last commits it, so the database changes at once
+// however many pages it takes, and chains not pushed yet can still be
 // pulled meanwhile. A thaw or the next first page cancels a transaction
-// left open by a failed recovery.
-func (db *DB) PushPage(ctx context.Context, recs []protocol.RecData, start, end uint32, first, last bool) error {
+// left open by a failed recovery. pending are copies for keys the node
+// has no record of, which it keeps in memory and writes after the thaw
+// (pending.go).
+func (db *DB) PushPage(ctx context.Context, changes, pending []byte, first, last bool) error {
+	return db.apply(ctx, changes, pending, false, first, last)
+}
+
+func (db *DB) apply(ctx context.Context, changes, pending []byte, wipe, first, last bool) error {
 	if !db.m.Recovering() {
 		return fmt.Errorf("push %s: %w", db.Name, errNotRecovering)
 	}
@@ -163,13 +191,19 @@ func (db *DB) PushPage(ctx context.Context, recs []protocol.RecData, start, end 
 			}
 			db.txn = true
 		}
-		if err := db.clearChains(start, end); err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if err := db.tdb.Store(r.Key, r.Data, tdb.Replace); err != nil {
+		if wipe {
+			if err := db.tdb.Wipe(); err != nil {
 				return err
 			}
+		}
+		if err := db.tdb.ApplyPacked(changes); err != nil {
+			return err
+		}
+		if wipe {
+			db.pending = nil
+		}
+		if err := db.addPending(pending); err != nil {
+			return err
 		}
 		if last {
 			db.txn = false
@@ -188,87 +222,19 @@ func (db *DB) PushPage(ctx context.Context, recs []protocol.RecData, start, end 
 		// Whatever was scheduled for deletion is gone or has a new dmaster.
 		clear(db.deleteQueue)
 	}
-	db.m.met.recoveredRecords.Add(len(recs))
+	db.m.met.recoveredRecords.Add(countPacked(changes) + countPacked(pending))
 	return nil
 }
 
-// clearChains deletes the records of chains [start, end) (end 0: to the
-// last chain); all of them is a wipe. The database is frozen, in a
-// transaction.
-func (db *DB) clearChains(start, end uint32) error {
-	hs := uint32(db.hashSize)
-	if end == 0 || end > hs {
-		end = hs
-	}
-	if start == 0 && end == hs {
-		return db.tdb.Wipe()
-	}
-	for chain := start; chain < end; chain++ {
-		var keys [][]byte
-		if _, err := db.tdb.TraverseChain(chain, func(k, _ []byte) bool {
-			keys = append(keys, append([]byte(nil), k...))
-			return true
-		}); err != nil {
-			return err
+// countPacked counts the packed records of b.
+func countPacked(b []byte) int {
+	n := 0
+	for {
+		_, _, rest, ok, _ := tdb.NextPacked(b)
+		if !ok {
+			return n
 		}
-		for _, k := range keys {
-			if err := db.tdb.Delete(k); err != nil && !errors.Is(err, tdb.ErrNotFound) {
-				return err
-			}
-		}
+		n++
+		b = rest
 	}
-	return nil
-}
-
-// Merge keeps, of the copies the nodes sent (by pnn), the newest of each
-// record: the highest rsn, and on a tie the copy of the node that names
-// itself dmaster. Records without data are left out, deleting them. The
-// result names dmaster as every record's dmaster, so that all nodes agree
-// where each record is.
-func Merge(copies map[uint32][]protocol.RecData, dmaster uint32) []protocol.RecData {
-	type kept struct {
-		hdr  protocol.LtdbHeader
-		own  bool // the copy came from the node it names dmaster
-		data []byte
-	}
-	best := make(map[string]kept)
-	var order []string
-	// Visit nodes in pnn order so that the result does not depend on map
-	// iteration.
-	pnns := make([]uint32, 0, len(copies))
-	for p := range copies {
-		pnns = append(pnns, p)
-	}
-	slices.Sort(pnns)
-	for _, p := range pnns {
-		for _, r := range copies[p] {
-			h, err := protocol.DecodeLtdbHeader(r.Data)
-			if err != nil {
-				continue
-			}
-			k := string(r.Key)
-			c := kept{hdr: h, own: h.DMaster == p, data: r.Data}
-			prev, seen := best[k]
-			if !seen {
-				order = append(order, k)
-			} else if h.RSN < prev.hdr.RSN || (h.RSN == prev.hdr.RSN && (prev.own || !c.own)) {
-				continue
-			}
-			best[k] = c
-		}
-	}
-	out := make([]protocol.RecData, 0, len(order))
-	for _, k := range order {
-		c := best[k]
-		if len(c.data) <= protocol.LtdbHeaderSize {
-			continue
-		}
-		h := c.hdr
-		h.DMaster = dmaster
-		h.Flags |= protocol.RecFlagMigratedWithData
-		h.Flags &^= protocol.RecFlagsRO
-		v := append(h.AppendTo(make([]byte, 0, len(c.data))), c.data[protocol.LtdbHeaderSize:]...)
-		out = append(out, protocol.RecData{Key: []byte(k), Data: v})
-	}
-	return out
 }

@@ -189,7 +189,7 @@ func (m *Manager) deleteEverywhere(db *DB, recs []protocol.RecData) {
 		db.run(c, key, func() {
 			r := db.fetchRecord(key)
 			if r.exists && len(r.data) == 0 && r.hdr.DMaster == m.cfg.Self && r.hdr.RSN == want.RSN {
-				if err := db.tdb.Delete(key); err == nil {
+				if err := db.deleteRecord(key); err == nil {
 					m.met.vacuumed.Inc()
 				}
 			}
@@ -227,7 +227,7 @@ func (db *DB) TryDeleteRecords(recs []protocol.RecData) []protocol.RecData {
 			case r.hdr.DMaster == db.m.cfg.Self, r.hdr.RSN > want.RSN, len(r.data) > 0 && r.hdr.RSN == want.RSN:
 				kept = append(kept, rd)
 			default:
-				if err := db.tdb.Delete(key); err != nil {
+				if err := db.deleteRecord(key); err != nil {
 					kept = append(kept, rd)
 				}
 				delete(db.deleteQueue, string(key))
