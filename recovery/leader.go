@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -135,6 +136,12 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 		}
 	}
 	limit, _ := st.Tunable("RecBufferSizeLimit")
+	// The last database to be recovered is not thawed on its own: the
+	// view that ends the recovery thaws it on every node, and is
+	// committed before its clients come back and compete with the commit.
+	var left atomic.Int32
+	left.Store(int32(len(ids)))
+	thawNow := func() bool { return left.Add(-1) > 0 }
 	sem := make(chan struct{}, maxParallelDBs)
 	errs := make(chan error, len(ids))
 	for _, id := range ids {
@@ -142,7 +149,7 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			req := request{Generation: p.Generation, DBID: id, ViewSeq: st.View.Seq}
-			err := l.recoverDB(ctx, req, from, p.From, p.Active, st.View.VNNMap, limit)
+			err := l.recoverDB(ctx, req, from, p.From, p.Active, st.View.VNNMap, limit, thawNow)
 			if err != nil {
 				err = fmt.Errorf("recover %s: %w", st.DBs[id].Name, err)
 			}
@@ -162,7 +169,8 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 // records held in memory).
 const maxParallelDBs = 8
 
-// recoverDB recovers one database, then thaws it. A node's copy counts if
+// recoverDB recovers one database, then thaws it unless thawNow says the
+// end of the recovery will. A node's copy counts if
 // it was a member of the last recovered generation (members) or got this
 // generation's push of the database already (a retry after the database
 // was thawed: records may have moved to it since).
@@ -177,7 +185,7 @@ const maxParallelDBs = 8
 // order, this one plans each (volatile.Planner), and one per active node
 // sends that node its changes in order. At most a few pages are held at
 // once.
-func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active, vnnmap []uint32, limit uint32) error {
+func (l *Leader) recoverDB(ctx context.Context, req request, from, members, active, vnnmap []uint32, limit uint32, thawNow func() bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var mu sync.Mutex
@@ -270,6 +278,9 @@ func (l *Leader) recoverDB(ctx context.Context, req request, from, members, acti
 	}
 	l.log.Info("database recovered", "db_id", fmt.Sprintf("0x%08x", req.DBID), "records", records,
 		"changed", changed, "pages", pageCount, "pulled_after", pulled, "planning", tPlan, "pushed_after", time.Since(began))
+	if !thawNow() {
+		return nil
+	}
 	return onNodes(active, func(pnn uint32) error {
 		_, err := l.call(ctx, pnn, OpThaw, req.append(nil))
 		return err
