@@ -98,11 +98,14 @@ int rctdb_pack_chains(struct tdb_context *tdb, unsigned start, unsigned end, siz
 }
 
 /* rctdb_apply_packed stores every packed record (replacing), or deletes its
- * key when the value is empty (a missing key is no error). On failure *done
- * is the offset of the record that failed. Returns 0, -1 on a libtdb error,
- * -2 when the buffer is malformed. */
-int rctdb_apply_packed(struct tdb_context *tdb, const unsigned char *buf, size_t len, size_t *done) {
+ * key when the value is empty (a missing key is no error). *count is how
+ * many it applied; on failure *done is the offset of the record that
+ * failed. Returns 0, -1 on a libtdb error, -2 when the buffer is
+ * malformed. */
+int rctdb_apply_packed(struct tdb_context *tdb, const unsigned char *buf, size_t len, size_t *done,
+		size_t *count) {
 	size_t off = 0;
+	*count = 0;
 	while (off < len) {
 		TDB_DATA k, v;
 		uint32_t kl, vl;
@@ -127,6 +130,7 @@ int rctdb_apply_packed(struct tdb_context *tdb, const unsigned char *buf, size_t
 			return -1;
 		}
 		off += 8 + (size_t)kl + vl;
+		(*count)++;
 	}
 	*done = off;
 	return 0;

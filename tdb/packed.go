@@ -6,7 +6,7 @@ package tdb
 
 int rctdb_pack_chains(struct tdb_context *tdb, unsigned start, unsigned end, size_t limit,
 		size_t min_value, unsigned char **out, size_t *out_len, unsigned *next);
-int rctdb_apply_packed(struct tdb_context *tdb, const unsigned char *buf, size_t len, size_t *done);
+int rctdb_apply_packed(struct tdb_context *tdb, const unsigned char *buf, size_t len, size_t *done, size_t *count);
 */
 import "C"
 
@@ -82,21 +82,21 @@ func (db *DB) PackChains(start, end uint32, limit, minValue int) ([]byte, uint32
 
 // ApplyPacked stores every packed record of b, replacing what the key
 // held, and deletes the keys of records with an empty value (a key that is
-// already missing is no error).
-func (db *DB) ApplyPacked(b []byte) error {
+// already missing is no error). It returns how many records it applied.
+func (db *DB) ApplyPacked(b []byte) (int, error) {
 	if db.ctx == nil {
-		return db.err("apply_packed")
+		return 0, db.err("apply_packed")
 	}
 	if len(b) == 0 {
-		return nil
+		return 0, nil
 	}
-	var done C.size_t
-	r := C.rctdb_apply_packed(db.ctx, (*C.uchar)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &done)
+	var done, count C.size_t
+	r := C.rctdb_apply_packed(db.ctx, (*C.uchar)(unsafe.Pointer(&b[0])), C.size_t(len(b)), &done, &count)
 	switch r {
 	case -1:
-		return fmt.Errorf("record at offset %d: %w", done, db.err("apply_packed"))
+		return int(count), fmt.Errorf("record at offset %d: %w", done, db.err("apply_packed"))
 	case -2:
-		return fmt.Errorf("tdb apply_packed %s: record at offset %d: %w", db.path, done, ErrMalformedPacked)
+		return int(count), fmt.Errorf("tdb apply_packed %s: record at offset %d: %w", db.path, done, ErrMalformedPacked)
 	}
-	return nil
+	return int(count), nil
 }

@@ -34,8 +34,8 @@ func TestPackChainsInPages(t *testing.T) {
 		want[k] = v
 	}
 	batch = AppendPacked(batch, []byte("short"), []byte("x"))
-	if err := db.ApplyPacked(batch); err != nil {
-		t.Fatal(err)
+	if n, err := db.ApplyPacked(batch); err != nil || n != 501 {
+		t.Fatal(n, err)
 	}
 	got := map[string]string{}
 	pages := 0
@@ -70,21 +70,21 @@ func TestApplyPackedDeletesAndRefusesMalformed(t *testing.T) {
 	var b []byte
 	b = AppendPacked(b, []byte("a"), []byte("1"))
 	b = AppendPacked(b, []byte("b"), []byte("2"))
-	if err := db.ApplyPacked(b); err != nil {
-		t.Fatal(err)
+	if n, err := db.ApplyPacked(b); err != nil || n != 2 {
+		t.Fatal(n, err)
 	}
 	b = AppendPacked(nil, []byte("a"), nil)
 	b = AppendPacked(b, []byte("never-there"), nil)
-	if err := db.ApplyPacked(b); err != nil {
-		t.Fatal(err)
+	if n, err := db.ApplyPacked(b); err != nil || n != 2 {
+		t.Fatal(n, err)
 	}
 	if db.Exists([]byte("a")) || !db.Exists([]byte("b")) {
 		t.Fatal("delete by empty value did not work")
 	}
 	bad := AppendPacked(nil, []byte("c"), []byte("3"))
 	bad = append(bad, AppendPacked(nil, []byte("d"), []byte("4"))[:9]...)
-	if err := db.ApplyPacked(bad); !errors.Is(err, ErrMalformedPacked) {
-		t.Fatalf("malformed buffer: %v", err)
+	if n, err := db.ApplyPacked(bad); !errors.Is(err, ErrMalformedPacked) || n != 1 {
+		t.Fatalf("malformed buffer: %d applied, %v", n, err)
 	}
 	if _, _, _, _, err := NextPacked(bad[10:]); !errors.Is(err, ErrMalformedPacked) {
 		t.Fatalf("NextPacked of a cut record: %v", err)

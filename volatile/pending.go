@@ -27,26 +27,26 @@ import (
 // them.
 
 // addPending keeps the packed copies of b (its own copy of them) until
-// they are written. db.mu must be held.
-func (db *DB) addPending(b []byte) error {
+// they are written and returns how many it took. db.mu must be held.
+func (db *DB) addPending(b []byte) (int, error) {
 	if len(b) == 0 {
-		return nil
+		return 0, nil
 	}
 	b = append([]byte(nil), b...)
 	if db.pending == nil {
 		db.pending = make(map[string][]byte)
 	}
-	for {
+	for n := 0; ; n++ {
 		k, v, rest, ok, err := tdb.NextPacked(b)
 		if err != nil {
-			return fmt.Errorf("pending copies of %s: %w", db.Name, err)
+			return n, fmt.Errorf("pending copies of %s: %w", db.Name, err)
 		}
 		if !ok {
-			return nil
+			return n, nil
 		}
 		b = rest
 		if len(k) == 0 || len(v) == 0 {
-			return fmt.Errorf("pending copies of %s: a copy without key or value", db.Name)
+			return n, fmt.Errorf("pending copies of %s: a copy without key or value", db.Name)
 		}
 		// The key aliases the copy of b, which the map keeps alive.
 		db.pending[unsafe.String(&k[0], len(k))] = v
@@ -75,14 +75,9 @@ func (db *DB) deleteRecord(key []byte) error {
 // flushPending writes every pending copy into the file, on a frozen
 // database (its caller runs it under db.nolock).
 func (db *DB) flushPending() error {
-	for k, v := range db.pending {
-		key := unsafe.Slice(unsafe.StringData(k), len(k))
-		if !db.tdb.Exists(key) {
-			if err := db.tdb.Store(key, v, tdb.Insert); err != nil {
-				return fmt.Errorf("write pending copies of %s: %w", db.Name, err)
-			}
-		}
-		delete(db.pending, k)
+	db.writePending(len(db.pending), func(_ []byte, write func()) bool { write(); return true })
+	if n := len(db.pending); n > 0 {
+		return fmt.Errorf("write pending copies of %s: %d failed", db.Name, n)
 	}
 	db.pending = nil
 	return nil
@@ -172,11 +167,11 @@ func (db *DB) writePending(max int, locked func(key []byte, write func()) bool) 
 		tried++
 		key := unsafe.Slice(unsafe.StringData(k), len(k))
 		locked(key, func() {
-			if !db.tdb.Exists(key) {
-				if err := db.tdb.Store(key, v, tdb.Insert); err != nil {
-					db.log.Error("writing a pending copy failed", "err", err)
-					return // kept: fetchRecord still serves it
-				}
+			// A record written since wins (its write dropped the pending
+			// copy anyway).
+			if err := db.tdb.Store(key, v, tdb.Insert); err != nil && !errors.Is(err, tdb.ErrExists) {
+				db.log.Error("writing a pending copy failed", "err", err)
+				return // kept: fetchRecord still serves it
 			}
 			delete(db.pending, k)
 			n++

@@ -71,8 +71,8 @@ func TestPendingCopyDroppedByWritesAndFlushedForRecovery(t *testing.T) {
 	}
 	db.mu.Lock()
 	for _, k := range []string{"written", "deleted", "flushed"} {
-		if err := db.addPending(copyOf(k)); err != nil {
-			t.Fatal(err)
+		if n, err := db.addPending(copyOf(k)); err != nil || n != 1 {
+			t.Fatal(n, err)
 		}
 	}
 	db.storeRecord([]byte("written"), record{hdr: protocol.LtdbHeader{RSN: 6, DMaster: 0}, data: []byte("local")})

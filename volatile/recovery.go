@@ -50,11 +50,7 @@ func (m *Manager) SetRecovering(on bool) {
 
 // Recovering reports whether the node keeps its databases frozen for a
 // recovery.
-func (m *Manager) Recovering() bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.recovering.Load()
-}
+func (m *Manager) Recovering() bool { return m.recovering.Load() }
 
 // Pending counts the copies recoveries left to write, over all databases.
 func (m *Manager) Pending() int {
@@ -184,6 +180,7 @@ func (db *DB) apply(ctx context.Context, changes, pending []byte, wipe, first, l
 	if !first && !db.txn {
 		return fmt.Errorf("push %s: a page of a push that did not start here", db.Name)
 	}
+	written := 0
 	err := db.nolock(func() error {
 		if first {
 			if err := db.tdb.TransactionStart(); err != nil {
@@ -196,13 +193,17 @@ func (db *DB) apply(ctx context.Context, changes, pending []byte, wipe, first, l
 				return err
 			}
 		}
-		if err := db.tdb.ApplyPacked(changes); err != nil {
+		n, err := db.tdb.ApplyPacked(changes)
+		written += n
+		if err != nil {
 			return err
 		}
 		if wipe {
 			db.pending = nil
 		}
-		if err := db.addPending(pending); err != nil {
+		n, err = db.addPending(pending)
+		written += n
+		if err != nil {
 			return err
 		}
 		if last {
@@ -222,19 +223,6 @@ func (db *DB) apply(ctx context.Context, changes, pending []byte, wipe, first, l
 		// Whatever was scheduled for deletion is gone or has a new dmaster.
 		clear(db.deleteQueue)
 	}
-	db.m.met.recoveredRecords.Add(countPacked(changes) + countPacked(pending))
+	db.m.met.recoveredRecords.Add(written)
 	return nil
-}
-
-// countPacked counts the packed records of b.
-func countPacked(b []byte) int {
-	n := 0
-	for {
-		_, _, rest, ok, _ := tdb.NextPacked(b)
-		if !ok {
-			return n
-		}
-		n++
-		b = rest
-	}
 }

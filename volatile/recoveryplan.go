@@ -2,6 +2,7 @@ package volatile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -123,7 +124,7 @@ func NewPlanner(vnnmap []uint32, self uint32) *Planner {
 // alike whatever order they come in.
 func (p *Planner) Plan(nodes []NodeCopy) (Plan, error) {
 	nodes = slices.Clone(nodes)
-	slices.SortFunc(nodes, func(a, b NodeCopy) int { return int(a.PNN) - int(b.PNN) })
+	slices.SortFunc(nodes, func(a, b NodeCopy) int { return cmp.Compare(a.PNN, b.PNN) })
 	p.nodes = nodes
 	defer func() { p.nodes = nil }()
 	clear(p.byHash)
