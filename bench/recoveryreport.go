@@ -93,17 +93,7 @@ func (r *RecoveryResults) Rows() []RecoveryRow {
 	for _, n := range r.Records {
 		a := recSideOf(r.Outcomes[n][Rctdb], Rctdb)
 		b := recSideOf(r.Outcomes[n][Ctdbd], Ctdbd)
-		reason := ""
-		switch {
-		case a.bad != "":
-			reason = a.bad
-		case b.bad != "":
-			reason = b.bad
-		case !a.ran:
-			reason = "rctdb was not run"
-		case !b.ran:
-			reason = "ctdbd was not run"
-		}
+		reason := noRatio(a, b)
 		for _, m := range recoveryMetrics {
 			row := RecoveryRow{Records: n, Metric: m.name, Unit: "ms", Rctdb: recStat(a, m.f), Ctdbd: recStat(b, m.f), Reason: reason}
 			if reason == "" && row.Rctdb != nil && row.Ctdbd != nil {

@@ -107,6 +107,21 @@ type side[O any] struct {
 	bad  string
 }
 
+// noRatio says why the two sides of a row have no ratio, or "".
+func noRatio[O any](a, b side[O]) string {
+	switch {
+	case a.bad != "":
+		return a.bad
+	case b.bad != "":
+		return b.bad
+	case !a.ran:
+		return "rctdb was not run"
+	case !b.ran:
+		return "ctdbd was not run"
+	}
+	return ""
+}
+
 // sideOf sorts runs into a side; verdict gives a run's error (it did not
 // finish) and failed check, both empty for a good run.
 func sideOf[O any](runs []O, name string, verdict func(*O) (err, failed string)) side[O] {
@@ -136,18 +151,9 @@ func (r *Results) Rows() []Row {
 	for _, w := range r.Workloads {
 		a := sideOf(r.Outcomes[w.Name][Rctdb], Rctdb, outcomeVerdict)
 		b := sideOf(r.Outcomes[w.Name][Ctdbd], Ctdbd, outcomeVerdict)
-		reason := ""
-		switch {
-		case w.Floor:
+		reason := noRatio(a, b)
+		if w.Floor {
 			reason = "no daemon, so no ratio; each column was measured in that daemon's turn, their difference is the machine's noise"
-		case a.bad != "":
-			reason = a.bad
-		case b.bad != "":
-			reason = b.bad
-		case !a.ran:
-			reason = "rctdb was not run"
-		case !b.ran:
-			reason = "ctdbd was not run"
 		}
 		for i, m := range append([]Metric{rateMetric(w.Unit)}, w.Metrics...) {
 			row := Row{Workload: w.Name, Metric: m.Name, Unit: m.Unit, Better: "higher", Floor: w.Floor}
