@@ -10,6 +10,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/rctdb/rctdb/internal/watch"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 )
@@ -22,7 +23,7 @@ type Raft interface {
 	LastContact() time.Time
 	AppliedIndex() uint64
 	ReadIndex(ctx context.Context) (uint64, error)
-	State() (*raftlayer.State, uint64)
+	Current() (*raftlayer.State, uint64)
 	Initialized() bool
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
 	Watch() <-chan struct{}
@@ -113,7 +114,7 @@ type Manager struct {
 	// quorum; only contactLoop touches it.
 	lastContact time.Time
 	caps        uint32
-	changed     chan struct{} // closed and replaced when inactive changes
+	changed     watch.Signal // notified when inactive changes
 
 	mViewCommits *metrics.Counter
 	mTransfers   *metrics.Counter
@@ -131,7 +132,6 @@ func New(cfg Config, r Raft, links Links, out Deliverer, log *slog.Logger, set *
 	m := &Manager{
 		cfg: cfg, raft: r, links: links, out: out, log: log, self: r.Self(),
 		poke: make(chan struct{}, 1), inactive: true, caps: cfg.Capabilities,
-		changed: make(chan struct{}),
 	}
 	set.GetOrCreateGauge("ctdb_election_inactive", func() float64 {
 		if m.Inactive() {
@@ -194,11 +194,7 @@ func (m *Manager) Inactive() bool {
 }
 
 // InactiveChanged returns a channel closed at the next change of Inactive.
-func (m *Manager) InactiveChanged() <-chan struct{} {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.changed
-}
+func (m *Manager) InactiveChanged() <-chan struct{} { return m.changed.Changed() }
 
 // Leader returns the leader pnn as clients should see it: UnknownPNN while
 // this node is inactive or knows no leader.
@@ -292,12 +288,9 @@ func (m *Manager) checkContact() {
 		m.inactive = m.raft.AppliedIndex() < m.catchUpTo
 	}
 	inactive := m.inactive
-	if inactive != was {
-		close(m.changed)
-		m.changed = make(chan struct{})
-	}
 	m.mu.Unlock()
 	if inactive != was {
+		m.changed.Notify()
 		if inactive {
 			m.log.Warn("lost contact with the raft quorum: node is INACTIVE")
 		} else {
@@ -332,7 +325,7 @@ func (m *Manager) sendLeader() { m.out.DeliverLocal(protocol.SrvIDLeader, protoc
 func (m *Manager) capsLoop() {
 	for {
 		watch := m.raft.Watch()
-		st, _ := m.raft.State()
+		st, _ := m.raft.Current()
 		caps := m.Capabilities()
 		if m.raft.Initialized() && !m.Inactive() && int(m.self) < len(st.Nodes) &&
 			(st.Nodes[m.self].Caps() != caps || st.Nodes[m.self].Incarnation != m.cfg.Incarnation) {
@@ -399,7 +392,7 @@ func (m *Manager) leaderLoop() {
 func (m *Manager) leaderDuties() (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 	defer cancel()
-	st, _ := m.raft.State()
+	st, _ := m.raft.Current()
 	if !m.raft.Initialized() {
 		m.log.Info("initialising the replicated cluster state", "cluster_id", m.cfg.ClusterID, "nodes", len(m.cfg.Nodes))
 		_, err := m.raft.Apply(ctx, &raftlayer.CmdInit{ClusterID: m.cfg.ClusterID, Nodes: m.cfg.Nodes})
@@ -561,7 +554,7 @@ func (m *Manager) reconcileView(ctx context.Context, st *raftlayer.State) error 
 		m.mViewCommits.Inc()
 		m.log.Info("committed runtime view", "generation", view.Generation, "vnnmap", view.VNNMap,
 			"disconnected", view.Disconnected, "recovering", view.Recovering)
-		st, _ = m.raft.State()
+		st, _ = m.raft.Current()
 	}
 	if !st.View.Recovering {
 		return nil

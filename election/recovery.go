@@ -41,7 +41,7 @@ func (m *Manager) recover(st *raftlayer.State) error {
 	start := time.Now()
 	if m.cfg.Recoverer != nil {
 		timeout := 30 * time.Second
-		if v, ok := st.Tunable("RecoverTimeout"); ok && v > 0 {
+		if v := st.Tunable().RecoverTimeout; v > 0 {
 			timeout = time.Duration(v) * time.Second
 		}
 		ctx, cancel := context.WithTimeout(m.ctx, timeout)
@@ -68,7 +68,7 @@ func (m *Manager) recover(st *raftlayer.State) error {
 // ForceRecovery starts a recovery with a new generation, as ctdbd does when
 // told to enter recovery mode. Any node may ask; the leader runs it.
 func (m *Manager) ForceRecovery(ctx context.Context) error {
-	st, _ := m.raft.State()
+	st, _ := m.raft.Current()
 	if !st.Initialized() || st.View.Generation == 0 {
 		return errors.New("force recovery: the cluster has no view yet")
 	}

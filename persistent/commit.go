@@ -18,7 +18,7 @@ type Cluster interface {
 	// Apply commits a command and returns once this node applied it.
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
 	// State is the replicated state as applied here.
-	State() (*raftlayer.State, uint64)
+	Current() (*raftlayer.State, uint64)
 	// WaitAppliedOn waits until the nodes applied index.
 	WaitAppliedOn(ctx context.Context, index uint64, pnns []uint32) error
 }
@@ -81,7 +81,7 @@ func (c *Committer) waitActive(ctx context.Context, index uint64) error {
 	var mu sync.Mutex
 	done := map[uint32]bool{c.self: true}
 	for {
-		st, _ := c.cl.State()
+		st, _ := c.cl.Current()
 		var pending []uint32
 		for _, p := range st.Active() {
 			if !done[p] {

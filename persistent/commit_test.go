@@ -35,7 +35,7 @@ func (f *fakeCluster) Apply(ctx context.Context, c raftlayer.Command) (uint64, e
 	return f.index, f.store.ApplyData(f.index, c.(*raftlayer.CmdData).Payload, f.state)
 }
 
-func (f *fakeCluster) State() (*raftlayer.State, uint64) {
+func (f *fakeCluster) Current() (*raftlayer.State, uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.state.Clone(), f.index
@@ -74,7 +74,7 @@ func TestCommitWaitsForEveryActiveNode(t *testing.T) {
 	s := newTestStore(t, t.TempDir())
 	fc := newFakeCluster(t, s)
 	c := NewCommitter(1, s, fc, slog.New(slog.DiscardHandler))
-	if _, err := s.Ensure(testID, testDB, false); err != nil {
+	if _, err := s.Ensure(testID, testDB, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -107,7 +107,7 @@ func TestCommitToFrozenDatabaseRefused(t *testing.T) {
 	s := newTestStore(t, t.TempDir())
 	fc := newFakeCluster(t, s)
 	c := NewCommitter(1, s, fc, slog.New(slog.DiscardHandler))
-	db, err := s.Ensure(testID, testDB, false)
+	db, err := s.Ensure(testID, testDB, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestCommitTimesOutNamingNodes(t *testing.T) {
 	s := newTestStore(t, t.TempDir())
 	fc := newFakeCluster(t, s)
 	c := NewCommitter(1, s, fc, slog.New(slog.DiscardHandler))
-	if _, err := s.Ensure(testID, testDB, false); err != nil {
+	if _, err := s.Ensure(testID, testDB, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)

@@ -72,7 +72,7 @@ func (s *Store) RestoreData(body []byte) error {
 			return fmt.Errorf("restore %s: %w", name, err)
 		}
 		body = body[bl:]
-		db, err := s.Ensure(id, name, repl)
+		db, err := s.Ensure(id, name, repl, 0)
 		if err != nil {
 			return err
 		}

@@ -96,9 +96,10 @@ func (s *Store) DB(id uint32) *DB {
 	return s.dbs[id]
 }
 
-// Ensure opens a database's file if it is not open yet. The first open in
-// a run wipes the file: its contents come from the Raft log.
-func (s *Store) Ensure(id uint32, name string, replicated bool) (*DB, error) {
+// Ensure opens a database's file if it is not open yet, with hashSize
+// chains (the replicated DatabaseHashSize; 0: the configured default). The
+// first open in a run wipes the file: its contents come from the Raft log.
+func (s *Store) Ensure(id uint32, name string, replicated bool, hashSize int) (*DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if db := s.dbs[id]; db != nil {
@@ -109,7 +110,10 @@ func (s *Store) Ensure(id uint32, name string, replicated bool) (*DB, error) {
 		dir = s.cfg.ReplicatedDir
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s.%d", name, s.cfg.Self))
-	t, err := openWiped(path, s.cfg.HashSize, handleFlags(replicated))
+	if hashSize <= 0 {
+		hashSize = s.cfg.HashSize
+	}
+	t, err := openWiped(path, hashSize, handleFlags(replicated))
 	if err != nil {
 		return nil, fmt.Errorf("attach %q: %w", name, err)
 	}
@@ -336,7 +340,7 @@ func (s *Store) ApplyData(index uint64, payload []byte, st *raftlayer.State) err
 	if !ok || info.Flags&(protocol.DBFlagPersistent|protocol.DBFlagReplicated) == 0 {
 		return fmt.Errorf("%s: 0x%08x is not a persistent or replicated database", op.kind, op.dbid)
 	}
-	db, err := s.Ensure(op.dbid, info.Name, info.Flags&protocol.DBFlagReplicated != 0)
+	db, err := s.Ensure(op.dbid, info.Name, info.Flags&protocol.DBFlagReplicated != 0, int(st.Tunable().DatabaseHashSize))
 	if err != nil {
 		return err
 	}

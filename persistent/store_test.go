@@ -208,7 +208,7 @@ func TestFirstOpenWipesAndReplacesDamagedFile(t *testing.T) {
 	s.Close()
 
 	s2 := newTestStore(t, dir)
-	if _, err := s2.Ensure(testID, testDB, false); err != nil {
+	if _, err := s2.Ensure(testID, testDB, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	if value(t, s2, "k") != "<none>" {
@@ -220,7 +220,7 @@ func TestFirstOpenWipesAndReplacesDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3 := newTestStore(t, dir)
-	if _, err := s3.Ensure(testID, testDB, false); err != nil {
+	if _, err := s3.Ensure(testID, testDB, false, 0); err != nil {
 		t.Fatalf("damaged file not replaced: %v", err)
 	}
 	mustApply(t, s3, st, commitPayload(rec("k", 1, "v")))
@@ -303,7 +303,7 @@ func TestCommitFromInactiveNodeRefused(t *testing.T) {
 	if err := s.ApplyData(5, payload, st); err == nil {
 		t.Fatal("commit of a departed node applied")
 	}
-	if _, err := s.Ensure(testID, testDB, false); err != nil {
+	if _, err := s.Ensure(testID, testDB, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	if value(t, s, "k") != "<none>" {

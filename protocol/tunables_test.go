@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -240,5 +241,27 @@ func TestSetTunableWithoutNUL(t *testing.T) {
 	enc := st.Marshal()
 	if !bytes.Equal(enc, cat(le32(7), le32(11), []byte("EnableBans\x00"))) {
 		t.Errorf("re-encoded as %x", enc)
+	}
+}
+
+// TestTunableValuesMatchFields: every field of the typed view sits at the
+// offset of the tunable of the same name.
+func TestTunableValuesMatchFields(t *testing.T) {
+	typ := reflect.TypeOf(TunableValues{})
+	if typ.NumField() != NumTunables {
+		t.Fatalf("%d fields, want %d", typ.NumField(), NumTunables)
+	}
+	for _, def := range Tunables {
+		f, ok := typ.FieldByName(def.Name)
+		if !ok {
+			t.Fatalf("no field %s", def.Name)
+		}
+		if f.Offset != uintptr(4*def.Field) {
+			t.Fatalf("%s at offset %d, want %d", def.Name, f.Offset, 4*def.Field)
+		}
+	}
+	l := DefaultTunables()
+	if v := l.Values(); v.ControlTimeout != 60 || v.AllowMixedVersions != 0 || v.IPAllocAlgorithm != 2 {
+		t.Fatalf("defaults through the typed view: %+v", *v)
 	}
 }

@@ -33,6 +33,10 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// Data, if set, holds the replicated data kept outside State.
 	Data Data
+	// WaitInstalled makes WaitAppliedOn (and the peers' side of it) wait
+	// until each node's owner reported the state installed (Node.Installed),
+	// not only applied.
+	WaitInstalled bool
 }
 
 // Data is replicated state that lives outside State, in files of its own

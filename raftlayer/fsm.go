@@ -9,25 +9,39 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/rctdb/rctdb/internal/watch"
 )
 
-// fsm is the raft.FSM of the cluster state.
+// fsm is the raft.FSM of the cluster state. Raft calls Apply, Snapshot
+// and Restore from one goroutine; it alone writes cur. Every applied state
+// is published whole: a command that changes the state applies to a copy,
+// and readers load the pointer and never copy or lock.
 type fsm struct {
 	log  *slog.Logger
 	data Data // may be nil
 
-	mu      sync.RWMutex
-	state   *State
-	applied uint64
-	// changed is closed and replaced after every apply or restore.
-	changed chan struct{}
+	cur     atomic.Pointer[published]
+	applied watch.Index  // the index of cur, for waiters
+	changed watch.Signal // notified after every apply or restore
+}
+
+// published is one applied state: st is shared and never modified; index
+// is the log index it reflects.
+type published struct {
+	st    *State
+	index uint64
 }
 
 func newFSM(log *slog.Logger, data Data) *fsm {
-	return &fsm{log: log, data: data, state: &State{}, changed: make(chan struct{})}
+	f := &fsm{log: log, data: data}
+	st := &State{}
+	st.rebuild()
+	f.cur.Store(&published{st: st})
+	return f
 }
 
 // Apply applies one committed log entry. A command the state machine
@@ -35,72 +49,52 @@ func newFSM(log *slog.Logger, data Data) *fsm {
 // entry is logged and skipped so that no node can be crashed by the log.
 func (f *fsm) Apply(l *raft.Log) any {
 	var result error
-	cmd, err := DecodeCommand(l.Data)
-	if d, ok := cmd.(*CmdData); ok {
-		// Outside the lock: writing files must not stall readers of the
-		// state. Only this goroutine changes f.state, so reading it here
-		// is safe.
-		if f.data == nil {
-			result = reject("no data store for data command")
-		} else {
-			result = f.data.ApplyData(l.Index, d.Payload, f.state)
-			var rej *ErrRejected
-			if result != nil && !errors.As(result, &rej) {
-				result = &ErrRejected{Reason: result.Error()}
-			}
-		}
-		cmd = nil
-	}
-	f.mu.Lock()
-	if err != nil {
+	st := f.cur.Load().st
+	switch cmd, err := DecodeCommand(l.Data); {
+	case err != nil:
 		f.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
 		result = err
-	} else if cmd != nil {
-		result = f.state.Apply(cmd)
+	case isData(cmd):
+		if f.data == nil {
+			result = reject("no data store for data command")
+			break
+		}
+		result = f.data.ApplyData(l.Index, cmd.(*CmdData).Payload, st)
+		var rej *ErrRejected
+		if result != nil && !errors.As(result, &rej) {
+			result = &ErrRejected{Reason: result.Error()}
+		}
+	case isNoop(cmd):
+	default:
+		// Copy on write: readers hold the old state, and a refused
+		// command leaves no trace.
+		next := st.Clone()
+		if result = next.Apply(cmd); result == nil {
+			st = next
+		}
 	}
-	f.applied = l.Index
-	ch := f.changed
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
-	close(ch)
+	f.publish(st, l.Index)
 	return result
 }
 
-// read returns a copy of the state and the index it reflects.
+func isData(c Command) bool { _, ok := c.(*CmdData); return ok }
+func isNoop(c Command) bool { _, ok := c.(*CmdNoop); return ok }
+
+func (f *fsm) publish(st *State, index uint64) {
+	f.cur.Store(&published{st: st, index: index})
+	f.applied.Advance(index)
+	f.changed.Notify()
+}
+
+// read returns the published state and the index it reflects.
 func (f *fsm) read() (*State, uint64) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.state.Clone(), f.applied
-}
-
-// watch returns a channel closed at the next change.
-func (f *fsm) watch() <-chan struct{} {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.changed
-}
-
-func (f *fsm) appliedIndex() uint64 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.applied
+	p := f.cur.Load()
+	return p.st, p.index
 }
 
 // waitApplied blocks until index is applied here or ctx ends.
 func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
-	for {
-		f.mu.RLock()
-		applied, ch := f.applied, f.changed
-		f.mu.RUnlock()
-		if applied >= index {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for raft index %d (applied %d): %w", index, applied, ctx.Err())
-		}
-	}
+	return f.applied.Wait(ctx, index, "raft index")
 }
 
 // Snapshot format: a magic line, then sections, each a u16 name length, the
@@ -109,9 +103,7 @@ func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
 const snapshotMagic = "rctdb-snapshot-v1\n"
 
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	body, err := json.Marshal(f.state)
+	body, err := json.Marshal(f.cur.Load().st)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot cluster state: %w", err)
 	}
@@ -209,6 +201,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 			if err := json.Unmarshal(body, st); err != nil {
 				return fmt.Errorf("restore snapshot: cluster state: %w", err)
 			}
+			st.rebuild()
 		case "data":
 			data = body
 		default:
@@ -223,12 +216,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 			return fmt.Errorf("restore snapshot: %w", err)
 		}
 	}
-	f.mu.Lock()
-	f.state = st
-	ch := f.changed
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
-	close(ch)
+	// The snapshot's index is Raft's; the applied index moves on with the
+	// next entry.
+	f.publish(st, f.cur.Load().index)
 	f.log.Info("restored cluster state from snapshot", "state", st.String())
 	return nil
 }

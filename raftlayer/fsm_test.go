@@ -50,7 +50,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := newFSM(slog.New(slog.DiscardHandler), nil)
-	watch := g.watch()
+	watch := g.changed.Changed()
 	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +112,8 @@ func TestUndecodableEntrySkipped(t *testing.T) {
 	if err, ok := res.(error); !ok || err == nil {
 		t.Fatalf("result %v", res)
 	}
-	if f.appliedIndex() != 7 {
-		t.Fatalf("applied index %d", f.appliedIndex())
+	if f.applied.Get() != 7 {
+		t.Fatalf("applied index %d", f.applied.Get())
 	}
 }
 
@@ -145,8 +145,8 @@ func TestDataCommandsReachDataAndSnapshots(t *testing.T) {
 	applyCmd(t, f, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
 	applyCmd(t, f, 2, &CmdData{Payload: []byte("one")})
 	applyCmd(t, f, 3, &CmdData{Payload: []byte("two")})
-	if f.appliedIndex() != 3 || len(d.applied) != 2 {
-		t.Fatalf("applied index %d, data %q", f.appliedIndex(), d.applied)
+	if f.applied.Get() != 3 || len(d.applied) != 2 {
+		t.Fatalf("applied index %d, data %q", f.applied.Get(), d.applied)
 	}
 	// A failure of the data store is the command's refusal, in the form
 	// that crosses to the node that asked.
@@ -172,5 +172,37 @@ func TestDataCommandsReachDataAndSnapshots(t *testing.T) {
 	}
 	if string(bytes.Join(d2.applied, []byte(","))) != "one,two" {
 		t.Fatalf("restored data %q", d2.applied)
+	}
+}
+
+// TestPublishedStateNeverChanges: a reader's state stays as it was while
+// commands apply, data and no-op entries publish the same state at a new
+// index, and a refused command leaves no trace.
+func TestPublishedStateNeverChanges(t *testing.T) {
+	f := newFSM(slog.New(slog.DiscardHandler), nil)
+	applyCmd(t, f, 1, &CmdInit{ClusterID: "pub", Nodes: threeNodes()})
+	held, idx := f.read()
+	if idx != 1 || held.Tunable().EnableBans != 1 {
+		t.Fatalf("index %d EnableBans %d", idx, held.Tunable().EnableBans)
+	}
+	applyCmd(t, f, 2, &CmdSetTunable{Name: "EnableBans", Value: 0})
+	applyCmd(t, f, 3, &CmdSetStopped{PNN: 1, Stopped: true})
+	if held.Tunable().EnableBans != 1 || held.Nodes[1].Stopped {
+		t.Fatal("a held state changed under its reader")
+	}
+	now, _ := f.read()
+	if now.Tunable().EnableBans != 0 || !now.Nodes[1].Stopped {
+		t.Fatalf("new state not published: %s", now)
+	}
+	applyCmd(t, f, 4, &CmdNoop{})
+	if again, idx := f.read(); again != now || idx != 4 {
+		t.Fatalf("a no-op published another state (index %d)", idx)
+	}
+	b, _ := EncodeCommand(&CmdSetStopped{PNN: 7, Stopped: true})
+	if res, _ := f.Apply(&raft.Log{Index: 5, Data: b}).(error); res == nil {
+		t.Fatal("command for a missing node applied")
+	}
+	if after, idx := f.read(); after != now || idx != 5 {
+		t.Fatalf("a refused command published another state (index %d)", idx)
 	}
 }

@@ -17,7 +17,7 @@ func (c *testCluster) reconcile(t *testing.T) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, "raft configuration in step with the node list", func() error {
 		l := c.node(c.leader())
-		st, _ := l.State()
+		st, _ := l.Current()
 		c.mu.Lock()
 		tr := c.trs[l.Self()]
 		c.mu.Unlock()
@@ -71,8 +71,8 @@ func TestMembersAddedAsNonVoterThenVoterAndRemoved(t *testing.T) {
 		t.Fatalf("voters %v non-voters %v: %v", voters, nonvoters, err)
 	}
 	testutil.WaitFor(t, 5*time.Second, "node 3 has the cluster state", func() error {
-		st, _ := c.node(3).State()
-		if v, _ := st.Tunable("RecoverTimeout"); v != 77 || len(st.Nodes) != 4 {
+		st, _ := c.node(3).Current()
+		if v := st.Tunable().RecoverTimeout; v != 77 || len(st.Nodes) != 4 {
 			return errors.New("not yet")
 		}
 		return nil
@@ -86,7 +86,7 @@ func TestMembersAddedAsNonVoterThenVoterAndRemoved(t *testing.T) {
 		t.Fatalf("deleting a connected node: %v", err)
 	}
 	c.stop(3)
-	st, _ := c.node(0).State()
+	st, _ := c.node(0).Current()
 	view := RuntimeView{Generation: 5, VNNMap: []uint32{0, 1, 2}, Disconnected: []uint32{3}}
 	if _, err := c.node(0).Apply(ctx, &CmdSetView{View: view, PrevSeq: st.View.Seq}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/rctdb/rctdb/internal/watch"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -41,8 +43,10 @@ type Node struct {
 	observerCh chan raft.Observation
 	observer   *raft.Observer
 
-	mu            sync.Mutex
-	leaderChanged chan struct{} // closed and replaced on every leader or state change
+	leaderChanged watch.Signal // notified on every leader or Raft state change
+	// installed is the log index whose state the node's owner reported
+	// acting on; see Installed.
+	installed watch.Index
 
 	// formed is set once this node has Raft state (it bootstrapped the
 	// cluster or joined it); other nodes learn it in the link handshake.
@@ -74,14 +78,13 @@ func Open(cfg Config, tr Transport, rpc RPC, log *slog.Logger, set *metrics.Set)
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{
-		cfg:           cfg,
-		log:           log,
-		rpc:           rpc,
-		fsm:           newFSM(log, cfg.Data),
-		bootstate:     BootstrapState(cfg.ClusterID, cfg.Nodes),
-		leaderChanged: make(chan struct{}),
-		nudgeCh:       make(chan struct{}, 1),
-		stop:          make(chan struct{}),
+		cfg:       cfg,
+		log:       log,
+		rpc:       rpc,
+		fsm:       newFSM(log, cfg.Data),
+		bootstate: BootstrapState(cfg.ClusterID, cfg.Nodes),
+		nudgeCh:   make(chan struct{}, 1),
+		stop:      make(chan struct{}),
 	}
 	if err := n.open(tr); err != nil {
 		for _, f := range n.closeFns {
@@ -260,29 +263,48 @@ func (n *Node) Shutdown() error {
 // Self is this node's pnn.
 func (n *Node) Self() uint32 { return n.cfg.Self }
 
-// State returns a copy of the replicated state and the log index it
-// reflects. Before the first leader initialised the cluster it returns the
-// bootstrap state from the configuration, at index 0.
-func (n *Node) State() (*State, uint64) {
+// Current returns the replicated state as applied here and the log index
+// it reflects. The state is shared by every reader and never changes:
+// do not modify it (Clone it to derive another). Before the first leader
+// initialised the cluster it is the bootstrap state from the
+// configuration, at index 0.
+func (n *Node) Current() (*State, uint64) {
 	st, idx := n.fsm.read()
 	if !st.Initialized() {
-		return n.bootstate.Clone(), 0
+		return n.bootstate, 0
 	}
 	return st, idx
 }
 
 // Initialized reports whether the replicated state was initialised (CmdInit
-// applied); until then State returns the configuration's bootstrap state.
+// applied); until then Current returns the configuration's bootstrap state.
 func (n *Node) Initialized() bool {
 	st, _ := n.fsm.read()
 	return st.Initialized()
 }
 
-// Watch returns a channel closed at the next change of the state.
-func (n *Node) Watch() <-chan struct{} { return n.fsm.watch() }
+// Watch returns a channel closed at the next applied entry. Take it before
+// reading Current, so that no change is missed.
+func (n *Node) Watch() <-chan struct{} { return n.fsm.changed.Changed() }
 
 // AppliedIndex is the last log index applied to the local state.
-func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
+func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Get() }
+
+// Installed records that this node's owner has acted on the state of index
+// (opened its databases, routed by its view, froze or thawed): with
+// Config.WaitInstalled, WaitAppliedOn waits for this rather than for the
+// apply alone, so that a caller told "every node has it" can rely on every
+// node serving it.
+func (n *Node) Installed(index uint64) { n.installed.Advance(index) }
+
+// waitInstalled returns once this node has installed the state as of
+// index (or later), or, without Config.WaitInstalled, applied it.
+func (n *Node) waitInstalled(ctx context.Context, index uint64) error {
+	if err := n.WaitApplied(ctx, index); err != nil || !n.cfg.WaitInstalled {
+		return err
+	}
+	return n.installed.Wait(ctx, index, "installed raft index")
+}
 
 // WaitApplied blocks until the local state reflects index.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
@@ -316,11 +338,7 @@ func (n *Node) LastContact() time.Time {
 
 // LeaderChanged returns a channel closed at the next leader or Raft state
 // change.
-func (n *Node) LeaderChanged() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.leaderChanged
-}
+func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderChanged.Changed() }
 
 // TransferLeadership asks Raft to hand leadership to another voter.
 func (n *Node) TransferLeadership() error {
@@ -337,10 +355,7 @@ func (n *Node) observeLoop() {
 			if lo, ok := o.Data.(raft.LeaderObservation); ok {
 				n.log.Info("raft leader changed", "leader", lo.LeaderID, "term", n.raft.CurrentTerm())
 			}
-			n.mu.Lock()
-			close(n.leaderChanged)
-			n.leaderChanged = make(chan struct{})
-			n.mu.Unlock()
+			n.leaderChanged.Notify()
 		}
 	}
 }
@@ -517,7 +532,7 @@ func (n *Node) LinearizableState(ctx context.Context) (*State, error) {
 	if err := n.WaitApplied(ctx, idx); err != nil {
 		return nil, err
 	}
-	st, _ := n.State()
+	st, _ := n.Current()
 	return st, nil
 }
 
@@ -529,7 +544,7 @@ func (n *Node) WaitAppliedOn(ctx context.Context, index uint64, pnns []uint32) e
 	for _, p := range pnns {
 		go func() {
 			if p == n.cfg.Self {
-				errs <- n.WaitApplied(ctx, index)
+				errs <- n.waitInstalled(ctx, index)
 				return
 			}
 			_, err := n.rpc.Call(ctx, p, OpWaitApplied, encodeIndex(index))

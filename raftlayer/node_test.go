@@ -173,7 +173,7 @@ func TestClusterApplyForwardedAndVisibleEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Read your writes on the follower that applied.
-	if st, _ := c.node(follower).State(); !st.Nodes[2].Stopped {
+	if st, _ := c.node(follower).Current(); !st.Nodes[2].Stopped {
 		t.Fatal("follower does not see its own committed write")
 	}
 	start := time.Now()
@@ -186,7 +186,7 @@ func TestClusterApplyForwardedAndVisibleEverywhere(t *testing.T) {
 		t.Errorf("all nodes applied after %v", d)
 	}
 	for p := uint32(0); p < 3; p++ {
-		st, at := c.node(p).State()
+		st, at := c.node(p).Current()
 		if !st.Nodes[2].Stopped || at < idx {
 			t.Fatalf("node %d: stopped=%v at index %d (< %d)", p, st.Nodes[2].Stopped, at, idx)
 		}
@@ -232,7 +232,7 @@ func TestClusterRestartKeepsStateAndNeverRebootstraps(t *testing.T) {
 	for p := uint32(0); p < 3; p++ {
 		n := c.node(p)
 		testutil.WaitFor(t, 10*time.Second, "state restored", func() error {
-			st, _ := n.State()
+			st, _ := n.Current()
 			if !st.Initialized() || st.Nodes[1].BannedUntil != until || !st.Nodes[2].Disabled {
 				return fmt.Errorf("node %d state %s", p, st)
 			}
@@ -301,7 +301,7 @@ func TestClusterMinorityCannotCommit(t *testing.T) {
 	for p := uint32(0); p < 5; p++ {
 		n := c.node(p)
 		testutil.WaitFor(t, 10*time.Second, "healed node catches up", func() error {
-			st, _ := n.State()
+			st, _ := n.Current()
 			if !st.Nodes[majority[1]].Disabled || st.Nodes[0].Stopped {
 				return fmt.Errorf("node %d: %s", p, st)
 			}

@@ -85,7 +85,7 @@ func (n *Node) HandleRPC(ctx context.Context, op uint32, data []byte) ([]byte, e
 		}
 		ctx, cancel := context.WithTimeout(ctx, maxWaitApplied)
 		defer cancel()
-		if err := n.WaitApplied(ctx, idx); err != nil {
+		if err := n.waitInstalled(ctx, idx); err != nil {
 			return nil, err
 		}
 		return nil, nil

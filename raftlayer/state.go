@@ -23,6 +23,11 @@ type State struct {
 	// DBOrder lists database ids in attach order (GET_DBMAP shows the most
 	// recent first).
 	DBOrder []uint32 `json:"db_order,omitempty"`
+
+	// tunables is every tunable's value (defaults and Tunables), kept by
+	// rebuild so that readers index a typed struct instead of looking
+	// names up.
+	tunables protocol.TunableList
 }
 
 // DBState is an attached database.
@@ -178,28 +183,26 @@ func (s *State) Active() []uint32 {
 	return act
 }
 
-// Tunable returns a tunable's cluster-wide value.
-func (s *State) Tunable(name string) (uint32, bool) {
-	i, ok := protocol.TunableIndex(name)
-	if !ok {
-		return 0, false
-	}
-	def := protocol.Tunables[i]
-	if v, ok := s.Tunables[def.Name]; ok {
-		return v, true
-	}
-	return def.Default, true
-}
+// Tunable returns every tunable's cluster-wide value. The values belong
+// to the state: read them, never write them.
+func (s *State) Tunable() *protocol.TunableValues { return s.tunables.Values() }
 
-// TunableList returns every tunable's value.
-func (s *State) TunableList() protocol.TunableList {
-	l := protocol.DefaultTunables()
+// TunableList returns every tunable's value, as GET_ALL_TUNABLES sends it.
+func (s *State) TunableList() protocol.TunableList { return s.tunables }
+
+// TunableByName returns a tunable's value by case-insensitive name, for
+// the controls that name one (GET_TUNABLE).
+func (s *State) TunableByName(name string) (uint32, bool) { return s.tunables.Get(name) }
+
+// rebuild recomputes what the state derives from its fields (the tunable
+// values); it runs after every change and after decoding a snapshot.
+func (s *State) rebuild() {
+	s.tunables = protocol.DefaultTunables()
 	for _, def := range protocol.Tunables {
 		if v, ok := s.Tunables[def.Name]; ok {
-			l[def.Field] = v
+			s.tunables[def.Field] = v
 		}
 	}
-	return l
 }
 
 // Clone returns a deep copy.
@@ -232,6 +235,7 @@ func (s *State) Clone() *State {
 // generation (as ctdbd starts).
 func BootstrapState(clusterID string, nodes []NodeState) *State {
 	s := &State{ClusterID: clusterID, Nodes: slices.Clone(nodes)}
+	s.rebuild()
 	s.View.Generation = protocol.InvalidGeneration
 	for _, n := range nodes {
 		if !n.Deleted {
@@ -343,12 +347,13 @@ func (s *State) Apply(c Command) error {
 		name := protocol.Tunables[i].Name
 		if c.Value == protocol.Tunables[i].Default {
 			delete(s.Tunables, name)
-			return nil
+		} else {
+			if s.Tunables == nil {
+				s.Tunables = make(map[string]uint32)
+			}
+			s.Tunables[name] = c.Value
 		}
-		if s.Tunables == nil {
-			s.Tunables = make(map[string]uint32)
-		}
-		s.Tunables[name] = c.Value
+		s.rebuild()
 		return nil
 	case *CmdSetView:
 		if !s.Initialized() {

@@ -117,7 +117,7 @@ func TestStateTunables(t *testing.T) {
 	if err := s.Apply(&CmdSetTunable{Name: "recoverinterval", Value: 7}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Tunable("RecoverInterval"); v != 7 {
+	if v := s.Tunable().RecoverInterval; v != 7 {
 		t.Fatalf("got %d", v)
 	}
 	l := s.TunableList()

@@ -19,7 +19,7 @@ import (
 
 // Raft is what the leader's recovery needs from the Raft layer.
 type Raft interface {
-	State() (*raftlayer.State, uint64)
+	Current() (*raftlayer.State, uint64)
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
 }
 
@@ -107,7 +107,7 @@ func (l *Leader) Recover(ctx context.Context, p election.RecoveryPlan) error {
 }
 
 func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
-	st, _ := l.raft.State()
+	st, _ := l.raft.Current()
 	if st.View.Generation != p.Generation || !st.View.Recovering {
 		return fmt.Errorf("generation %d is not being recovered", p.Generation)
 	}
@@ -134,7 +134,7 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 			ids = append(ids, id)
 		}
 	}
-	limit, _ := st.Tunable("RecBufferSizeLimit")
+	limit := st.Tunable().RecBufferSizeLimit
 	// The last database to be recovered is not thawed on its own: the
 	// view that ends the recovery thaws it on every node, and is
 	// committed before its clients come back and compete with the commit.
@@ -209,8 +209,8 @@ func (l *Leader) blame(err error) {
 	if !errors.As(err, &ne) {
 		return
 	}
-	st, _ := l.raft.State()
-	grace, _ := st.Tunable("RecoveryGracePeriod")
+	st, _ := l.raft.Current()
+	grace := st.Tunable().RecoveryGracePeriod
 	now := l.now()
 	l.mu.Lock()
 	if !l.lastFailure.IsZero() && now.Sub(l.lastFailure) > time.Duration(grace)*time.Second {
@@ -232,7 +232,7 @@ func (l *Leader) blame(err error) {
 	if n < failLimit || !slices.Contains(active, ne.Node) {
 		return
 	}
-	if v, _ := st.Tunable("EnableBans"); v == 0 {
+	if st.Tunable().EnableBans == 0 {
 		return
 	}
 	members := 0
@@ -247,7 +247,7 @@ func (l *Leader) blame(err error) {
 		l.mBansAvoided.Inc()
 		return
 	}
-	secs, _ := st.Tunable("RecoveryBanPeriod")
+	secs := st.Tunable().RecoveryBanPeriod
 	l.log.Warn("banning a node that keeps failing recoveries", "pnn", ne.Node, "seconds", secs, "err", ne.Err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

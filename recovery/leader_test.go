@@ -23,7 +23,7 @@ type fakeRaft struct {
 	st *raftlayer.State
 }
 
-func (r *fakeRaft) State() (*raftlayer.State, uint64) {
+func (r *fakeRaft) Current() (*raftlayer.State, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.Clone(), 0
@@ -278,12 +278,12 @@ func TestNodeFailingRecoveriesIsBanned(t *testing.T) {
 		if err := l.Recover(ctx(t), plan); err == nil {
 			t.Fatal("recovery succeeded without node 2")
 		}
-		st, _ := tc.raft.State()
+		st, _ := tc.raft.Current()
 		if banned := st.Nodes[2].Banned(); banned != (i == failLimit) {
 			t.Fatalf("after %d failures node 2 banned=%v", i, banned)
 		}
 	}
-	st, _ := tc.raft.State()
+	st, _ := tc.raft.Current()
 	if st.Nodes[0].Banned() || st.Nodes[1].Banned() {
 		t.Fatal("a healthy node was banned")
 	}
@@ -308,7 +308,7 @@ func TestBansKeepQuorumAndFailuresAreForgiven(t *testing.T) {
 	for i := 0; i < failLimit-1; i++ {
 		l.Recover(ctx(t), plan)
 	}
-	if st, _ := tc.raft.State(); st.Nodes[2].Banned() {
+	if st, _ := tc.raft.Current(); st.Nodes[2].Banned() {
 		t.Fatal("node 2 banned for failures spread beyond the grace period")
 	}
 
@@ -322,7 +322,7 @@ func TestBansKeepQuorumAndFailuresAreForgiven(t *testing.T) {
 	for i := 0; i < 2*failLimit; i++ {
 		l.Recover(ctx(t), plan)
 	}
-	if st, _ := tc.raft.State(); st.Nodes[2].Banned() {
+	if st, _ := tc.raft.Current(); st.Nodes[2].Banned() {
 		t.Fatal("a ban left the cluster without a majority of active nodes")
 	}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -211,7 +210,7 @@ func (n *Node) afterNodeLeft(node uint32, fn func()) {
 		defer deadline.Stop()
 		for {
 			ch := n.raft.Watch()
-			if st, _ := n.raft.State(); st.Flags(node)&protocol.NodeFlagsInactive != 0 || n.tr.Connected(node) {
+			if st, _ := n.raft.Current(); st.Flags(node)&protocol.NodeFlagsInactive != 0 || n.tr.Connected(node) {
 				return
 			}
 			select {
@@ -243,12 +242,6 @@ func (n *Node) handleNodeControl(from uint32, pkt []byte) {
 			ctx, cancel := context.WithTimeout(n.ctx, n.controlTimeout())
 			defer cancel()
 			data, err := n.raft.HandleRPC(ctx, uint32(rc.Opcode), rc.Data)
-			if err == nil && uint32(rc.Opcode) == raftlayer.OpWaitApplied {
-				// Applied is not enough: the node must also have opened
-				// the databases and installed the view of that index
-				// before a caller relies on it.
-				err = n.synced.wait(ctx, binary.LittleEndian.Uint64(rc.Data))
-			}
 			r := ok(data)
 			if err != nil {
 				r = failErr(err)
@@ -334,8 +327,8 @@ func (n *Node) replyNode(node uint32, req *protocol.ReqControl, rep reply) {
 
 // controlTimeout is the ControlTimeout tunable.
 func (n *Node) controlTimeout() time.Duration {
-	st, _ := n.raft.State()
-	if v, ok := st.Tunable("ControlTimeout"); ok && v > 0 {
+	st, _ := n.raft.Current()
+	if v := st.Tunable().ControlTimeout; v > 0 {
 		return time.Duration(v) * time.Second
 	}
 	return 60 * time.Second

@@ -15,7 +15,7 @@ import (
 // shows itself, and every node it cannot reach, DISCONNECTED: it is not part
 // of the cluster and clients such as smbd must not treat it as such.
 func (n *Node) nodeMap() protocol.NodeMap {
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	inactive := n.election != nil && n.election.Inactive()
 	nm := protocol.NodeMap{Nodes: make([]protocol.NodeInfo, len(st.Nodes))}
 	for i, ns := range st.Nodes {
@@ -47,7 +47,7 @@ func (n *Node) ctrlGetNodeMap(ctx context.Context, r *controlReq) reply {
 func (n *Node) ctrlGetPNN(ctx context.Context, r *controlReq) reply { return status(int32(n.self)) }
 
 func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	vm := protocol.VNNMap{Generation: st.View.Generation, Map: st.View.VNNMap}
 	return ok(vm.Marshal())
 }
@@ -139,9 +139,9 @@ func (n *Node) ctrlSetBanState(ctx context.Context, r *controlReq) reply {
 	if bs.PNN != n.self {
 		return fail("SET_BAN_STATE for node %d sent to node %d", bs.PNN, n.self)
 	}
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	if bs.Time != 0 {
-		if v, _ := st.Tunable("EnableBans"); v == 0 {
+		if st.Tunable().EnableBans == 0 {
 			n.log.Info("ban request ignored: EnableBans is 0", "seconds", bs.Time)
 			return status(0)
 		}
@@ -160,7 +160,7 @@ func (n *Node) ctrlSetBanState(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetBanState(ctx context.Context, r *controlReq) reply {
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	bs := protocol.BanState{PNN: n.self}
 	if int(n.self) < len(st.Nodes) && st.Nodes[n.self].Banned() {
 		bs.Time = st.Nodes[n.self].BanSeconds

@@ -20,14 +20,14 @@ func (n *Node) attach(ctx context.Context, r *controlReq, kind uint8) reply {
 	if name == "" {
 		return fail("attach: empty database name")
 	}
-	if v, _ := n.tunable("AllowClientDBAttach"); v == 0 && r.client != nil {
+	if n.tunables().AllowClientDBAttach == 0 && r.client != nil {
 		return fail("attach %q: AllowClientDBAttach is 0", name)
 	}
 	if r.client != nil && n.election.Inactive() {
 		return failErr(errInactive)
 	}
 	id := protocol.DBID(name)
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	if db, ok := st.DBs[id]; ok {
 		if db.Name != name {
 			return fail("attach %q: database id 0x%08x is taken by %q", name, id, db.Name)
@@ -39,10 +39,11 @@ func (n *Node) attach(ctx context.Context, r *controlReq, kind uint8) reply {
 		return failErr(fmt.Errorf("attach %q: %w", name, err))
 	}
 	var err error
+	tun := n.tunables()
 	if kind == 0 {
-		_, err = n.vol.Ensure(id, volatile.DBSpec{Name: name})
+		_, err = n.vol.Ensure(id, volatile.DBSpec{Name: name, HashSize: int(tun.DatabaseHashSize), LockWaiters: int(tun.LockProcessesPerDB)})
 	} else {
-		_, err = n.pers.Ensure(id, name, kind == protocol.DBFlagReplicated)
+		_, err = n.pers.Ensure(id, name, kind == protocol.DBFlagReplicated, int(tun.DatabaseHashSize))
 	}
 	if err != nil {
 		return failErr(err)
@@ -119,7 +120,7 @@ func (n *Node) ctrlDBGetHealth(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetDBMap(ctx context.Context, r *controlReq) reply {
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	var m protocol.DBMap
 	// Most recently attached first, as ctdbd lists them.
 	for i := len(st.DBOrder) - 1; i >= 0; i-- {
@@ -223,7 +224,7 @@ func (n *Node) ctrlDBDetach(ctx context.Context, r *controlReq) reply {
 	if !found {
 		return rep
 	}
-	if v, _ := n.tunable("AllowClientDBAttach"); v != 0 {
+	if n.tunables().AllowClientDBAttach != 0 {
 		return fail("detach %s: set AllowClientDBAttach to 0 first", db.Name)
 	}
 	if err := n.commit(ctx, &raftlayer.CmdDetachDB{ID: db.ID}); err != nil {
@@ -259,10 +260,10 @@ func (n *Node) ctrlGetDBStatistics(ctx context.Context, r *controlReq) reply {
 	return ok(st.Marshal())
 }
 
-// tunable reads a cluster-wide tunable.
-func (n *Node) tunable(name string) (uint32, bool) {
-	st, _ := n.raft.State()
-	return st.Tunable(name)
+// tunables are the cluster-wide tunables as applied here.
+func (n *Node) tunables() *protocol.TunableValues {
+	st, _ := n.raft.Current()
+	return st.Tunable()
 }
 
 // ctrlDBFreeze freezes a database (waits for every chain lock to be let go).

@@ -125,8 +125,8 @@ func (n *Node) ctrlGetTunable(ctx context.Context, r *controlReq) reply {
 	if err != nil {
 		return failErr(err)
 	}
-	st, _ := n.raft.State()
-	v, found := st.Tunable(name)
+	st, _ := n.raft.Current()
+	v, found := st.TunableByName(name)
 	if !found {
 		return reply{status: -int32(syscall.EINVAL), errmsg: "unknown tunable " + name}
 	}
@@ -139,7 +139,7 @@ func (n *Node) ctrlListTunables(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlGetAllTunables(ctx context.Context, r *controlReq) reply {
-	st, _ := n.raft.State()
+	st, _ := n.raft.Current()
 	l := st.TunableList()
 	return ok(l.Marshal())
 }

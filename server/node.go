@@ -77,7 +77,6 @@ type Node struct {
 	gen              atomic.Uint32 // vnn map generation, see generation()
 	part             *recovery.Participant
 	incarnation      uint64 // this run of the daemon, see mustFreeze
-	synced           syncedIndex
 	// members is the node list watchState last gave the transport.
 	members []raftlayer.NodeState
 	// nodeList is the cluster's node list (the configuration's until the
@@ -178,12 +177,13 @@ func New(opts Options) (*Node, error) {
 		SnapshotThreshold:  cfg.Raft.SnapshotThreshold,
 		TrailingLogs:       cfg.Raft.TrailingLogs,
 		NoSync:             cfg.Raft.NoSync,
+		WaitInstalled:      true,
 	}
 	n.pers, err = persistent.NewStore(persistent.Config{
 		Self:          self,
 		PersistentDir: cfg.Database.PersistentDir,
 		ReplicatedDir: cfg.Database.VolatileDir,
-		HashSize:      int(protocol.DefaultTunables()[tunableField("DatabaseHashSize")]),
+		HashSize:      int(protocol.DefaultTunableValues().DatabaseHashSize),
 	}, log.With("subsystem", "persistent"), set)
 	if err != nil {
 		return nil, err
@@ -207,8 +207,8 @@ func New(opts Options) (*Node, error) {
 	n.vol, err = volatile.NewManager(volatile.Config{
 		Self:             self,
 		Dir:              cfg.Database.VolatileDir,
-		HashSize:         int(protocol.DefaultTunables()[tunableField("DatabaseHashSize")]),
-		LockWaitersPerDB: int(protocol.DefaultTunables()[tunableField("LockProcessesPerDB")]),
+		HashSize:         int(protocol.DefaultTunableValues().DatabaseHashSize),
+		LockWaitersPerDB: int(protocol.DefaultTunableValues().LockProcessesPerDB),
 	}, nodeSender{n}, n, log.With("subsystem", "volatile"), set)
 	if err != nil {
 		n.raft.Shutdown()
@@ -396,13 +396,13 @@ func (n *Node) watchState() {
 	wasRecovering := false
 	for {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
-		st, idx := n.raft.State()
+		st, idx := n.raft.Current()
 		n.gen.Store(st.View.Generation)
 		n.syncMembership(st)
 		n.syncDatabases(st)
 		recovering := n.mustFreeze(st)
 		n.part.Install(st.View.Seq, st.View.Generation, recovering)
-		n.synced.set(idx)
+		n.raft.Installed(idx)
 		if recovering != wasRecovering {
 			now := time.Now()
 			n.recMu.Lock()
@@ -441,21 +441,17 @@ func (n *Node) mustFreeze(st *raftlayer.State) bool {
 // calls by its vnn map.
 func (n *Node) syncDatabases(st *raftlayer.State) {
 	want := make(map[uint32]volatile.DBSpec)
+	tun := st.Tunable()
 	for id, db := range st.DBs {
 		if db.Flags&dbKinds == 0 {
-			want[id] = volatile.DBSpec{Name: db.Name, Flags: db.Flags}
-		} else if _, err := n.pers.Ensure(id, db.Name, db.Flags&protocol.DBFlagReplicated != 0); err != nil {
+			want[id] = volatile.DBSpec{Name: db.Name, Flags: db.Flags,
+				HashSize: int(tun.DatabaseHashSize), LockWaiters: int(tun.LockProcessesPerDB)}
+		} else if _, err := n.pers.Ensure(id, db.Name, db.Flags&protocol.DBFlagReplicated != 0, int(tun.DatabaseHashSize)); err != nil {
 			n.log.Error("cannot open persistent database", "db", db.Name, "err", err)
 		}
 	}
 	n.vol.Sync(want)
 	n.vol.SetView(st.View.Generation, st.View.VNNMap, st.Active())
-}
-
-// tunableField is the struct position of a tunable.
-func tunableField(name string) int {
-	i, _ := protocol.TunableIndex(name)
-	return protocol.Tunables[i].Field
 }
 
 // recoveryNodes lets the recovery reach the other nodes.
@@ -481,9 +477,9 @@ func (n *Node) lastRecovery() (time.Time, time.Time) {
 func (n *Node) statHistoryLoop() {
 	defer n.wg.Done()
 	for {
-		st, _ := n.raft.State()
+		st, _ := n.raft.Current()
 		iv := time.Second
-		if v, _ := st.Tunable("StatHistoryInterval"); v > 0 {
+		if v := st.Tunable().StatHistoryInterval; v > 0 {
 			iv = time.Duration(v) * time.Second
 		}
 		select {
@@ -506,45 +502,6 @@ func newIncarnation() uint64 {
 	for {
 		if v := rand.Uint64(); v != 0 {
 			return v
-		}
-	}
-}
-
-// syncedIndex is the Raft index whose state watchState installed last
-// (databases opened, view routed, freeze decided).
-type syncedIndex struct {
-	mu      sync.Mutex
-	index   uint64
-	changed chan struct{}
-}
-
-func (s *syncedIndex) set(idx uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.index = max(s.index, idx)
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-}
-
-// wait returns once the state of index idx (or later) is installed.
-func (s *syncedIndex) wait(ctx context.Context, idx uint64) error {
-	for {
-		s.mu.Lock()
-		if s.index >= idx {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("installing the state of index %d: %w", idx, ctx.Err())
 		}
 	}
 }

@@ -100,7 +100,7 @@ func (n *Node) startTraverse(c *clientConn, t protocol.TraverseStartExt) reply {
 }
 
 func (n *Node) traverseTimeout() time.Duration {
-	if v, _ := n.tunable("TraverseTimeout"); v > 0 {
+	if v := n.tunables().TraverseTimeout; v > 0 {
 		return time.Duration(v) * time.Second
 	}
 	return 20 * time.Second

@@ -1,6 +1,7 @@
 package volatile
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,9 @@ type DB struct {
 	frozenOps     []chainOp // operations queued during a freeze
 	txn           bool      // a recovery transaction is open
 	hashSize      int
+	// lockWaiters bounds the goroutines blocked in the kernel for this
+	// database's chain locks (LockProcessesPerDB, as replicated).
+	lockWaiters int
 	closed        bool
 	seqnum        bool // ENABLE_SEQNUM was sent
 	lastSeq       int  // seqnum last propagated
@@ -78,11 +82,12 @@ func fileName(dir, name string, pnn uint32) string {
 }
 
 // openDB creates (wiping anything left) and opens a database file.
-func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
+func (m *Manager) openDB(id uint32, spec DBSpec) (*DB, error) {
+	name := spec.Name
 	path := fileName(m.cfg.Dir, name, m.cfg.Self)
 	// A file left by an earlier run is stale; CLEAR_IF_FIRST wipes it unless
 	// a process still holds it open, in which case it is wiped below.
-	t, err := tdb.Open(path, m.cfg.HashSize, volatileTDBFlags, os.O_CREATE|os.O_RDWR, 0o600)
+	t, err := tdb.Open(path, cmp.Or(spec.HashSize, m.cfg.HashSize), volatileTDBFlags, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("attach db %q: %w", name, err)
 	}
@@ -106,8 +111,8 @@ func (m *Manager) openDB(name string, id uint32, flags uint8) (*DB, error) {
 		return nil, fmt.Errorf("attach db %q: %w", name, err)
 	}
 	db := &DB{
-		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: flags,
-		tdb: t, locks: lf, wholeLocks: wl, hashSize: t.HashSize(),
+		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: spec.Flags,
+		tdb: t, locks: lf, wholeLocks: wl, hashSize: t.HashSize(), lockWaiters: cmp.Or(spec.LockWaiters, m.cfg.LockWaitersPerDB),
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
 		inflight: make(map[string]*fetch), pins: make(map[string]pin),
 		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),

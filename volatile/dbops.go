@@ -9,10 +9,14 @@ import (
 	"github.com/rctdb/rctdb/tdb"
 )
 
-// setFlags records READONLY and STICKY (the kind flags never change).
-func (db *DB) setFlags(f uint8) {
+// update takes what may change of an open database's spec: READONLY and
+// STICKY (the kind flags never change) and the lock waiter bound.
+func (db *DB) update(spec DBSpec) {
 	db.mu.Lock()
-	db.flags |= f &^ (protocol.DBFlagPersistent | protocol.DBFlagReplicated)
+	db.flags |= spec.Flags &^ (protocol.DBFlagPersistent | protocol.DBFlagReplicated)
+	if spec.LockWaiters > 0 {
+		db.lockWaiters = spec.LockWaiters
+	}
 	db.mu.Unlock()
 }
 

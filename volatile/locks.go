@@ -135,7 +135,7 @@ func (db *DB) unlockChain(c uint32) {
 // startWaiter starts a goroutine that waits in the kernel for chain c, or
 // queues c for one if the database has LockWaitersPerDB waiters already.
 func (db *DB) startWaiter(c uint32, q *chainQueue) {
-	if db.waiters >= db.m.cfg.LockWaitersPerDB {
+	if db.waiters >= db.lockWaiters {
 		db.waitQueue = append(db.waitQueue, c)
 		return
 	}
@@ -191,7 +191,7 @@ func (db *DB) waitChain(c uint32) {
 // startQueuedWaiter gives a freed waiter slot to the oldest chain waiting
 // for one.
 func (db *DB) startQueuedWaiter() {
-	for len(db.waitQueue) > 0 && db.waiters < db.m.cfg.LockWaitersPerDB {
+	for len(db.waitQueue) > 0 && db.waiters < db.lockWaiters {
 		c := db.waitQueue[0]
 		db.waitQueue = db.waitQueue[1:]
 		if q := db.chains[c]; q != nil && !q.waiting {

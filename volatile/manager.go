@@ -27,10 +27,12 @@ type Config struct {
 	Self uint32
 	// Dir is the volatile database directory.
 	Dir string
-	// HashSize of new TDB files (ctdbd's DatabaseHashSize, 100001).
+	// HashSize of new TDB files when DBSpec gives none (ctdbd's
+	// DatabaseHashSize, 100001).
 	HashSize int
 	// LockWaitersPerDB bounds the goroutines blocked in the kernel for chain
-	// locks of one database (ctdbd's LockProcessesPerDB, 200).
+	// locks of one database when DBSpec gives no bound (ctdbd's
+	// LockProcessesPerDB, 200).
 	LockWaitersPerDB int
 	// Pin is how long a record that arrived for local clients stays here
 	// before other nodes' requests queued during its flight are served, so
@@ -180,10 +182,13 @@ func (m *Manager) Sync(want map[uint32]DBSpec) {
 	}
 }
 
-// DBSpec describes a database to attach.
+// DBSpec describes a database to attach: its name and flags, and the
+// replicated tunables that shape it (0: the configured defaults).
 type DBSpec struct {
-	Name  string
-	Flags uint8
+	Name        string
+	Flags       uint8
+	HashSize    int // DatabaseHashSize, for a new file
+	LockWaiters int // LockProcessesPerDB
 }
 
 // Ensure returns the open database id, opening it if needed.
@@ -192,7 +197,7 @@ func (m *Manager) Ensure(id uint32, spec DBSpec) (*DB, error) {
 	db := m.dbs[id]
 	m.mu.RUnlock()
 	if db != nil {
-		db.setFlags(spec.Flags)
+		db.update(spec)
 		return db, nil
 	}
 	m.mu.Lock()
@@ -200,7 +205,7 @@ func (m *Manager) Ensure(id uint32, spec DBSpec) (*DB, error) {
 	if db := m.dbs[id]; db != nil {
 		return db, nil
 	}
-	db, err := m.openDB(spec.Name, id, spec.Flags)
+	db, err := m.openDB(id, spec)
 	if err != nil {
 		return nil, err
 	}
