@@ -14,12 +14,9 @@
 // commits the runtime view (disconnected and unhealthy nodes, active set,
 // generation, vnn map) whenever the links or the node flags change.
 //
-// A view with a new generation starts a recovery: it is committed with
-// Recovering set, which keeps every node's volatile databases frozen; the
-// leader then has the Recoverer make the databases of the new generation's
-// nodes agree, using only the copies of the nodes that held the records in
-// the last recovered generation (a node coming back cannot resurrect what
-// the cluster changed without it), and commits the view again without
-// Recovering. A leader that dies midway leaves the flag set, and the next
-// leader recovers again. A node that keeps failing recoveries is banned.
+// A view with a new generation asks for a recovery: it is committed with
+// Recovering set, which keeps every node's volatile databases frozen.
+// The election only decides when; package recovery runs the recovery on
+// the leader, off this package's loops, and commits the view that ends it,
+// so that bans expire and membership changes go on while it runs.
 package election

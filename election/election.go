@@ -13,6 +13,7 @@ import (
 	"github.com/rctdb/rctdb/internal/watch"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/transport"
 )
 
 // Raft is what the election needs from the Raft layer.
@@ -29,11 +30,6 @@ type Raft interface {
 	Watch() <-chan struct{}
 	LeaderChanged() <-chan struct{}
 	TransferLeadership() error
-}
-
-// Links reports the state of node links.
-type Links interface {
-	Connected(pnn uint32) bool
 }
 
 // Members keeps the Raft configuration in step with the replicated node
@@ -61,9 +57,6 @@ type Config struct {
 	// QuorumLossTimeout is how long a node may be out of contact with a Raft
 	// quorum before it declares itself inactive.
 	QuorumLossTimeout time.Duration
-	// Recoverer recovers the databases when a generation starts; nil
-	// recovers nothing.
-	Recoverer Recoverer
 	// Members keeps the Raft group in step with the node list; nil
 	// leaves the group as bootstrapped.
 	Members Members
@@ -92,7 +85,7 @@ func (c *Config) setDefaults() {
 type Manager struct {
 	cfg   Config
 	raft  Raft
-	links Links
+	links transport.Links
 	out   Deliverer
 	log   *slog.Logger
 	self  uint32
@@ -121,7 +114,7 @@ type Manager struct {
 }
 
 // New returns a Manager; Start runs it.
-func New(cfg Config, r Raft, links Links, out Deliverer, log *slog.Logger, set *metrics.Set) *Manager {
+func New(cfg Config, r Raft, links transport.Links, out Deliverer, log *slog.Logger, set *metrics.Set) *Manager {
 	cfg.setDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -543,23 +536,21 @@ func newGeneration(old uint32) uint32 {
 	}
 }
 
-// reconcileView commits the view the cluster should have and, when it
-// starts a new generation, recovers the databases for it.
+// reconcileView commits the view the cluster should have. A view with a
+// new generation asks for a recovery (Recovering), which the recovery
+// leader runs and ends on its own goroutine.
 func (m *Manager) reconcileView(ctx context.Context, st *raftlayer.State) error {
 	view, changed := DesiredView(st, m.self, m.links.Connected)
-	if changed {
-		if _, err := m.raft.Apply(ctx, &raftlayer.CmdSetView{View: view, PrevSeq: st.View.Seq}); err != nil {
-			return err
-		}
-		m.mViewCommits.Inc()
-		m.log.Info("committed runtime view", "generation", view.Generation, "vnnmap", view.VNNMap,
-			"disconnected", view.Disconnected, "recovering", view.Recovering)
-		st, _ = m.raft.Current()
-	}
-	if !st.View.Recovering {
+	if !changed {
 		return nil
 	}
-	return m.recover(st)
+	if _, err := m.raft.Apply(ctx, &raftlayer.CmdSetView{View: view, PrevSeq: st.View.Seq}); err != nil {
+		return err
+	}
+	m.mViewCommits.Inc()
+	m.log.Info("committed runtime view", "generation", view.Generation, "vnnmap", view.VNNMap,
+		"disconnected", view.Disconnected, "recovering", view.Recovering)
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

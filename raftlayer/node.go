@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/rctdb/rctdb/internal/watch"
+	"github.com/rctdb/rctdb/noderpc"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -31,7 +32,7 @@ var stableKeyClusterID = []byte("rctdb_cluster_id")
 type Node struct {
 	cfg Config
 	log *slog.Logger
-	rpc RPC
+	rpc noderpc.Caller
 	m   *raftMetrics
 
 	raft      *raft.Raft
@@ -60,16 +61,11 @@ type Node struct {
 	wg      sync.WaitGroup
 }
 
-// RPC calls a node-to-node control on another node; the server implements
-// it over the node links.
-type RPC interface {
-	Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error)
-}
-
 // Open starts the Raft member: it opens (or creates) the stores, bootstraps
 // the cluster from cfg.Nodes if and only if there is no existing state, and
-// joins the group over tr. rpc carries forwarded applies.
-func Open(cfg Config, tr Transport, rpc RPC, log *slog.Logger, set *metrics.Set) (*Node, error) {
+// joins the group over tr. rpc carries forwarded applies, read indexes and
+// waits for other nodes; Open registers the controls it serves there.
+func Open(cfg Config, tr Transport, rpc noderpc.Peer, log *slog.Logger, set *metrics.Set) (*Node, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -93,6 +89,7 @@ func Open(cfg Config, tr Transport, rpc RPC, log *slog.Logger, set *metrics.Set)
 		return nil, err
 	}
 	n.m = registerMetrics(set, n)
+	n.register(rpc)
 	n.observerCh = make(chan raft.Observation, 64)
 	n.observer = raft.NewObserver(n.observerCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
@@ -398,9 +395,9 @@ func (n *Node) applyData(ctx context.Context, data []byte) (uint64, error) {
 		} else if ok {
 			var reply []byte
 			n.m.forwarded.Inc()
-			reply, err = n.rpc.Call(ctx, leader, OpApply, data)
+			reply, err = n.rpc.Call(ctx, leader, noderpc.OpApply, data)
 			if err == nil {
-				return decodeApplyReply(reply)
+				return decodeIndex(reply)
 			}
 			if rej := rejectedFromRemote(err); rej != nil {
 				return 0, rej
@@ -505,7 +502,7 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 			}
 		} else if ok {
 			var reply []byte
-			if reply, err = n.rpc.Call(ctx, leader, OpReadIndex, nil); err == nil {
+			if reply, err = n.rpc.Call(ctx, leader, noderpc.OpReadIndex, nil); err == nil {
 				return decodeIndex(reply)
 			}
 		} else {
@@ -547,7 +544,7 @@ func (n *Node) WaitAppliedOn(ctx context.Context, index uint64, pnns []uint32) e
 				errs <- n.waitInstalled(ctx, index)
 				return
 			}
-			_, err := n.rpc.Call(ctx, p, OpWaitApplied, encodeIndex(index))
+			_, err := n.rpc.Call(ctx, p, noderpc.OpWaitApplied, encodeIndex(index))
 			if err != nil {
 				err = fmt.Errorf("node %d: %w", p, err)
 			}

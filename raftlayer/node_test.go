@@ -11,48 +11,9 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/internal/testutil"
+	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/transport"
 )
-
-// memHandler ignores node packets; raft rides on the mem transport's streams.
-type memHandler struct{}
-
-func (memHandler) HandlePacket(uint32, []byte) {}
-func (memHandler) PeerConnected(uint32)        {}
-func (memHandler) PeerDisconnected(uint32)     {}
-
-// directRPC calls other nodes' HandleRPC in process, if the link is up.
-type directRPC struct {
-	c    *testCluster
-	self uint32
-}
-
-type testRemoteError struct {
-	status int32
-	msg    string
-}
-
-func (e *testRemoteError) Error() string         { return e.msg }
-func (e *testRemoteError) RemoteStatus() int32   { return e.status }
-func (e *testRemoteError) RemoteMessage() string { return e.msg }
-
-func (r directRPC) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
-	r.c.mu.Lock()
-	target, tr := r.c.nodes[pnn], r.c.trs[r.self]
-	r.c.mu.Unlock()
-	if target == nil || tr == nil || !tr.Connected(pnn) {
-		return nil, transport.ErrNotConnected
-	}
-	reply, err := target.HandleRPC(ctx, op, data)
-	if err != nil {
-		var rej *ErrRejected
-		if errors.As(err, &rej) {
-			return nil, &testRemoteError{StatusRejected, err.Error()}
-		}
-		return nil, &testRemoteError{-1, err.Error()}
-	}
-	return reply, nil
-}
 
 type testCluster struct {
 	t    *testing.T
@@ -63,11 +24,12 @@ type testCluster struct {
 	mu    sync.Mutex
 	nodes map[uint32]*Node
 	trs   map[uint32]*transport.Mem
+	eps   map[uint32]*noderpc.Endpoint
 }
 
 func newTestCluster(t *testing.T, n int) *testCluster {
 	c := &testCluster{t: t, net: transport.NewMemNetwork(), id: "test-" + t.Name(),
-		nodes: map[uint32]*Node{}, trs: map[uint32]*transport.Mem{}}
+		nodes: map[uint32]*Node{}, trs: map[uint32]*transport.Mem{}, eps: map[uint32]*noderpc.Endpoint{}}
 	for i := 0; i < n; i++ {
 		c.dirs = append(c.dirs, t.TempDir())
 	}
@@ -101,28 +63,33 @@ func (c *testCluster) config(pnn uint32) Config {
 func (c *testCluster) start(pnn uint32) {
 	c.t.Helper()
 	tr := c.net.Transport(pnn)
-	if err := tr.Start(memHandler{}); err != nil {
+	ep := noderpc.New(noderpc.Config{Self: pnn}, tr, nil, nil)
+	if err := tr.Start(noderpc.LinkHandler{E: ep}); err != nil {
 		c.t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("pnn", pnn)
 	}
-	n, err := Open(c.config(pnn), tr, directRPC{c: c, self: pnn}, log, nil)
+	n, err := Open(c.config(pnn), tr, ep, log, nil)
 	if err != nil {
 		c.t.Fatalf("open node %d: %v", pnn, err)
 	}
 	c.mu.Lock()
-	c.nodes[pnn], c.trs[pnn] = n, tr
+	c.nodes[pnn], c.trs[pnn], c.eps[pnn] = n, tr, ep
 	c.mu.Unlock()
 }
 
 func (c *testCluster) stop(pnn uint32) {
 	c.mu.Lock()
-	n, tr := c.nodes[pnn], c.trs[pnn]
+	n, tr, ep := c.nodes[pnn], c.trs[pnn], c.eps[pnn]
 	delete(c.nodes, pnn)
 	delete(c.trs, pnn)
+	delete(c.eps, pnn)
 	c.mu.Unlock()
+	if ep != nil {
+		ep.Close()
+	}
 	if n != nil {
 		n.Shutdown()
 	}
@@ -257,9 +224,11 @@ func TestOpenRefusesStateOfAnotherCluster(t *testing.T) {
 	cfg := c.config(0)
 	cfg.ClusterID = "someone-else"
 	tr := c.net.Transport(0)
-	tr.Start(memHandler{})
+	ep := noderpc.New(noderpc.Config{}, tr, nil, nil)
+	tr.Start(noderpc.LinkHandler{E: ep})
 	defer tr.Close()
-	_, err := Open(cfg, tr, directRPC{c: c}, nil, nil)
+	defer ep.Close()
+	_, err := Open(cfg, tr, ep, nil, nil)
 	if err == nil {
 		t.Fatal("opened another cluster's raft state")
 	}

@@ -77,7 +77,7 @@ func (r *dbRecovery) run(ctx context.Context, thawNow func() bool) error {
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				if _, err := l.call(ctx, pnn, OpPush, msg); err != nil {
+				if _, err := l.call(ctx, pnn, opPush, msg); err != nil {
 					fail(&NodeError{Node: pnn, Err: err})
 				}
 			}
@@ -141,7 +141,7 @@ func (r *dbRecovery) run(ctx context.Context, thawNow func() bool) error {
 		return nil
 	}
 	return onNodes(active, func(pnn uint32) error {
-		_, err := l.call(ctx, pnn, OpThaw, req.append(nil))
+		_, err := l.call(ctx, pnn, opThaw, req.append(nil))
 		return err
 	})
 }
@@ -205,7 +205,7 @@ func (r *dbRecovery) pullPage(ctx context.Context, start, end, limit uint32) ([]
 	var mu sync.Mutex
 	var sizes []uint32
 	take := func(pnn uint32, rg pullRange) (uint32, error) {
-		buf, err := r.l.call(ctx, pnn, OpPull, rg.append(r.req.append(nil)))
+		buf, err := r.l.call(ctx, pnn, opPull, rg.append(r.req.append(nil)))
 		var rep pullReply
 		if err == nil {
 			rep, err = parsePullReply(buf)

@@ -12,22 +12,19 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/rctdb/rctdb/election"
+	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/transport"
 )
 
 // Raft is what the leader's recovery needs from the Raft layer.
 type Raft interface {
 	Current() (*raftlayer.State, uint64)
+	Watch() <-chan struct{}
+	IsLeader() bool
+	LeaderChanged() <-chan struct{}
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
-}
-
-// Nodes reaches the other nodes.
-type Nodes interface {
-	Connected(pnn uint32) bool
-	// Call sends a node-to-node control and waits for its reply.
-	Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error)
 }
 
 // NodeError is a recovery that failed because of one node.
@@ -43,13 +40,22 @@ func (e *NodeError) Unwrap() error { return e.Err }
 // node before it is banned for RecoveryBanPeriod.
 const failLimit = 3
 
-// Leader runs recoveries for the election while its node leads.
+// Leader runs the recoveries while its node leads: whenever the
+// committed view has Recovering set, it recovers the databases of that
+// generation and commits the view that ends the recovery. It runs on its
+// own goroutine, so that the election's leader duties (expiring bans,
+// membership) go on meanwhile; the election only decides when, by
+// committing a view with a new generation.
 type Leader struct {
 	self  uint32
 	raft  Raft
-	nodes Nodes
+	links transport.Links
+	rpc   noderpc.Caller
 	local *Participant
 	log   *slog.Logger
+
+	stop chan struct{}
+	wg   sync.WaitGroup
 
 	mRuns     *metrics.Counter
 	mFailures *metrics.Counter
@@ -69,8 +75,9 @@ type Leader struct {
 	now func() time.Time
 }
 
-// NewLeader returns the recovery of node self, whose own part is local.
-func NewLeader(self uint32, r Raft, nodes Nodes, local *Participant, log *slog.Logger, set *metrics.Set) *Leader {
+// NewLeader returns the recovery of node self, whose own part is local;
+// Start runs it.
+func NewLeader(self uint32, r Raft, links transport.Links, rpc noderpc.Caller, local *Participant, log *slog.Logger, set *metrics.Set) *Leader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -78,7 +85,8 @@ func NewLeader(self uint32, r Raft, nodes Nodes, local *Participant, log *slog.L
 		set = metrics.NewSet()
 	}
 	return &Leader{
-		self: self, raft: r, nodes: nodes, local: local, log: log, failures: make(map[uint32]int), now: time.Now,
+		self: self, raft: r, links: links, rpc: rpc, local: local, log: log, failures: make(map[uint32]int), now: time.Now,
+		stop:         make(chan struct{}),
 		mRuns:        set.GetOrCreateCounter("ctdb_recovery_runs_total"),
 		mFailures:    set.GetOrCreateCounter("ctdb_recovery_failures_total"),
 		mBans:        set.GetOrCreateCounter("ctdb_recovery_bans_total"),
@@ -90,7 +98,7 @@ func NewLeader(self uint32, r Raft, nodes Nodes, local *Participant, log *slog.L
 }
 
 // Recover makes the volatile databases of the plan's active nodes agree.
-func (l *Leader) Recover(ctx context.Context, p election.RecoveryPlan) error {
+func (l *Leader) Recover(ctx context.Context, p Plan) error {
 	start := time.Now()
 	l.mRuns.Inc()
 	err := l.recover(ctx, p)
@@ -106,7 +114,7 @@ func (l *Leader) Recover(ctx context.Context, p election.RecoveryPlan) error {
 	return nil
 }
 
-func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
+func (l *Leader) recover(ctx context.Context, p Plan) error {
 	st, _ := l.raft.Current()
 	if st.View.Generation != p.Generation || !st.View.Recovering {
 		return fmt.Errorf("generation %d is not being recovered", p.Generation)
@@ -116,7 +124,7 @@ func (l *Leader) recover(ctx context.Context, p election.RecoveryPlan) error {
 	// where this recovery already pushed to them (see recoverDB).
 	var from []uint32
 	for _, pnn := range p.From {
-		if pnn == l.self || slices.Contains(p.Active, pnn) || l.nodes.Connected(pnn) {
+		if pnn == l.self || slices.Contains(p.Active, pnn) || l.links.Connected(pnn) {
 			from = append(from, pnn)
 		}
 	}
@@ -174,7 +182,7 @@ func (l *Leader) call(ctx context.Context, pnn, op uint32, data []byte) ([]byte,
 	if pnn == l.self {
 		return l.local.Serve(ctx, op, data)
 	}
-	return l.nodes.Call(ctx, pnn, op, data)
+	return l.rpc.Call(ctx, pnn, op, data)
 }
 
 // onNodes runs fn for every node in parallel and returns the first failure

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/rctdb/rctdb/election"
+	"github.com/rctdb/rctdb/internal/testutil"
+	"github.com/rctdb/rctdb/internal/watch"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 	"github.com/rctdb/rctdb/volatile"
@@ -19,6 +21,9 @@ import (
 
 // fakeRaft applies commands to a state in memory.
 type fakeRaft struct {
+	changed  watch.Signal
+	follower atomic.Bool
+
 	mu sync.Mutex
 	st *raftlayer.State
 }
@@ -29,10 +34,16 @@ func (r *fakeRaft) Current() (*raftlayer.State, uint64) {
 	return r.st.Clone(), 0
 }
 
+func (r *fakeRaft) Watch() <-chan struct{}         { return r.changed.Changed() }
+func (r *fakeRaft) LeaderChanged() <-chan struct{} { return r.changed.Changed() }
+func (r *fakeRaft) IsLeader() bool                 { return !r.follower.Load() }
+
 func (r *fakeRaft) Apply(ctx context.Context, c raftlayer.Command) (uint64, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return 0, r.st.Apply(c)
+	err := r.st.Apply(c)
+	r.mu.Unlock()
+	r.changed.Notify()
+	return 0, err
 }
 
 // fakeNodes reaches other nodes' participants directly; down nodes fail.
@@ -52,7 +63,7 @@ func (n *fakeNodes) Call(ctx context.Context, pnn, op uint32, data []byte) ([]by
 	if n.down[pnn] {
 		return nil, errors.New("node is disconnected")
 	}
-	if op == OpPush {
+	if op == opPush {
 		n.mu.Lock()
 		left, limited := n.pushesLeft[pnn]
 		if limited {
@@ -114,8 +125,8 @@ func newTestClusterMap(t *testing.T, n int, vnnmap []uint32) *testCluster {
 		t.Cleanup(m.Close)
 		m.Sync(map[uint32]volatile.DBSpec{tc.dbid: {Name: "t.tdb"}})
 		m.SetView(7, pnns, pnns)
-		part := NewParticipant(m)
-		part.Install(st.View.Seq, 7, true)
+		part := NewParticipant(p, 0, m)
+		part.Install(st, false)
 		tc.nodes.parts[p] = part
 		tc.mgrs = append(tc.mgrs, m)
 	}
@@ -164,8 +175,8 @@ func TestRecoverAgainAfterPushFailedHalfWay(t *testing.T) {
 	}
 	tc.nodes.down[2] = true
 	tc.nodes.pushesLeft = map[uint32]int{1: 3}
-	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
-	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1}, From: []uint32{0, 1, 2}}
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
+	plan := Plan{Generation: 7, Active: []uint32{0, 1}, From: []uint32{0, 1, 2}}
 	var ne *NodeError
 	if err := l.Recover(ctx(t), plan); !errors.As(err, &ne) || ne.Node != 1 {
 		t.Fatalf("recovery with node 1's link failing: %v", err)
@@ -249,8 +260,8 @@ func TestRecoverMergesMembersAndPushesToActive(t *testing.T) {
 	tc.seed(t, 3, rec("a", 99, 3, "stale"), rec("zombie", 9, 3, "deleted meanwhile"))
 	tc.nodes.down[2] = true // node 2 died: what only it had is lost
 
-	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
-	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 3}, From: []uint32{0, 1, 2}}
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
+	plan := Plan{Generation: 7, Active: []uint32{0, 1, 3}, From: []uint32{0, 1, 2}}
 	if err := l.Recover(ctx(t), plan); err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +271,11 @@ func TestRecoverMergesMembersAndPushesToActive(t *testing.T) {
 func TestRecoveryRefusedForAnotherGeneration(t *testing.T) {
 	tc := newTestCluster(t, 2)
 	// Node 1 has moved on to a newer view: a stale leader must not push.
-	tc.nodes.parts[1].Install(99, 8, true)
-	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
-	err := l.Recover(ctx(t), election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1}, From: []uint32{0, 1}})
+	later := tc.raft.st.Clone()
+	later.View.Seq, later.View.Generation = 99, 8
+	tc.nodes.parts[1].Install(later, false)
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
+	err := l.Recover(ctx(t), Plan{Generation: 7, Active: []uint32{0, 1}, From: []uint32{0, 1}})
 	var ne *NodeError
 	if !errors.As(err, &ne) || ne.Node != 1 {
 		t.Fatalf("recovery against a node on another generation: %v", err)
@@ -272,8 +285,8 @@ func TestRecoveryRefusedForAnotherGeneration(t *testing.T) {
 func TestNodeFailingRecoveriesIsBanned(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	tc.nodes.down[2] = true // active in the plan, but unreachable
-	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
-	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
+	plan := Plan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
 	for i := 1; i <= failLimit; i++ {
 		if err := l.Recover(ctx(t), plan); err == nil {
 			t.Fatal("recovery succeeded without node 2")
@@ -294,10 +307,10 @@ func TestNodeFailingRecoveriesIsBanned(t *testing.T) {
 func TestBansKeepQuorumAndFailuresAreForgiven(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	tc.nodes.down[2] = true
-	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, nil)
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
 	clock := time.Unix(1000, 0)
 	l.now = func() time.Time { return clock }
-	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+	plan := Plan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
 
 	// Two failures, then a pause longer than the grace period: the count
 	// starts again, so two more failures do not ban.
@@ -348,8 +361,8 @@ func TestRecoverInPages(t *testing.T) {
 	tc.seed(t, 0, on0...)
 	tc.seed(t, 1, on1...)
 	set := metrics.NewSet()
-	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes.parts[0], nil, set)
-	plan := election.RecoveryPlan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, set)
+	plan := Plan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
 	if err := l.Recover(ctx(t), plan); err != nil {
 		t.Fatal(err)
 	}
@@ -357,4 +370,29 @@ func TestRecoverInPages(t *testing.T) {
 	if pages := l.mPages.Get(); pages < 10 {
 		t.Fatalf("%d pages for ~90 kB of records with a 2000-byte limit", pages)
 	}
+}
+
+// TestLeaderLoopRecoversAndEnds: the loop notices the view that asks for a
+// recovery once its node leads, recovers, and commits the view that ends
+// it with the active nodes as members.
+func TestLeaderLoopRecoversAndEnds(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.seed(t, 1, rec("k", 3, 1, "v"))
+	tc.raft.follower.Store(true)
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
+	l.Start()
+	defer l.Stop()
+	tc.raft.changed.Notify()
+	tc.raft.follower.Store(false)
+	tc.raft.changed.Notify()
+	testutil.WaitFor(t, 10*time.Second, "recovery ended by the leader loop", func() error {
+		st, _ := tc.raft.Current()
+		if st.View.Recovering {
+			return errors.New("still recovering")
+		}
+		if !slices.Equal(st.View.MemberPNNs(), []uint32{0, 1, 2}) || st.View.Generation != 7 {
+			return fmt.Errorf("ended with %+v", st.View)
+		}
+		return nil
+	})
 }

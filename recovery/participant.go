@@ -4,28 +4,31 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
+	"github.com/rctdb/rctdb/internal/watch"
+	"github.com/rctdb/rctdb/noderpc"
+	"github.com/rctdb/rctdb/raftlayer"
 	"github.com/rctdb/rctdb/volatile"
 )
 
-// Node-to-node controls of recovery. Like the Raft layer's they lie far
-// above CTDB's opcodes; the server refuses them from clients.
+// The node-to-node controls of recovery (opcodes in package noderpc):
+//
+//   - pull (noderpc.OpRecoveryPull): request header and a pullRange;
+//     reply: see appendPullReply.
+//   - push (noderpc.OpRecoveryPush): request header, u32 page flags
+//     (pushFirst, pushLast), u32 length of the changes, the page's
+//     changes, packed (see tdb.PackChains; an empty value deletes), then
+//     the pending copies, packed (see volatile.Plan).
+//   - thaw (noderpc.OpRecoveryThaw): request header; the database serves
+//     again in the new generation while others may still be recovering.
 const (
-	// OpPull: request header and a pullRange; reply: see appendPullReply.
-	OpPull uint32 = 0x7C000101
-	// OpPush: request header, u32 page flags (pushFirst, pushLast), u32
-	// length of the changes, the page's changes, packed (see
-	// tdb.PackChains; an empty value deletes), then the pending copies,
-	// packed (see volatile.Plan).
-	OpPush uint32 = 0x7C000102
-	// OpThaw: request header; the database serves again in the new
-	// generation while others may still be recovering.
-	OpThaw uint32 = 0x7C000103
+	opPull = noderpc.OpRecoveryPull
+	opPush = noderpc.OpRecoveryPush
+	opThaw = noderpc.OpRecoveryThaw
 )
-
-// IsOpcode reports whether op is a recovery control.
-func IsOpcode(op uint32) bool { return op >= OpPull && op <= OpThaw }
 
 // pullRange asks for the records of chains [Start, End), or with End 0
 // from Start until Limit bytes are passed (Limit 0: all).
@@ -109,11 +112,15 @@ func parseRequest(b []byte) (request, []byte, error) {
 	return request{Generation: le.Uint32(b), DBID: le.Uint32(b[4:]), ViewSeq: le.Uint64(b[8:])}, b[requestSize:], nil
 }
 
-// Participant is one node's part in recoveries: it freezes the volatile
-// databases while the node may not serve them and answers the leader's
-// pulls and pushes.
+// Participant is one node's part in recoveries: it decides when the node's
+// volatile databases must stay frozen (the freeze policy), answers the
+// leader's pulls and pushes, and remembers when the node last recovered.
 type Participant struct {
-	vol *volatile.Manager
+	self        uint32
+	incarnation uint64
+	vol         *volatile.Manager
+
+	installed watch.Signal // notified whenever Install changes the view
 
 	mu sync.Mutex
 	// seq and gen are the view the node installed last; recovering is
@@ -121,50 +128,86 @@ type Participant struct {
 	seq        uint64
 	gen        uint32
 	recovering bool
-	changed    chan struct{} // closed and cleared when the view changes
 	// pushed maps a database to the generation whose recovery pushed it
 	// here, until a recovery completes.
 	pushed map[uint32]uint32
+	// started and finished bound the last time the node was frozen for a
+	// recovery; count is how many such times ended.
+	started, finished time.Time
+	count             uint32
 }
 
-// NewParticipant returns the participant of a node's volatile databases.
-func NewParticipant(vol *volatile.Manager) *Participant { return &Participant{vol: vol} }
+// NewParticipant returns the participant of node self, in this run of its
+// daemon (incarnation), over its volatile databases.
+func NewParticipant(self uint32, incarnation uint64, vol *volatile.Manager) *Participant {
+	return &Participant{self: self, incarnation: incarnation, vol: vol}
+}
 
-// Install records the view the node applied (its sequence number and
-// generation) and freezes or thaws the volatile databases: frozen while
-// recovering is set.
-func (p *Participant) Install(seq uint64, gen uint32, recovering bool) {
+// Register serves the leader's recovery controls.
+func (p *Participant) Register(r noderpc.Registrar) {
+	for _, op := range []uint32{opPull, opPush, opThaw} {
+		r.Register(op, func(ctx context.Context, from uint32, data []byte) ([]byte, error) {
+			return p.Serve(ctx, op, data)
+		})
+	}
+}
+
+// MustFreeze is the freeze policy: a node keeps its volatile databases
+// frozen while a recovery runs, while it is out of contact with a quorum
+// (inactive), and unless it is an active member of the recovered
+// generation in this incarnation (a node that returns holds stale copies
+// until a recovery includes it).
+func MustFreeze(st *raftlayer.State, self uint32, incarnation uint64, inactive bool) bool {
+	return inactive || st.View.Recovering ||
+		!st.View.IsMember(self, incarnation) || !slices.Contains(st.Active(), self)
+}
+
+// Install applies the freeze policy to the state the node applied and
+// records its view (sequence number and generation), freezing or thawing
+// the volatile databases. It reports whether they are frozen.
+func (p *Participant) Install(st *raftlayer.State, inactive bool) bool {
+	recovering := MustFreeze(st, p.self, p.incarnation, inactive)
 	p.vol.SetRecovering(recovering)
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seq, p.gen, p.recovering = seq, gen, recovering
+	if recovering != p.recovering {
+		if recovering {
+			p.started = time.Now()
+		} else {
+			p.finished = time.Now()
+			p.count++
+		}
+	}
+	p.seq, p.gen, p.recovering = st.View.Seq, st.View.Generation, recovering
 	if !recovering {
 		clear(p.pushed)
 	}
-	if p.changed != nil {
-		close(p.changed)
-		p.changed = nil
-	}
+	p.mu.Unlock()
+	p.installed.Notify()
+	return recovering
+}
+
+// LastRecovery returns when the node last froze for a recovery and when it
+// thawed again (zero until then), and how many recoveries it completed.
+func (p *Participant) LastRecovery() (started, finished time.Time, count uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.started, p.finished, p.count
 }
 
 // awaitView waits until the node installed view seq and checks that it is
 // still recovering generation gen.
 func (p *Participant) awaitView(ctx context.Context, seq uint64, gen uint32) error {
 	for {
+		ch := p.installed.Changed()
 		p.mu.Lock()
-		if p.seq >= seq {
-			ok := p.gen == gen && p.recovering
-			p.mu.Unlock()
+		reached, ok := p.seq >= seq, p.gen == gen && p.recovering
+		p.mu.Unlock()
+		if reached {
 			if !ok {
 				return fmt.Errorf("generation %d is no longer being recovered here", gen)
 			}
 			return nil
 		}
-		if p.changed == nil {
-			p.changed = make(chan struct{})
-		}
-		ch := p.changed
-		p.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
@@ -180,13 +223,13 @@ func (p *Participant) Serve(ctx context.Context, op uint32, data []byte) ([]byte
 		return nil, err
 	}
 	switch op {
-	case OpPull:
+	case opPull:
 		r, err := parsePullRange(rest)
 		if err != nil {
 			return nil, err
 		}
 		return p.pull(ctx, req, r)
-	case OpPush:
+	case opPush:
 		if len(rest) < 8 {
 			return nil, fmt.Errorf("push: %d bytes", len(rest))
 		}
@@ -195,7 +238,7 @@ func (p *Participant) Serve(ctx context.Context, op uint32, data []byte) ([]byte
 			return nil, fmt.Errorf("push: %d bytes of changes in %d", n, len(rest)-8)
 		}
 		return nil, p.push(ctx, req, flags, rest[8:8+n], rest[8+n:])
-	case OpThaw:
+	case opThaw:
 		db, err := p.db(ctx, req)
 		if err != nil {
 			return nil, err

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
-	"github.com/rctdb/rctdb/raftlayer"
-	"github.com/rctdb/rctdb/recovery"
 )
 
 // controlReq is a control to execute on this node.
@@ -34,7 +33,7 @@ func fail(format string, args ...any) reply {
 	return reply{status: -1, errmsg: fmt.Sprintf(format, args...)}
 }
 
-func failErr(err error) reply { return reply{status: statusOf(err), errmsg: err.Error()} }
+func failErr(err error) reply { return reply{status: noderpc.StatusOf(err), errmsg: err.Error()} }
 
 // exactAny marks a control whose request may have any size.
 const exactAny = -1
@@ -48,9 +47,7 @@ type control struct {
 	blocking bool
 	// localClient controls need a local client connection.
 	localClient bool
-	// nodeOnly controls are rctdb's own between nodes.
-	nodeOnly bool
-	fn       func(ctx context.Context, r *controlReq) reply
+	fn          func(ctx context.Context, r *controlReq) reply
 }
 
 // controlTable maps opcodes to their handlers; built once per node.
@@ -138,11 +135,6 @@ func (n *Node) controlTable() map[protocol.Opcode]control {
 		protocol.ControlDBTransactionCommit: {size: 8, fn: n.ctrlDBTransactionCommit},
 		protocol.ControlDBTransactionCancel: {size: 4, fn: n.ctrlDBTransactionCancel},
 		protocol.ControlDBSetHealthy:        {size: 4, fn: n.ctrlDBSetHealthy},
-
-		protocol.Opcode(recovery.OpPull): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
-		protocol.Opcode(recovery.OpPush): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
-		protocol.Opcode(recovery.OpThaw): {size: exactAny, blocking: true, nodeOnly: true, fn: n.ctrlRecovery},
-		protocol.Opcode(opTraversePace):  {size: 4, blocking: true, nodeOnly: true, fn: n.ctrlTraversePace},
 	}
 }
 
@@ -153,7 +145,7 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 		return err
 	}
 	n.sm.controls.Inc()
-	if raftlayer.IsRPCOpcode(uint32(rc.Opcode)) || recovery.IsOpcode(uint32(rc.Opcode)) {
+	if noderpc.IsInternal(uint32(rc.Opcode)) {
 		n.replyClient(c, &rc, fail("control %d is internal to rctdb", uint32(rc.Opcode)))
 		return nil
 	}
@@ -174,19 +166,19 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 			}
 			fwd := rc
 			fwd.ClientID = c.id
-			n.sendControl(t, fwd, 0, func(int32, []byte, []byte) {})
+			n.rpc.Go(t, fwd, 0, func(int32, []byte, []byte) {})
 		}
 		return nil
 	}
 	n.sm.forwarded.Inc()
 	fwd := rc
 	fwd.ClientID = c.id
-	n.sendControl(dest, fwd, n.controlTimeout(), func(st int32, data, errmsg []byte) {
+	n.rpc.Go(dest, fwd, n.controlTimeout(), func(st int32, data, errmsg []byte) {
 		if rc.NoReply() {
 			return
 		}
 		rep := reply{status: st, data: data, errmsg: string(errmsg)}
-		if e := string(errmsg); e == errDisconnectedNode || e == errNodeDisconnected {
+		if e := string(errmsg); e == noderpc.ErrTextDisconnectedNode || e == noderpc.ErrTextNodeDisconnected {
 			n.afterNodeLeft(dest, func() { n.replyClient(c, &rc, rep) })
 			return
 		}
@@ -235,21 +227,6 @@ func (n *Node) handleNodeControl(from uint32, pkt []byte) {
 		n.log.Warn("dropping malformed REQ_CONTROL from node", "pnn", from, "err", err)
 		return
 	}
-	if raftlayer.IsRPCOpcode(uint32(rc.Opcode)) {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			ctx, cancel := context.WithTimeout(n.ctx, n.controlTimeout())
-			defer cancel()
-			data, err := n.raft.HandleRPC(ctx, uint32(rc.Opcode), rc.Data)
-			r := ok(data)
-			if err != nil {
-				r = failErr(err)
-			}
-			n.replyNode(from, &rc, r)
-		}()
-		return
-	}
 	n.runControl(&controlReq{ReqControl: rc, from: from})
 }
 
@@ -266,10 +243,6 @@ func (n *Node) runControl(r *controlReq) {
 	}
 	if ctl.localClient && r.client == nil {
 		n.finishControl(r, time.Now(), fail("control %s needs a local client", r.Opcode))
-		return
-	}
-	if ctl.nodeOnly && r.client != nil {
-		n.finishControl(r, time.Now(), fail("control %d is internal to rctdb", uint32(r.Opcode)))
 		return
 	}
 	start := time.Now()
@@ -332,13 +305,4 @@ func (n *Node) controlTimeout() time.Duration {
 		return time.Duration(v) * time.Second
 	}
 	return 60 * time.Second
-}
-
-// ctrlRecovery serves the leader's recovery pulls and pushes.
-func (n *Node) ctrlRecovery(ctx context.Context, r *controlReq) reply {
-	data, err := n.part.Serve(ctx, uint32(r.Opcode), r.Data)
-	if err != nil {
-		return failErr(err)
-	}
-	return ok(data)
 }

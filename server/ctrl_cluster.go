@@ -52,9 +52,11 @@ func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {
 	return ok(vm.Marshal())
 }
 
-// generation is the current vnn map generation, stamped on packets; kept
-// by watchState so that the packet paths need not copy the state.
-func (n *Node) generation() uint32 { return n.gen.Load() }
+// generation is the current vnn map generation, stamped on packets.
+func (n *Node) generation() uint32 {
+	st, _ := n.raft.Current()
+	return st.View.Generation
+}
 
 // ctrlGetRecMode reports RECOVERY while this node keeps its databases
 // frozen (ctdbd's recovery mode; it is ACTIVE on banned nodes too).

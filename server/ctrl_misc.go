@@ -145,7 +145,7 @@ func (n *Node) ctrlGetAllTunables(ctx context.Context, r *controlReq) reply {
 }
 
 func (n *Node) ctrlUptime(ctx context.Context, r *controlReq) reply {
-	started, finished := n.lastRecovery()
+	started, finished, _ := n.part.LastRecovery()
 	u := protocol.Uptime{
 		CurrentTime:          protocol.TimevalOf(time.Now()),
 		StartTime:            protocol.TimevalOf(n.started),

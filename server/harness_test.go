@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/rctdb/rctdb/client"
 	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/internal/logging"
@@ -29,6 +30,7 @@ type harness struct {
 
 	mu    sync.Mutex
 	nodes []*Node
+	sets  []*metrics.Set // each node's metrics
 	// tweak, if set, adjusts every node's options.
 	tweak func(*Options)
 }
@@ -45,7 +47,7 @@ func newHarnessWith(t *testing.T, n int, tweak func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, net: transport.NewMemNetwork(), dir: dir, n: n, nodes: make([]*Node, n), tweak: tweak}
+	h := &harness{t: t, net: transport.NewMemNetwork(), dir: dir, n: n, nodes: make([]*Node, n), sets: make([]*metrics.Set, n), tweak: tweak}
 	t.Cleanup(func() {
 		for i := range h.nodes {
 			h.stop(uint32(i))
@@ -94,6 +96,7 @@ func (h *harness) start(pnn uint32) *Node {
 		Logger:       slog.New(logging.NewHandler(os.Stderr, lv)).With("test", h.t.Name()),
 		Level:        lv,
 		RaftInMemory: true,
+		Metrics:      metrics.NewSet(),
 	}
 	if h.tweak != nil {
 		h.tweak(&opts)
@@ -106,7 +109,7 @@ func (h *harness) start(pnn uint32) *Node {
 		h.t.Fatalf("start node %d: %v", pnn, err)
 	}
 	h.mu.Lock()
-	h.nodes[pnn] = node
+	h.nodes[pnn], h.sets[pnn] = node, opts.Metrics
 	h.mu.Unlock()
 	return node
 }

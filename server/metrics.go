@@ -12,7 +12,6 @@ type serverMetrics struct {
 	messagesRemote *metrics.Counter
 	forwarded      *metrics.Counter
 	controlLatency *metrics.Histogram
-	traversePauses *metrics.Counter
 }
 
 func newServerMetrics(set *metrics.Set, n *Node) *serverMetrics {
@@ -52,6 +51,5 @@ func newServerMetrics(set *metrics.Set, n *Node) *serverMetrics {
 		messagesRemote: set.GetOrCreateCounter("ctdb_socket_messages_sent_to_nodes_total"),
 		forwarded:      set.GetOrCreateCounter("ctdb_socket_controls_forwarded_total"),
 		controlLatency: set.GetOrCreateHistogram("ctdb_socket_control_duration_seconds"),
-		traversePauses: set.GetOrCreateCounter("ctdb_socket_traverse_pauses_total"),
 	}
 }

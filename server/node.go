@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,11 +18,13 @@ import (
 	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/election"
 	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/persistent"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 	"github.com/rctdb/rctdb/recovery"
 	"github.com/rctdb/rctdb/transport"
+	"github.com/rctdb/rctdb/traverse"
 	"github.com/rctdb/rctdb/volatile"
 )
 
@@ -54,39 +55,35 @@ type Node struct {
 	port  uint16
 	nodes []raftlayer.NodeState
 
-	tr         transport.Transport
-	raft       *raftlayer.Node
-	election   *election.Manager
-	vol        *volatile.Manager
-	pers       *persistent.Store
-	committer  *persistent.Committer
-	pushes     pushes
-	ln         *net.UnixListener
-	reg        *registry
-	calls      *calls
-	stats      *statistics
-	sm         *serverMetrics
-	controls   map[protocol.Opcode]control
-	internal   map[uint64]func(from uint32, data []byte)
-	tickles    *tickles
-	traversals *traversals
+	tr        transport.Transport
+	rpc       *noderpc.Endpoint
+	raft      *raftlayer.Node
+	election  *election.Manager
+	vol       *volatile.Manager
+	pers      *persistent.Store
+	committer *persistent.Committer
+	pushes    pushes
+	ln        *net.UnixListener
+	reg       *registry
+	stats     *statistics
+	sm        *serverMetrics
+	controls  map[protocol.Opcode]control
+	internal  map[uint64]func(from uint32, data []byte)
+	tickles   *tickles
+	traverse  *traverse.Coordinator
 
 	started          time.Time
 	clientQueueLimit int
 	rstate           atomic.Uint32
-	gen              atomic.Uint32 // vnn map generation, see generation()
 	part             *recovery.Participant
-	incarnation      uint64 // this run of the daemon, see mustFreeze
+	recovery         *recovery.Leader
+	incarnation      uint64 // this run of the daemon, see recovery.MustFreeze
 	// members is the node list watchState last gave the transport.
 	members []raftlayer.NodeState
 	// nodeList is the cluster's node list (the configuration's until the
 	// replicated state has one), replaced whole by watchState; message
 	// routing reads it without copying the state.
 	nodeList atomic.Pointer[[]raftlayer.NodeState]
-
-	recMu            sync.Mutex
-	recoveryStarted  time.Time
-	recoveryFinished time.Time
 
 	ctx          context.Context
 	cancel       context.CancelFunc
@@ -124,8 +121,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, log: log.With("subsystem", "server"), level: level, self: self,
-		port: cfg.Cluster.Port, reg: newRegistry(), calls: newCalls(), tickles: newTickles(),
-		traversals:       newTraversals(),
+		port: cfg.Cluster.Port, reg: newRegistry(), tickles: newTickles(),
 		clientQueueLimit: cmp.Or(opts.ClientQueueLimit, 64<<20), done: make(chan struct{}),
 		incarnation: newIncarnation(),
 	}
@@ -162,6 +158,10 @@ func New(opts Options) (*Node, error) {
 		s := n.tr.Stats()
 		return s.KeepalivesSent, s.KeepalivesRecv
 	})
+	n.rpc = noderpc.New(noderpc.Config{
+		Self: self, Generation: n.generation, Timeout: n.controlTimeout,
+		OnTimeout: func() { n.stats.c.timeoutsControl.Add(1) },
+	}, nodeSender{n}, log.With("subsystem", "noderpc"), set)
 
 	rcfg := raftlayer.Config{
 		DataDir:            cfg.Raft.DataDir,
@@ -191,7 +191,7 @@ func New(opts Options) (*Node, error) {
 	rcfg.Data = n.pers
 	// Raft opens before the transport starts: its stream listener already
 	// exists, and the transport's handler must find Raft in place.
-	n.raft, err = raftlayer.Open(rcfg, n.tr, n, log.With("subsystem", "raft"), set)
+	n.raft, err = raftlayer.Open(rcfg, n.tr, n.rpc, log.With("subsystem", "raft"), set)
 	if err != nil {
 		n.pers.Close()
 		return nil, err
@@ -209,20 +209,24 @@ func New(opts Options) (*Node, error) {
 		Dir:              cfg.Database.VolatileDir,
 		HashSize:         int(protocol.DefaultTunableValues().DatabaseHashSize),
 		LockWaitersPerDB: int(protocol.DefaultTunableValues().LockProcessesPerDB),
-	}, nodeSender{n}, n, log.With("subsystem", "volatile"), set)
+	}, nodeSender{n}, n.rpc, log.With("subsystem", "volatile"), set)
 	if err != nil {
 		n.raft.Shutdown()
 		return nil, err
 	}
-	n.part = recovery.NewParticipant(n.vol)
-	rec := recovery.NewLeader(self, n.raft, recoveryNodes{n}, n.part, log.With("subsystem", "recovery"), set)
+	n.part = recovery.NewParticipant(self, n.incarnation, n.vol)
+	n.part.Register(n.rpc)
+	n.recovery = recovery.NewLeader(self, n.raft, n.tr, n.rpc, n.part, log.With("subsystem", "recovery"), set)
+	n.traverse = traverse.New(traverse.Config{
+		Self: self, QueueLimit: n.clientQueueLimit,
+		Timeout: func() time.Duration { return time.Duration(cmp.Or(n.tunables().TraverseTimeout, 20)) * time.Second },
+	}, traverseNodes{n.rpc, n}, traverseDBs{n}, log.With("subsystem", "traverse"), set)
 	n.election = election.New(election.Config{
 		ClusterID:         cfg.EffectiveClusterID(),
 		Nodes:             n.nodes,
 		Capabilities:      caps,
 		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
 		Incarnation:       n.incarnation,
-		Recoverer:         rec,
 		Members:           raftMembers{n},
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
 	n.controls = n.controlTable()
@@ -232,7 +236,6 @@ func New(opts Options) (*Node, error) {
 	}
 	n.sm = newServerMetrics(set, n)
 	n.rstate.Store(uint32(protocol.RunstateFirstRecovery))
-	n.gen.Store(protocol.InvalidGeneration)
 	return n, nil
 }
 
@@ -253,6 +256,7 @@ func (n *Node) Start() error {
 		return err
 	}
 	n.election.Start()
+	n.recovery.Start()
 	n.wg.Add(3)
 	go n.acceptLoop()
 	go n.watchState()
@@ -275,9 +279,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.ln.Close()
 	os.Remove(n.cfg.Cluster.Socket)
 	n.election.Stop()
-	for _, p := range n.calls.takeAll() {
-		p.finish(-1, nil, []byte("daemon shutting down"))
-	}
+	n.recovery.Stop()
+	n.traverse.Close()
+	n.rpc.Close()
 	rerr := n.raft.Shutdown()
 	terr := n.tr.Close()
 	n.vol.Close()
@@ -316,11 +320,12 @@ func (n *Node) sendNode(pnn uint32, pkt []byte) error {
 func (n *Node) HandlePacket(from uint32, pkt []byte) {
 	op := protocol.PacketOp(pkt)
 	n.stats.countNodeRecv(op)
+	if n.rpc.HandlePacket(from, pkt) {
+		return
+	}
 	switch op {
 	case protocol.OpReqControl:
 		n.handleNodeControl(from, pkt)
-	case protocol.OpReplyControl:
-		n.handleReplyControl(from, pkt)
 	case protocol.OpReqMessage:
 		n.handleNodeMessage(from, pkt)
 	case protocol.OpReqCall:
@@ -344,7 +349,7 @@ func (n *Node) PeerConnected(pnn uint32) { n.election.LinkChanged() }
 // PeerDisconnected fails the controls pending on the node and tells the
 // election.
 func (n *Node) PeerDisconnected(pnn uint32) {
-	n.failNode(pnn)
+	n.rpc.PeerDisconnected(pnn)
 	n.election.LinkChanged()
 }
 
@@ -397,22 +402,14 @@ func (n *Node) watchState() {
 	for {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
 		st, idx := n.raft.Current()
-		n.gen.Store(st.View.Generation)
 		n.syncMembership(st)
 		n.syncDatabases(st)
-		recovering := n.mustFreeze(st)
-		n.part.Install(st.View.Seq, st.View.Generation, recovering)
+		recovering := n.part.Install(st, n.election.Inactive())
 		n.raft.Installed(idx)
 		if recovering != wasRecovering {
-			now := time.Now()
-			n.recMu.Lock()
-			if recovering {
-				n.recoveryStarted = now
-			} else {
-				n.recoveryFinished = now
+			if !recovering {
 				n.stats.c.numRecoveries.Add(1)
 			}
-			n.recMu.Unlock()
 			wasRecovering = recovering
 		}
 		if n.runstate() < protocol.RunstateRunning && !n.election.Inactive() && n.raft.Initialized() {
@@ -426,15 +423,6 @@ func (n *Node) watchState() {
 		case <-inactiveCh:
 		}
 	}
-}
-
-// mustFreeze reports whether this node must keep its volatile databases
-// frozen: while a recovery runs, while it is out of contact with a quorum,
-// and unless it is an active member of the recovered generation (a node
-// that returns holds stale copies until a recovery includes it).
-func (n *Node) mustFreeze(st *raftlayer.State) bool {
-	return n.election.Inactive() || st.View.Recovering ||
-		!st.View.IsMember(n.self, n.incarnation) || !slices.Contains(st.Active(), n.self)
 }
 
 // syncDatabases attaches the databases of the replicated state and routes
@@ -454,24 +442,13 @@ func (n *Node) syncDatabases(st *raftlayer.State) {
 	n.vol.SetView(st.View.Generation, st.View.VNNMap, st.Active())
 }
 
-// recoveryNodes lets the recovery reach the other nodes.
-type recoveryNodes struct{ n *Node }
-
-func (r recoveryNodes) Connected(pnn uint32) bool { return r.n.tr.Connected(pnn) }
-func (r recoveryNodes) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
-	return r.n.Call(ctx, pnn, op, data)
-}
-
 // nodeSender lets the volatile layer send node packets, counted.
 type nodeSender struct{ n *Node }
 
 func (s nodeSender) Send(pnn uint32, pkt []byte) error { return s.n.sendNode(pnn, pkt) }
 
-func (n *Node) lastRecovery() (time.Time, time.Time) {
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
-	return n.recoveryStarted, n.recoveryFinished
-}
+// Connected reports whether the link to pnn is up.
+func (s nodeSender) Connected(pnn uint32) bool { return s.n.tr.Connected(pnn) }
 
 // statHistoryLoop closes a statistics interval every StatHistoryInterval.
 func (n *Node) statHistoryLoop() {

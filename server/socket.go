@@ -131,6 +131,12 @@ func (c *clientConn) send(pkt []byte) {
 	}
 }
 
+// Message sends the client one message from this node.
+func (c *clientConn) Message(srvid uint64, data []byte) { c.n.messageClient(c, srvid, data) }
+
+// Pending is how many bytes wait to be written to the client.
+func (c *clientConn) Pending() int { return c.w.Pending() }
+
 // close ends the connection and forgets its registrations.
 func (c *clientConn) close(reason string) {
 	c.closeOnce.Do(func() {
@@ -140,6 +146,6 @@ func (c *clientConn) close(reason string) {
 		c.w.Close()
 		c.n.reg.remove(c)
 		c.n.tickles.dropClient(c)
-		c.n.dropClientTraversals(c)
+		c.n.traverse.DropClient(c)
 	})
 }

@@ -58,7 +58,7 @@ func TestTraverseStreamsAtClientPace(t *testing.T) {
 	send(protocol.ControlRegisterSrvID, srvid, nil)
 	start := protocol.TraverseStartExt{DBID: dbid, ReqID: 7, SrvID: srvid}
 	send(protocol.ControlTraverseStartExt, 0, start.Marshal())
-	pauses := h.nodes[1].sm.traversePauses
+	pauses := h.sets[1].GetOrCreateCounter("ctdb_traverse_pauses_total")
 	testutil.WaitFor(t, 10*time.Second, "the walk to pause for the client", func() error {
 		if pauses.Get() == 0 {
 			return errors.New("no pause yet")

@@ -26,6 +26,13 @@ type Handler interface {
 	PeerDisconnected(pnn uint32)
 }
 
+// Links reports the state of node links: the part of a Transport that
+// subsystems deciding about other nodes need.
+type Links interface {
+	// Connected reports whether both directions of the link to pnn are up.
+	Connected(pnn uint32) bool
+}
+
 // Transport carries CTDB packets between nodes and Raft's streams.
 type Transport interface {
 	// Start begins listening and connecting; h receives packets and events.

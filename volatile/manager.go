@@ -14,6 +14,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
 )
 
@@ -71,7 +72,7 @@ type Manager struct {
 	cfg   Config
 	log   *slog.Logger
 	out   Sender
-	rpc   RPC
+	rpc   noderpc.Caller
 	met   *volatileMetrics
 	stats nodeStats
 	view  atomic.Pointer[view]
@@ -98,7 +99,7 @@ type Manager struct {
 
 // NewManager prepares the volatile layer; the directory is created and
 // files of earlier runs for this node are removed, as their content is void.
-func NewManager(cfg Config, out Sender, rpc RPC, log *slog.Logger, set *metrics.Set) (*Manager, error) {
+func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, set *metrics.Set) (*Manager, error) {
 	cfg.setDefaults()
 	if cfg.Dir == "" {
 		return nil, errors.New("volatile config: Dir: required")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
 )
 
@@ -138,7 +139,7 @@ func (tn *testNet) control(m *Manager, c *protocol.ReqControl) {
 
 type netRPC struct{ tn *testNet }
 
-func (tn *testNet) rpc() RPC { return netRPC{tn} }
+func (tn *testNet) rpc() noderpc.Caller { return netRPC{tn} }
 
 func (r netRPC) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
 	m := r.tn.mgrs[pnn]

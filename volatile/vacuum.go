@@ -9,11 +9,6 @@ import (
 	"github.com/rctdb/rctdb/tdb"
 )
 
-// RPC calls a control on another node and returns its reply data.
-type RPC interface {
-	Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error)
-}
-
 // VacuumConfig tunes vacuuming.
 type VacuumConfig struct {
 	// Interval between fast vacuum runs (VacuumInterval, 10 s).
