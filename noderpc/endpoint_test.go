@@ -15,7 +15,7 @@ const opEcho, opSlow, opFail = internalBase + 0xF01, internalBase + 0xF02, inter
 
 type statusErr struct{}
 
-func (statusErr) Error() string  { return "refused" }
+func (statusErr) Error() string { return "refused" }
 func (statusErr) Status() int32 { return 7 }
 
 // pair returns two endpoints on an in-memory network, each serving the

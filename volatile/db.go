@@ -47,10 +47,10 @@ type DB struct {
 	// lockWaiters bounds the goroutines blocked in the kernel for this
 	// database's chain locks (LockProcessesPerDB, as replicated).
 	lockWaiters int
-	closed        bool
-	seqnum        bool // ENABLE_SEQNUM was sent
-	lastSeq       int  // seqnum last propagated
-	seqSent       time.Time
+	closed      bool
+	seqnum      bool // ENABLE_SEQNUM was sent
+	lastSeq     int  // seqnum last propagated
+	seqSent     time.Time
 	// chains holds operations waiting for a busy chain; held counts our
 	// operations running on a chain.
 	chains    map[uint32]*chainQueue
