@@ -2,140 +2,71 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/rctdb/rctdb/control"
 
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
 )
 
-// controlReq is a control to execute on this node.
-type controlReq struct {
-	protocol.ReqControl
-	// client is the local client that sent it; nil when another node did.
-	client *clientConn
-	// from is the node that sent it (this node for local clients).
-	from uint32
-}
-
-// reply is a control's outcome.
-type reply struct {
-	status int32
-	data   []byte
-	errmsg string
-	// after runs once the reply is sent (or dropped for NOREPLY).
-	after func()
-}
-
-func ok(data []byte) reply { return reply{data: data} }
-func status(s int32) reply { return reply{status: s} }
-func fail(format string, args ...any) reply {
-	return reply{status: -1, errmsg: fmt.Sprintf(format, args...)}
-}
-
-func failErr(err error) reply { return reply{status: noderpc.StatusOf(err), errmsg: err.Error()} }
-
-// exactAny marks a control whose request may have any size.
-const exactAny = -1
-
-// control describes how a control is served.
-type control struct {
-	// size is the exact request size the daemon requires, or exactAny.
-	size int
-	// blocking handlers (Raft commits, waits) run on their own goroutine so
-	// that the connection or link they came on keeps flowing.
-	blocking bool
-	// localClient controls need a local client connection.
-	localClient bool
-	fn          func(ctx context.Context, r *controlReq) reply
-}
-
 // controlTable maps opcodes to their handlers; built once per node.
-func (n *Node) controlTable() map[protocol.Opcode]control {
-	return map[protocol.Opcode]control{
-		protocol.ControlProcessExists:    {size: 4, fn: n.ctrlProcessExists},
-		protocol.ControlStatistics:       {size: 0, fn: n.ctrlStatistics},
-		protocol.ControlPing:             {size: 0, fn: n.ctrlPing},
-		protocol.ControlGetVNNMap:        {size: 0, fn: n.ctrlGetVNNMap},
-		protocol.ControlGetDebug:         {size: 0, fn: n.ctrlGetDebug},
-		protocol.ControlSetDebug:         {size: 4, fn: n.ctrlSetDebug},
-		protocol.ControlGetDBMap:         {size: 0, fn: n.ctrlGetDBMap},
-		protocol.ControlGetRecMode:       {size: 0, fn: n.ctrlGetRecMode},
-		protocol.ControlSetRecMode:       {size: 4, blocking: true, fn: n.ctrlSetRecMode},
-		protocol.ControlStatisticsReset:  {size: 0, fn: n.ctrlStatisticsReset},
-		protocol.ControlRegisterSrvID:    {size: exactAny, localClient: true, fn: n.ctrlRegisterSrvID},
-		protocol.ControlDeregisterSrvID:  {size: exactAny, localClient: true, fn: n.ctrlDeregisterSrvID},
-		protocol.ControlGetPID:           {size: exactAny, fn: n.ctrlGetPID},
-		protocol.ControlGetPNN:           {size: exactAny, fn: n.ctrlGetPNN},
-		protocol.ControlShutdown:         {size: exactAny, fn: n.ctrlShutdown},
-		protocol.ControlSetTunable:       {size: exactAny, blocking: true, fn: n.ctrlSetTunable},
-		protocol.ControlGetTunable:       {size: exactAny, fn: n.ctrlGetTunable},
-		protocol.ControlListTunables:     {size: exactAny, fn: n.ctrlListTunables},
-		protocol.ControlGetAllTunables:   {size: 0, fn: n.ctrlGetAllTunables},
-		protocol.ControlUptime:           {size: exactAny, fn: n.ctrlUptime},
-		protocol.ControlGetCapabilities:  {size: exactAny, fn: n.ctrlGetCapabilities},
-		protocol.ControlGetPublicIPs:     {size: 0, fn: n.ctrlGetPublicIPs},
-		protocol.ControlGetNodeMap:       {size: 0, fn: n.ctrlGetNodeMap},
-		protocol.ControlGetReclockFile:   {size: 0, fn: n.ctrlGetReclockFile},
-		protocol.ControlStopNode:         {size: 0, blocking: true, fn: n.ctrlStopNode},
-		protocol.ControlContinueNode:     {size: 0, blocking: true, fn: n.ctrlContinueNode},
-		protocol.ControlSetLMasterRole:   {size: 4, blocking: true, fn: n.ctrlSetLMasterRole},
-		protocol.ControlSetRecMasterRole: {size: 4, blocking: true, fn: n.ctrlSetRecMasterRole},
-		protocol.ControlSetBanState:      {size: 8, blocking: true, fn: n.ctrlSetBanState},
-		protocol.ControlGetBanState:      {size: 0, fn: n.ctrlGetBanState},
-		protocol.ControlGetIfaces:        {size: 0, fn: n.ctrlGetIfaces},
-		protocol.ControlGetStatHistory:   {size: 0, fn: n.ctrlGetStatHistory},
-		protocol.ControlGetRunstate:      {size: 0, fn: n.ctrlGetRunstate},
-		protocol.ControlGetNodesFile:     {size: 0, fn: n.ctrlGetNodesFile},
-		protocol.ControlReloadNodesFile:  {size: 0, blocking: true, fn: n.ctrlReloadNodesFile},
-		protocol.ControlCheckPIDSrvID:    {size: protocol.PidSrvIDSize, fn: n.ctrlCheckPIDSrvID},
-		protocol.ControlEchoData:         {size: exactAny, fn: n.ctrlEchoData},
-		protocol.ControlDisableNode:      {size: 0, blocking: true, fn: n.ctrlDisableNode},
-		protocol.ControlEnableNode:       {size: 0, blocking: true, fn: n.ctrlEnableNode},
-		protocol.ControlGetPublicIPInfo:  {size: protocol.SockAddrSize, fn: n.ctrlGetPublicIPInfo},
+func (n *Node) controlTable() control.Table {
+	t := control.Table{
+		protocol.ControlProcessExists:    {Size: 4, Serve: n.ctrlProcessExists},
+		protocol.ControlStatistics:       {Size: 0, Serve: n.ctrlStatistics},
+		protocol.ControlPing:             {Size: 0, Serve: n.ctrlPing},
+		protocol.ControlGetVNNMap:        {Size: 0, Serve: n.ctrlGetVNNMap},
+		protocol.ControlGetDebug:         {Size: 0, Serve: n.ctrlGetDebug},
+		protocol.ControlSetDebug:         {Size: 4, Serve: n.ctrlSetDebug},
+		protocol.ControlGetRecMode:       {Size: 0, Serve: n.ctrlGetRecMode},
+		protocol.ControlSetRecMode:       {Size: 4, Blocking: true, Serve: n.ctrlSetRecMode},
+		protocol.ControlStatisticsReset:  {Size: 0, Serve: n.ctrlStatisticsReset},
+		protocol.ControlRegisterSrvID:    {Size: control.AnySize, LocalClient: true, Serve: n.ctrlRegisterSrvID},
+		protocol.ControlDeregisterSrvID:  {Size: control.AnySize, LocalClient: true, Serve: n.ctrlDeregisterSrvID},
+		protocol.ControlGetPID:           {Size: control.AnySize, Serve: n.ctrlGetPID},
+		protocol.ControlGetPNN:           {Size: control.AnySize, Serve: n.ctrlGetPNN},
+		protocol.ControlShutdown:         {Size: control.AnySize, Serve: n.ctrlShutdown},
+		protocol.ControlSetTunable:       {Size: control.AnySize, Blocking: true, Serve: n.ctrlSetTunable},
+		protocol.ControlGetTunable:       {Size: control.AnySize, Serve: n.ctrlGetTunable},
+		protocol.ControlListTunables:     {Size: control.AnySize, Serve: n.ctrlListTunables},
+		protocol.ControlGetAllTunables:   {Size: 0, Serve: n.ctrlGetAllTunables},
+		protocol.ControlUptime:           {Size: control.AnySize, Serve: n.ctrlUptime},
+		protocol.ControlGetCapabilities:  {Size: control.AnySize, Serve: n.ctrlGetCapabilities},
+		protocol.ControlGetPublicIPs:     {Size: 0, Serve: n.ctrlGetPublicIPs},
+		protocol.ControlGetNodeMap:       {Size: 0, Serve: n.ctrlGetNodeMap},
+		protocol.ControlGetReclockFile:   {Size: 0, Serve: n.ctrlGetReclockFile},
+		protocol.ControlStopNode:         {Size: 0, Blocking: true, Serve: n.ctrlStopNode},
+		protocol.ControlContinueNode:     {Size: 0, Blocking: true, Serve: n.ctrlContinueNode},
+		protocol.ControlSetLMasterRole:   {Size: 4, Blocking: true, Serve: n.ctrlSetLMasterRole},
+		protocol.ControlSetRecMasterRole: {Size: 4, Blocking: true, Serve: n.ctrlSetRecMasterRole},
+		protocol.ControlSetBanState:      {Size: 8, Blocking: true, Serve: n.ctrlSetBanState},
+		protocol.ControlGetBanState:      {Size: 0, Serve: n.ctrlGetBanState},
+		protocol.ControlGetIfaces:        {Size: 0, Serve: n.ctrlGetIfaces},
+		protocol.ControlGetStatHistory:   {Size: 0, Serve: n.ctrlGetStatHistory},
+		protocol.ControlGetRunstate:      {Size: 0, Serve: n.ctrlGetRunstate},
+		protocol.ControlGetNodesFile:     {Size: 0, Serve: n.ctrlGetNodesFile},
+		protocol.ControlReloadNodesFile:  {Size: 0, Blocking: true, Serve: n.ctrlReloadNodesFile},
+		protocol.ControlCheckPIDSrvID:    {Size: protocol.PidSrvIDSize, Serve: n.ctrlCheckPIDSrvID},
+		protocol.ControlEchoData:         {Size: control.AnySize, Serve: n.ctrlEchoData},
+		protocol.ControlDisableNode:      {Size: 0, Blocking: true, Serve: n.ctrlDisableNode},
+		protocol.ControlEnableNode:       {Size: 0, Blocking: true, Serve: n.ctrlEnableNode},
+		protocol.ControlGetPublicIPInfo:  {Size: protocol.SockAddrSize, Serve: n.ctrlGetPublicIPInfo},
 
-		protocol.ControlDBAttach:           {size: exactAny, blocking: true, fn: n.ctrlDBAttach},
-		protocol.ControlDBAttachPersistent: {size: exactAny, blocking: true, fn: n.ctrlDBAttachPersistent},
-		protocol.ControlDBAttachReplicated: {size: exactAny, blocking: true, fn: n.ctrlDBAttachReplicated},
-		protocol.ControlGetDBPath:          {size: 4, fn: n.ctrlGetDBPath},
-		protocol.ControlGetDBName:          {size: 4, fn: n.ctrlGetDBName},
-		protocol.ControlDBOpenFlags:        {size: 4, fn: n.ctrlDBOpenFlags},
-		protocol.ControlDBGetHealth:        {size: 4, fn: n.ctrlDBGetHealth},
-		protocol.ControlEnableSeqnum:       {size: 4, fn: n.ctrlEnableSeqnum},
-		protocol.ControlUpdateSeqnum:       {size: 4, fn: n.ctrlUpdateSeqnum},
-		protocol.ControlGetDBSeqnum:        {size: 8, fn: n.ctrlGetDBSeqnum},
-		protocol.ControlWipeDatabase:       {size: 8, blocking: true, fn: n.ctrlWipeDatabase},
-		protocol.ControlSetDBReadonly:      {size: 4, blocking: true, fn: n.ctrlSetDBFlag(protocol.DBFlagReadonly)},
-		protocol.ControlSetDBSticky:        {size: 4, blocking: true, fn: n.ctrlSetDBFlag(protocol.DBFlagSticky)},
-		protocol.ControlDBDetach:           {size: 4, blocking: true, fn: n.ctrlDBDetach},
-		protocol.ControlUpdateRecord:       {size: exactAny, blocking: true, fn: n.ctrlUpdateRecord},
-		protocol.ControlTrans3Commit:       {size: exactAny, blocking: true, fn: n.ctrlTrans3Commit},
-		protocol.ControlDBPushStart:        {size: 16, fn: n.ctrlDBPushStart},
-		protocol.ControlDBPushConfirm:      {size: 4, blocking: true, fn: n.ctrlDBPushConfirm},
-		protocol.ControlGetDBStatistics:    {size: 4, fn: n.ctrlGetDBStatistics},
-
-		protocol.ControlScheduleForDeletion: {size: exactAny, fn: n.ctrlScheduleForDeletion},
-		protocol.ControlTryDeleteRecords:    {size: exactAny, fn: n.ctrlTryDeleteRecords},
-		protocol.ControlVacuumFetch:         {size: exactAny, fn: n.ctrlVacuumFetch},
-		protocol.ControlDBVacuum:            {size: 5, blocking: true, fn: n.ctrlDBVacuum},
-		protocol.ControlTCPClient:           {size: protocol.ConnectionSize, localClient: true, fn: n.ctrlTCPClient},
-		protocol.ControlTCPAdd:              {size: protocol.ConnectionSize, fn: n.ctrlTCPAdd},
-		protocol.ControlTCPAddDelayedUpdate: {size: protocol.ConnectionSize, fn: n.ctrlTCPAdd},
-		protocol.ControlTCPRemove:           {size: protocol.ConnectionSize, fn: n.ctrlTCPRemove},
-		protocol.ControlGetTCPTickleList:    {size: protocol.SockAddrSize, fn: n.ctrlGetTCPTickleList},
-		protocol.ControlTraverseStart:       {size: 16, localClient: true, fn: n.ctrlTraverseStart},
-		protocol.ControlTraverseStartExt:    {size: 24, localClient: true, fn: n.ctrlTraverseStartExt},
-		protocol.ControlTraverseAll:         {size: 24, fn: n.ctrlTraverseAll},
-		protocol.ControlTraverseAllExt:      {size: 32, fn: n.ctrlTraverseAllExt},
-		protocol.ControlTraverseData:        {size: exactAny, fn: n.ctrlTraverseData},
-		protocol.ControlTraverseKill:        {size: 16, fn: n.ctrlTraverseKill},
-		protocol.ControlDBFreeze:            {size: 4, blocking: true, fn: n.ctrlDBFreeze},
-		protocol.ControlDBThaw:              {size: 4, fn: n.ctrlDBThaw},
-		protocol.ControlDBTransactionStart:  {size: 8, fn: n.ctrlDBTransactionStart},
-		protocol.ControlDBTransactionCommit: {size: 8, fn: n.ctrlDBTransactionCommit},
-		protocol.ControlDBTransactionCancel: {size: 4, fn: n.ctrlDBTransactionCancel},
-		protocol.ControlDBSetHealthy:        {size: 4, fn: n.ctrlDBSetHealthy},
+		protocol.ControlTCPClient:           {Size: protocol.ConnectionSize, LocalClient: true, Serve: n.ctrlTCPClient},
+		protocol.ControlTCPAdd:              {Size: protocol.ConnectionSize, Serve: n.ctrlTCPAdd},
+		protocol.ControlTCPAddDelayedUpdate: {Size: protocol.ConnectionSize, Serve: n.ctrlTCPAdd},
+		protocol.ControlTCPRemove:           {Size: protocol.ConnectionSize, Serve: n.ctrlTCPRemove},
+		protocol.ControlGetTCPTickleList:    {Size: protocol.SockAddrSize, Serve: n.ctrlGetTCPTickleList},
+		protocol.ControlTraverseStart:       {Size: 16, LocalClient: true, Serve: n.ctrlTraverseStart},
+		protocol.ControlTraverseStartExt:    {Size: 24, LocalClient: true, Serve: n.ctrlTraverseStartExt},
+		protocol.ControlTraverseAll:         {Size: 24, Serve: n.ctrlTraverseAll},
+		protocol.ControlTraverseAllExt:      {Size: 32, Serve: n.ctrlTraverseAllExt},
+		protocol.ControlTraverseData:        {Size: control.AnySize, Serve: n.ctrlTraverseData},
+		protocol.ControlTraverseKill:        {Size: 16, Serve: n.ctrlTraverseKill},
 	}
+	t.Merge(n.dbs.Controls())
+	return t
 }
 
 // handleClientControl runs, forwards or broadcasts a client's control.
@@ -146,22 +77,22 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 	}
 	n.sm.controls.Inc()
 	if noderpc.IsInternal(uint32(rc.Opcode)) {
-		n.replyClient(c, &rc, fail("control %d is internal to rctdb", uint32(rc.Opcode)))
+		n.replyClient(c, &rc, control.Fail("control %d is internal to rctdb", uint32(rc.Opcode)))
 		return nil
 	}
 	dest := rc.DestNode
 	if dest == protocol.CurrentNode || dest == n.self {
-		n.runControl(&controlReq{ReqControl: rc, client: c, from: n.self})
+		n.runControl(&control.Request{ReqControl: rc, Client: c, From: n.self})
 		return nil
 	}
 	if protocol.IsBroadcast(dest) {
 		if !rc.NoReply() {
-			n.replyClient(c, &rc, fail("broadcast controls need NOREPLY"))
+			n.replyClient(c, &rc, control.Fail("broadcast controls need NOREPLY"))
 			return nil
 		}
 		for _, t := range n.messageTargets(dest) {
 			if t == n.self {
-				n.runControl(&controlReq{ReqControl: rc, client: c, from: n.self})
+				n.runControl(&control.Request{ReqControl: rc, Client: c, From: n.self})
 				continue
 			}
 			fwd := rc
@@ -177,7 +108,7 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 		if rc.NoReply() {
 			return
 		}
-		rep := reply{status: st, data: data, errmsg: string(errmsg)}
+		rep := control.Reply{Status: st, Data: data, ErrMsg: string(errmsg)}
 		if e := string(errmsg); e == noderpc.ErrTextDisconnectedNode || e == noderpc.ErrTextNodeDisconnected {
 			n.afterNodeLeft(dest, func() { n.replyClient(c, &rc, rep) })
 			return
@@ -227,27 +158,27 @@ func (n *Node) handleNodeControl(from uint32, pkt []byte) {
 		n.log.Warn("dropping malformed REQ_CONTROL from node", "pnn", from, "err", err)
 		return
 	}
-	n.runControl(&controlReq{ReqControl: rc, from: from})
+	n.runControl(&control.Request{ReqControl: rc, From: from})
 }
 
 // runControl executes a control on this node and sends the reply.
-func (n *Node) runControl(r *controlReq) {
+func (n *Node) runControl(r *control.Request) {
 	ctl, found := n.controls[r.Opcode]
 	if !found {
-		n.finishControl(r, time.Now(), fail("control %s (%d) is not implemented", r.Opcode, uint32(r.Opcode)))
+		n.finishControl(r, time.Now(), control.Fail("control %s (%d) is not implemented", r.Opcode, uint32(r.Opcode)))
 		return
 	}
-	if ctl.size != exactAny && len(r.Data) != ctl.size {
-		n.finishControl(r, time.Now(), fail("control %s: %d bytes of data, want %d", r.Opcode, len(r.Data), ctl.size))
+	if ctl.Size != control.AnySize && len(r.Data) != ctl.Size {
+		n.finishControl(r, time.Now(), control.Fail("control %s: %d bytes of data, want %d", r.Opcode, len(r.Data), ctl.Size))
 		return
 	}
-	if ctl.localClient && r.client == nil {
-		n.finishControl(r, time.Now(), fail("control %s needs a local client", r.Opcode))
+	if ctl.LocalClient && r.Client == nil {
+		n.finishControl(r, time.Now(), control.Fail("control %s needs a local client", r.Opcode))
 		return
 	}
 	start := time.Now()
-	if !ctl.blocking {
-		n.finishControl(r, start, ctl.fn(n.ctx, r))
+	if !ctl.Blocking {
+		n.finishControl(r, start, ctl.Serve(n.ctx, r))
 		return
 	}
 	n.wg.Add(1)
@@ -255,44 +186,44 @@ func (n *Node) runControl(r *controlReq) {
 		defer n.wg.Done()
 		ctx, cancel := context.WithTimeout(n.ctx, n.controlTimeout())
 		defer cancel()
-		n.finishControl(r, start, ctl.fn(ctx, r))
+		n.finishControl(r, start, ctl.Serve(ctx, r))
 	}()
 }
 
-func (n *Node) finishControl(r *controlReq, start time.Time, rep reply) {
+func (n *Node) finishControl(r *control.Request, start time.Time, rep control.Reply) {
 	n.sm.controlLatency.UpdateDuration(start)
 	// Many controls return their result in the status; only a negative
 	// status or an error text is a failure.
-	if rep.status < 0 || rep.errmsg != "" {
+	if rep.Status < 0 || rep.ErrMsg != "" {
 		n.sm.controlErrors.Inc()
-		n.log.Debug("control failed", "op", r.Opcode, "status", rep.status, "err", rep.errmsg)
+		n.log.Debug("control failed", "op", r.Opcode, "status", rep.Status, "err", rep.ErrMsg)
 	}
 	if !r.NoReply() {
-		if r.client != nil {
-			n.replyClient(r.client, &r.ReqControl, rep)
+		if r.Client != nil {
+			n.replyClient(clientOf(r), &r.ReqControl, rep)
 		} else {
-			n.replyNode(r.from, &r.ReqControl, rep)
+			n.replyNode(r.From, &r.ReqControl, rep)
 		}
 	}
-	if rep.after != nil {
-		rep.after()
+	if rep.After != nil {
+		rep.After()
 	}
 }
 
-func (n *Node) replyPacket(req *protocol.ReqControl, dest uint32, rep reply) []byte {
+func (n *Node) replyPacket(req *protocol.ReqControl, dest uint32, rep control.Reply) []byte {
 	rp := protocol.ReplyControl{
 		Header: protocol.Header{Generation: n.generation(), DestNode: dest, SrcNode: n.self, ReqID: req.ReqID},
-		Status: rep.status, Data: rep.data, ErrMsg: []byte(rep.errmsg),
+		Status: rep.Status, Data: rep.Data, ErrMsg: []byte(rep.ErrMsg),
 	}
 	return rp.Marshal()
 }
 
 // replyClient answers a local client; ctdbd leaves destnode 0.
-func (n *Node) replyClient(c *clientConn, req *protocol.ReqControl, rep reply) {
+func (n *Node) replyClient(c *clientConn, req *protocol.ReqControl, rep control.Reply) {
 	c.send(n.replyPacket(req, 0, rep))
 }
 
-func (n *Node) replyNode(node uint32, req *protocol.ReqControl, rep reply) {
+func (n *Node) replyNode(node uint32, req *protocol.ReqControl, rep control.Reply) {
 	if err := n.sendNode(node, n.replyPacket(req, node, rep)); err != nil {
 		n.log.Debug("could not reply to node", "pnn", node, "op", req.Opcode, "err", err)
 	}

@@ -3,8 +3,9 @@ package server
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"time"
+
+	"github.com/rctdb/rctdb/control"
 
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
@@ -24,32 +25,24 @@ func (n *Node) nodeMap() protocol.NodeMap {
 		if inactive && (p == n.self || !n.tr.Connected(p)) {
 			flags |= protocol.NodeFlagDisconnected
 		}
-		nm.Nodes[i] = protocol.NodeInfo{PNN: p, Flags: flags, Addr: n.nodeSockAddr(ns.Addr)}
+		nm.Nodes[i] = protocol.NodeInfo{PNN: p, Flags: flags, Addr: n.members.SockAddr(ns.Addr)}
 	}
 	return nm
 }
 
-// nodeSockAddr renders a node address with the CTDB port; deleted nodes
-// have no address and show 0.0.0.0, as in ctdbd.
-func (n *Node) nodeSockAddr(addr string) protocol.SockAddr {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		a = netip.IPv4Unspecified()
-	}
-	return protocol.SockAddrFrom(netip.AddrPortFrom(a, n.port))
-}
-
-func (n *Node) ctrlGetNodeMap(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetNodeMap(ctx context.Context, r *control.Request) control.Reply {
 	nm := n.nodeMap()
-	return ok(nm.Marshal())
+	return control.OK(nm.Marshal())
 }
 
-func (n *Node) ctrlGetPNN(ctx context.Context, r *controlReq) reply { return status(int32(n.self)) }
+func (n *Node) ctrlGetPNN(ctx context.Context, r *control.Request) control.Reply {
+	return control.Status(int32(n.self))
+}
 
-func (n *Node) ctrlGetVNNMap(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetVNNMap(ctx context.Context, r *control.Request) control.Reply {
 	st, _ := n.raft.Current()
 	vm := protocol.VNNMap{Generation: st.View.Generation, Map: st.View.VNNMap}
-	return ok(vm.Marshal())
+	return control.OK(vm.Marshal())
 }
 
 // generation is the current vnn map generation, stamped on packets.
@@ -60,31 +53,31 @@ func (n *Node) generation() uint32 {
 
 // ctrlGetRecMode reports RECOVERY while this node keeps its databases
 // frozen (ctdbd's recovery mode; it is ACTIVE on banned nodes too).
-func (n *Node) ctrlGetRecMode(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetRecMode(ctx context.Context, r *control.Request) control.Reply {
 	if n.vol.Recovering() {
-		return status(int32(protocol.RecoveryActive))
+		return control.Status(int32(protocol.RecoveryActive))
 	}
-	return status(int32(protocol.RecoveryNormal))
+	return control.Status(int32(protocol.RecoveryNormal))
 }
 
 // ctrlSetRecMode: setting ACTIVE asks for a recovery (the ctdb tool does so
 // to repair a failed wipedb; ctdb recover too); NORMAL is the leader's to
 // set once the recovery is done, so it is accepted and ignored.
-func (n *Node) ctrlSetRecMode(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlSetRecMode(ctx context.Context, r *control.Request) control.Reply {
 	if le32(r.Data) != uint32(protocol.RecoveryActive) {
-		return status(0)
+		return control.Status(0)
 	}
 	if n.election.Inactive() {
-		return failErr(errInactive)
+		return control.FailErr(errInactive)
 	}
 	if err := n.election.ForceRecovery(ctx); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlGetRunstate(ctx context.Context, r *controlReq) reply {
-	return ok(protocol.U32(uint32(n.runstate())))
+func (n *Node) ctrlGetRunstate(ctx context.Context, r *control.Request) control.Reply {
+	return control.OK(protocol.U32(uint32(n.runstate())))
 }
 
 // runstate follows the node's life: FIRST_RECOVERY until it first joined the
@@ -93,8 +86,8 @@ func (n *Node) runstate() protocol.Runstate {
 	return protocol.Runstate(n.rstate.Load())
 }
 
-func (n *Node) ctrlGetCapabilities(ctx context.Context, r *controlReq) reply {
-	return ok(protocol.U32(n.election.Capabilities()))
+func (n *Node) ctrlGetCapabilities(ctx context.Context, r *control.Request) control.Reply {
+	return control.OK(protocol.U32(n.election.Capabilities()))
 }
 
 // commit applies a command through Raft and waits until every connected
@@ -133,19 +126,28 @@ const spreadTimeout = 2 * time.Second
 
 var errInactive = errors.New("this node is not in contact with a quorum of the cluster; no change can be committed through it")
 
-func (n *Node) ctrlSetBanState(ctx context.Context, r *controlReq) reply {
+// checkActive returns errInactive while this node is out of contact with
+// a quorum.
+func (n *Node) checkActive() error {
+	if n.election.Inactive() {
+		return errInactive
+	}
+	return nil
+}
+
+func (n *Node) ctrlSetBanState(ctx context.Context, r *control.Request) control.Reply {
 	var bs protocol.BanState
 	if err := bs.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	if bs.PNN != n.self {
-		return fail("SET_BAN_STATE for node %d sent to node %d", bs.PNN, n.self)
+		return control.Fail("SET_BAN_STATE for node %d sent to node %d", bs.PNN, n.self)
 	}
 	st, _ := n.raft.Current()
 	if bs.Time != 0 {
 		if st.Tunable().EnableBans == 0 {
 			n.log.Info("ban request ignored: EnableBans is 0", "seconds", bs.Time)
-			return status(0)
+			return control.Status(0)
 		}
 	}
 	cmd := &raftlayer.CmdBan{PNN: n.self, Seconds: bs.Time}
@@ -156,57 +158,57 @@ func (n *Node) ctrlSetBanState(ctx context.Context, r *controlReq) reply {
 		n.notice("unbanning this node")
 	}
 	if err := n.commit(ctx, cmd); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlGetBanState(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetBanState(ctx context.Context, r *control.Request) control.Reply {
 	st, _ := n.raft.Current()
 	bs := protocol.BanState{PNN: n.self}
 	if int(n.self) < len(st.Nodes) && st.Nodes[n.self].Banned() {
 		bs.Time = st.Nodes[n.self].BanSeconds
 	}
-	return ok(bs.Marshal())
+	return control.OK(bs.Marshal())
 }
 
-func (n *Node) setFlag(ctx context.Context, c raftlayer.Command, what string) reply {
+func (n *Node) setFlag(ctx context.Context, c raftlayer.Command, what string) control.Reply {
 	n.notice(what)
 	if err := n.commit(ctx, c); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlStopNode(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlStopNode(ctx context.Context, r *control.Request) control.Reply {
 	return n.setFlag(ctx, &raftlayer.CmdSetStopped{PNN: n.self, Stopped: true}, "stopping this node")
 }
 
-func (n *Node) ctrlContinueNode(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlContinueNode(ctx context.Context, r *control.Request) control.Reply {
 	return n.setFlag(ctx, &raftlayer.CmdSetStopped{PNN: n.self, Stopped: false}, "continuing this node")
 }
 
-func (n *Node) ctrlDisableNode(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlDisableNode(ctx context.Context, r *control.Request) control.Reply {
 	return n.setFlag(ctx, &raftlayer.CmdSetDisabled{PNN: n.self, Disabled: true}, "disabling this node")
 }
 
-func (n *Node) ctrlEnableNode(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlEnableNode(ctx context.Context, r *control.Request) control.Reply {
 	return n.setFlag(ctx, &raftlayer.CmdSetDisabled{PNN: n.self, Disabled: false}, "enabling this node")
 }
 
-func (n *Node) setRole(ctx context.Context, r *controlReq, bit uint32) reply {
+func (n *Node) setRole(ctx context.Context, r *control.Request, bit uint32) control.Reply {
 	on := le32(r.Data) != 0
 	if err := n.election.SetCapability(ctx, bit, on); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlSetLMasterRole(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlSetLMasterRole(ctx context.Context, r *control.Request) control.Reply {
 	return n.setRole(ctx, r, protocol.CapLMaster)
 }
 
-func (n *Node) ctrlSetRecMasterRole(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlSetRecMasterRole(ctx context.Context, r *control.Request) control.Reply {
 	return n.setRole(ctx, r, protocol.CapRecMaster)
 }
 
@@ -215,19 +217,21 @@ func le32(b []byte) uint32 {
 	return v
 }
 
-func (n *Node) ctrlGetPublicIPs(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetPublicIPs(ctx context.Context, r *control.Request) control.Reply {
 	var l protocol.PublicIPList
-	return ok(l.Marshal())
+	return control.OK(l.Marshal())
 }
 
-func (n *Node) ctrlGetIfaces(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetIfaces(ctx context.Context, r *control.Request) control.Reply {
 	var l protocol.IfaceList
-	return ok(l.Marshal())
+	return control.OK(l.Marshal())
 }
 
-func (n *Node) ctrlGetPublicIPInfo(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetPublicIPInfo(ctx context.Context, r *control.Request) control.Reply {
 	sa, _ := protocol.DecodeSockAddr(r.Data)
-	return fail("%s is not a public address of node %d", sa, n.self)
+	return control.Fail("%s is not a public address of node %d", sa, n.self)
 }
 
-func (n *Node) ctrlGetReclockFile(ctx context.Context, r *controlReq) reply { return ok(nil) }
+func (n *Node) ctrlGetReclockFile(ctx context.Context, r *control.Request) control.Reply {
+	return control.OK(nil)
+}

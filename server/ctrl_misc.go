@@ -6,145 +6,147 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rctdb/rctdb/control"
+
 	"github.com/rctdb/rctdb/internal/logging"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 )
 
-func (n *Node) ctrlPing(ctx context.Context, r *controlReq) reply {
-	return status(int32(n.reg.numClients()))
+func (n *Node) ctrlPing(ctx context.Context, r *control.Request) control.Reply {
+	return control.Status(int32(n.reg.numClients()))
 }
 
-func (n *Node) ctrlGetPID(ctx context.Context, r *controlReq) reply {
-	return status(int32(os.Getpid()))
+func (n *Node) ctrlGetPID(ctx context.Context, r *control.Request) control.Reply {
+	return control.Status(int32(os.Getpid()))
 }
 
-func (n *Node) ctrlShutdown(ctx context.Context, r *controlReq) reply {
-	n.notice("shutdown requested by a client", "from_node", r.from)
+func (n *Node) ctrlShutdown(ctx context.Context, r *control.Request) control.Reply {
+	n.notice("shutdown requested by a client", "from_node", r.From)
 	n.requestShutdown()
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlRegisterSrvID(ctx context.Context, r *controlReq) reply {
-	n.reg.register(r.client, r.SrvID)
-	rep := status(0)
+func (n *Node) ctrlRegisterSrvID(ctx context.Context, r *control.Request) control.Reply {
+	n.reg.register(clientOf(r), r.SrvID)
+	rep := control.Status(0)
 	if r.SrvID == protocol.SrvIDLeader {
 		// The ctdb tool waits for the first leader message; answer right
 		// after the registration instead of making every command wait up
 		// to a broadcast interval.
-		c := r.client
-		rep.after = func() { n.messageClient(c, protocol.SrvIDLeader, protocol.U32(n.election.Leader())) }
+		c := clientOf(r)
+		rep.After = func() { n.messageClient(c, protocol.SrvIDLeader, protocol.U32(n.election.Leader())) }
 	}
 	return rep
 }
 
-func (n *Node) ctrlDeregisterSrvID(ctx context.Context, r *controlReq) reply {
-	if !n.reg.deregister(r.client, r.SrvID) {
-		return status(int32(syscall.ENOENT))
+func (n *Node) ctrlDeregisterSrvID(ctx context.Context, r *control.Request) control.Reply {
+	if !n.reg.deregister(clientOf(r), r.SrvID) {
+		return control.Status(int32(syscall.ENOENT))
 	}
-	return status(0)
+	return control.Status(0)
 }
 
 // ctrlProcessExists tells whether a connected client has that pid. An
 // inactive node disconnects such a client and answers no, as ctdbd does, so
 // that Samba processes on a node that left the cluster are not trusted.
-func (n *Node) ctrlProcessExists(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlProcessExists(ctx context.Context, r *control.Request) control.Reply {
 	pid := int32(le32(r.Data))
 	if n.election.Inactive() {
 		for _, c := range n.reg.clientsWithPID(pid) {
 			c.close("PROCESS_EXISTS on an inactive node")
 		}
-		return status(-1)
+		return control.Status(-1)
 	}
 	if !n.reg.hasPID(pid, nil) || syscall.Kill(int(pid), 0) != nil {
-		return status(-1)
+		return control.Status(-1)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlCheckPIDSrvID(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlCheckPIDSrvID(ctx context.Context, r *control.Request) control.Reply {
 	var ps protocol.PidSrvID
 	if err := ps.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	if !n.reg.hasPID(ps.PID, &ps.SrvID) {
-		return status(-1)
+		return control.Status(-1)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlStatistics(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlStatistics(ctx context.Context, r *control.Request) control.Reply {
 	st := n.stats.current(n.reg.numClients(), time.Now())
 	n.vol.Fill(&st)
-	return ok(st.Marshal())
+	return control.OK(st.Marshal())
 }
 
-func (n *Node) ctrlStatisticsReset(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlStatisticsReset(ctx context.Context, r *control.Request) control.Reply {
 	n.stats.reset(time.Now())
 	n.vol.ResetStats()
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlGetStatHistory(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetStatHistory(ctx context.Context, r *control.Request) control.Reply {
 	l := n.stats.historyList()
-	return ok(l.Marshal())
+	return control.OK(l.Marshal())
 }
 
-func (n *Node) ctrlGetDebug(ctx context.Context, r *controlReq) reply {
-	return ok(protocol.U32(uint32(logging.ToCTDB(n.level.Level()))))
+func (n *Node) ctrlGetDebug(ctx context.Context, r *control.Request) control.Reply {
+	return control.OK(protocol.U32(uint32(logging.ToCTDB(n.level.Level()))))
 }
 
-func (n *Node) ctrlSetDebug(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlSetDebug(ctx context.Context, r *control.Request) control.Reply {
 	n.level.Set(logging.FromCTDB(int32(le32(r.Data))))
-	return status(0)
+	return control.Status(0)
 }
 
 // ctrlSetTunable sets a tunable cluster-wide through Raft. Status 1 tells
 // the tool the tunable is obsolete (it is set all the same).
-func (n *Node) ctrlSetTunable(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlSetTunable(ctx context.Context, r *control.Request) control.Reply {
 	var t protocol.SetTunable
 	if err := t.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	i, found := protocol.TunableIndex(t.Name)
 	if !found {
-		return fail("unknown tunable %q", t.Name)
+		return control.Fail("unknown tunable %q", t.Name)
 	}
 	if err := n.commit(ctx, &raftlayer.CmdSetTunable{Name: t.Name, Value: t.Value}); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	n.notice("tunable set cluster-wide", "name", protocol.Tunables[i].Name, "value", t.Value)
 	if protocol.Tunables[i].Obsolete {
-		return status(1)
+		return control.Status(1)
 	}
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlGetTunable(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetTunable(ctx context.Context, r *control.Request) control.Reply {
 	name, err := protocol.ParseStringN(r.Data)
 	if err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	st, _ := n.raft.Current()
 	v, found := st.TunableByName(name)
 	if !found {
-		return reply{status: -int32(syscall.EINVAL), errmsg: "unknown tunable " + name}
+		return control.Reply{Status: -int32(syscall.EINVAL), ErrMsg: "unknown tunable " + name}
 	}
-	return ok(protocol.U32(v))
+	return control.OK(protocol.U32(v))
 }
 
-func (n *Node) ctrlListTunables(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlListTunables(ctx context.Context, r *control.Request) control.Reply {
 	vl := protocol.VarList{Names: protocol.ListedTunables()}
-	return ok(vl.Marshal())
+	return control.OK(vl.Marshal())
 }
 
-func (n *Node) ctrlGetAllTunables(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlGetAllTunables(ctx context.Context, r *control.Request) control.Reply {
 	st, _ := n.raft.Current()
 	l := st.TunableList()
-	return ok(l.Marshal())
+	return control.OK(l.Marshal())
 }
 
-func (n *Node) ctrlUptime(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlUptime(ctx context.Context, r *control.Request) control.Reply {
 	started, finished, _ := n.part.LastRecovery()
 	u := protocol.Uptime{
 		CurrentTime:          protocol.TimevalOf(time.Now()),
@@ -152,13 +154,13 @@ func (n *Node) ctrlUptime(ctx context.Context, r *controlReq) reply {
 		LastRecoveryStarted:  protocol.TimevalOf(started),
 		LastRecoveryFinished: protocol.TimevalOf(finished),
 	}
-	return ok(u.Marshal())
+	return control.OK(u.Marshal())
 }
 
-func (n *Node) ctrlEchoData(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlEchoData(ctx context.Context, r *control.Request) control.Reply {
 	var e protocol.EchoData
 	if err := e.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return ok(e.Marshal())
+	return control.OK(e.Marshal())
 }

@@ -3,71 +3,72 @@ package server
 import (
 	"context"
 
+	"github.com/rctdb/rctdb/control"
+
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
-	"github.com/rctdb/rctdb/traverse"
 )
 
 // The traverse controls hand over to the traverse coordinator.
 
-func (n *Node) ctrlTraverseStart(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlTraverseStart(ctx context.Context, r *control.Request) control.Reply {
 	var t protocol.TraverseStart
 	if err := t.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return n.startTraverse(r.client, protocol.TraverseStartExt{DBID: t.DBID, ReqID: t.ReqID, SrvID: t.SrvID})
+	return n.startTraverse(clientOf(r), protocol.TraverseStartExt{DBID: t.DBID, ReqID: t.ReqID, SrvID: t.SrvID})
 }
 
-func (n *Node) ctrlTraverseStartExt(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlTraverseStartExt(ctx context.Context, r *control.Request) control.Reply {
 	var t protocol.TraverseStartExt
 	if err := t.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	return n.startTraverse(r.client, t)
+	return n.startTraverse(clientOf(r), t)
 }
 
-func (n *Node) startTraverse(c *clientConn, t protocol.TraverseStartExt) reply {
+func (n *Node) startTraverse(c *clientConn, t protocol.TraverseStartExt) control.Reply {
 	begin, err := n.traverse.Start(c, t)
 	if err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	rep := status(0)
-	rep.after = begin
+	rep := control.Status(0)
+	rep.After = begin
 	return rep
 }
 
 // ctrlTraverseAll and ctrlTraverseAllExt start this node's walk for a
 // coordinator.
-func (n *Node) ctrlTraverseAll(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlTraverseAll(ctx context.Context, r *control.Request) control.Reply {
 	var t protocol.TraverseAll
 	if err := t.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	n.traverse.Walk(protocol.TraverseAllExt{TraverseAll: t})
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlTraverseAllExt(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlTraverseAllExt(ctx context.Context, r *control.Request) control.Reply {
 	var t protocol.TraverseAllExt
 	if err := t.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
 	n.traverse.Walk(t)
-	return status(0)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlTraverseData(ctx context.Context, r *controlReq) reply {
-	n.traverse.Data(r.from, r.Data)
-	return status(0)
+func (n *Node) ctrlTraverseData(ctx context.Context, r *control.Request) control.Reply {
+	n.traverse.Data(r.From, r.Data)
+	return control.Status(0)
 }
 
-func (n *Node) ctrlTraverseKill(ctx context.Context, r *controlReq) reply {
+func (n *Node) ctrlTraverseKill(ctx context.Context, r *control.Request) control.Reply {
 	var t protocol.TraverseStart
 	if err := t.Unmarshal(r.Data); err != nil {
-		return failErr(err)
+		return control.FailErr(err)
 	}
-	n.traverse.Kill(r.from, t.ReqID)
-	return status(0)
+	n.traverse.Kill(r.From, t.ReqID)
+	return control.Status(0)
 }
 
 // traverseNodes lets the coordinator reach the other nodes.
@@ -77,16 +78,3 @@ type traverseNodes struct {
 }
 
 func (t traverseNodes) Active() []uint32 { return t.n.messageTargets(protocol.BroadcastActive) }
-
-// traverseDBs finds the databases a traverse walks.
-type traverseDBs struct{ n *Node }
-
-func (d traverseDBs) Walker(dbid uint32) (traverse.Walker, bool, bool) {
-	if p := d.n.pers.DB(dbid); p != nil {
-		return p, true, true
-	}
-	if v := d.n.vol.DB(dbid); v != nil {
-		return v, false, true
-	}
-	return nil, false, false
-}

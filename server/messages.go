@@ -27,8 +27,7 @@ func (n *Node) messageTargets(dest uint32) []uint32 {
 		}
 		return out
 	}
-	// The node list, not the whole state: this is every message's path.
-	if nodes := *n.nodeList.Load(); int(dest) < len(nodes) && !nodes[dest].Deleted {
+	if st, _ := n.raft.Current(); int(dest) < len(st.Nodes) && !st.Nodes[dest].Deleted {
 		return []uint32{dest}
 	}
 	return nil
@@ -63,7 +62,7 @@ func (n *Node) deliver(from uint32, srvid uint64, data []byte) {
 	if h := n.internal[srvid]; h != nil {
 		h(from, data)
 	}
-	if n.pushes.offer(srvid, data) {
+	if n.dbs.OfferPush(srvid, data) {
 		return
 	}
 	n.DeliverLocal(srvid, data)

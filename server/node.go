@@ -16,8 +16,11 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/rctdb/rctdb/config"
+	"github.com/rctdb/rctdb/control"
+	"github.com/rctdb/rctdb/databases"
 	"github.com/rctdb/rctdb/election"
 	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/membership"
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/persistent"
 	"github.com/rctdb/rctdb/protocol"
@@ -55,22 +58,22 @@ type Node struct {
 	port  uint16
 	nodes []raftlayer.NodeState
 
-	tr        transport.Transport
-	rpc       *noderpc.Endpoint
-	raft      *raftlayer.Node
-	election  *election.Manager
-	vol       *volatile.Manager
-	pers      *persistent.Store
-	committer *persistent.Committer
-	pushes    pushes
-	ln        *net.UnixListener
-	reg       *registry
-	stats     *statistics
-	sm        *serverMetrics
-	controls  map[protocol.Opcode]control
-	internal  map[uint64]func(from uint32, data []byte)
-	tickles   *tickles
-	traverse  *traverse.Coordinator
+	tr       transport.Transport
+	rpc      *noderpc.Endpoint
+	raft     *raftlayer.Node
+	election *election.Manager
+	vol      *volatile.Manager
+	pers     *persistent.Store
+	dbs      *databases.DBs
+	ln       *net.UnixListener
+	reg      *registry
+	stats    *statistics
+	sm       *serverMetrics
+	controls control.Table
+	internal map[uint64]func(from uint32, data []byte)
+	tickles  *tickles
+	members  *membership.Follower
+	traverse *traverse.Coordinator
 
 	started          time.Time
 	clientQueueLimit int
@@ -78,12 +81,6 @@ type Node struct {
 	part             *recovery.Participant
 	recovery         *recovery.Leader
 	incarnation      uint64 // this run of the daemon, see recovery.MustFreeze
-	// members is the node list watchState last gave the transport.
-	members []raftlayer.NodeState
-	// nodeList is the cluster's node list (the configuration's until the
-	// replicated state has one), replaced whole by watchState; message
-	// routing reads it without copying the state.
-	nodeList atomic.Pointer[[]raftlayer.NodeState]
 
 	ctx          context.Context
 	cancel       context.CancelFunc
@@ -133,7 +130,6 @@ func New(opts Options) (*Node, error) {
 		n.nodes = append(n.nodes, ns)
 	}
 
-	n.nodeList.Store(&n.nodes)
 	n.tr = opts.Transport
 	if n.tr == nil {
 		tcfg := transport.Config{
@@ -196,7 +192,7 @@ func New(opts Options) (*Node, error) {
 		n.pers.Close()
 		return nil, err
 	}
-	n.committer = persistent.NewCommitter(self, n.pers, n.raft, log.With("subsystem", "persistent"))
+	committer := persistent.NewCommitter(self, n.pers, n.raft, log.With("subsystem", "persistent"))
 	caps := protocol.CapFeatures
 	if cfg.Cluster.LeaderCapability {
 		caps |= protocol.CapRecMaster
@@ -214,20 +210,26 @@ func New(opts Options) (*Node, error) {
 		n.raft.Shutdown()
 		return nil, err
 	}
+	n.members = membership.New(membership.Config{Self: self, NodesFile: cfg.Cluster.NodesFile, Port: cfg.Cluster.Port},
+		n.raft, n.tr, log.With("subsystem", "membership"))
 	n.part = recovery.NewParticipant(self, n.incarnation, n.vol)
 	n.part.Register(n.rpc)
 	n.recovery = recovery.NewLeader(self, n.raft, n.tr, n.rpc, n.part, log.With("subsystem", "recovery"), set)
+	n.dbs = databases.New(databases.Config{
+		Self: self, Volatile: n.vol, Persistent: n.pers, Committer: committer, Raft: n.raft,
+		Commit: n.commit, Active: n.checkActive,
+	}, log.With("subsystem", "databases"))
 	n.traverse = traverse.New(traverse.Config{
 		Self: self, QueueLimit: n.clientQueueLimit,
 		Timeout: func() time.Duration { return time.Duration(cmp.Or(n.tunables().TraverseTimeout, 20)) * time.Second },
-	}, traverseNodes{n.rpc, n}, traverseDBs{n}, log.With("subsystem", "traverse"), set)
+	}, traverseNodes{n.rpc, n}, n.dbs, log.With("subsystem", "traverse"), set)
 	n.election = election.New(election.Config{
 		ClusterID:         cfg.EffectiveClusterID(),
 		Nodes:             n.nodes,
 		Capabilities:      caps,
 		QuorumLossTimeout: cfg.Cluster.QuorumLossTimeout,
 		Incarnation:       n.incarnation,
-		Members:           raftMembers{n},
+		Members:           n.members,
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
 	n.controls = n.controlTable()
 	n.internal = map[uint64]func(uint32, []byte){
@@ -402,8 +404,10 @@ func (n *Node) watchState() {
 	for {
 		watch, inactiveCh := n.raft.Watch(), n.election.InactiveChanged()
 		st, idx := n.raft.Current()
-		n.syncMembership(st)
-		n.syncDatabases(st)
+		if n.raft.Initialized() {
+			n.members.Sync(st)
+		}
+		n.dbs.Install(st)
 		recovering := n.part.Install(st, n.election.Inactive())
 		n.raft.Installed(idx)
 		if recovering != wasRecovering {
@@ -423,23 +427,6 @@ func (n *Node) watchState() {
 		case <-inactiveCh:
 		}
 	}
-}
-
-// syncDatabases attaches the databases of the replicated state and routes
-// calls by its vnn map.
-func (n *Node) syncDatabases(st *raftlayer.State) {
-	want := make(map[uint32]volatile.DBSpec)
-	tun := st.Tunable()
-	for id, db := range st.DBs {
-		if db.Flags&dbKinds == 0 {
-			want[id] = volatile.DBSpec{Name: db.Name, Flags: db.Flags,
-				HashSize: int(tun.DatabaseHashSize), LockWaiters: int(tun.LockProcessesPerDB)}
-		} else if _, err := n.pers.Ensure(id, db.Name, db.Flags&protocol.DBFlagReplicated != 0, int(tun.DatabaseHashSize)); err != nil {
-			n.log.Error("cannot open persistent database", "db", db.Name, "err", err)
-		}
-	}
-	n.vol.Sync(want)
-	n.vol.SetView(st.View.Generation, st.View.VNNMap, st.Active())
 }
 
 // nodeSender lets the volatile layer send node packets, counted.
@@ -481,4 +468,10 @@ func newIncarnation() uint64 {
 			return v
 		}
 	}
+}
+
+// tunables are the cluster-wide tunables as applied here.
+func (n *Node) tunables() *protocol.TunableValues {
+	st, _ := n.raft.Current()
+	return st.Tunable()
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rctdb/rctdb/control"
 	"github.com/rctdb/rctdb/internal/pktconn"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -129,6 +130,16 @@ func (c *clientConn) send(pkt []byte) {
 	if c.w.Write(pkt) == nil {
 		c.n.stats.c.clientPacketsSent.Add(1)
 	}
+}
+
+// PID is the client's process id, from SO_PEERCRED.
+func (c *clientConn) PID() int32 { return c.pid }
+
+// clientOf is the connection a local client's control came on; nil for a
+// control from another node.
+func clientOf(r *control.Request) *clientConn {
+	c, _ := r.Client.(*clientConn)
+	return c
 }
 
 // Message sends the client one message from this node.

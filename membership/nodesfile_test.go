@@ -1,4 +1,4 @@
-package server
+package membership
 
 import (
 	"net/netip"
