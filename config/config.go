@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/rctdb/rctdb/internal/logging"
 )
 
 // Config is the whole configuration of one ctdbd.
@@ -44,12 +47,13 @@ type Cluster struct {
 	NodesFile string
 	// ClusterID is empty to derive it from the nodes; see
 	// Config.EffectiveClusterID.
-	ClusterID         string
-	Port              uint16
-	Socket            string
-	LeaderCapability  bool
-	KeepaliveInterval time.Duration
-	DeadPeerTimeout   time.Duration
+	ClusterID        string
+	Socket           string
+	LeaderCapability bool
+	// Links are the settings of the node links (package transport).
+	Links
+	// QuorumLossTimeout is how long a node may be out of contact with a
+	// Raft quorum before it goes INACTIVE.
 	QuorumLossTimeout time.Duration
 	// LeaderTimeout is parsed for compatibility with CTDB and not used.
 	LeaderTimeout int
@@ -62,6 +66,17 @@ type Database struct {
 	StateDir        string
 	TDBMutexes      bool
 	LockDebugScript string
+}
+
+// Links are the settings of the node links, in the [cluster] section.
+type Links struct {
+	// Port is the TCP port every node listens on.
+	Port uint16
+	// KeepaliveInterval is how often a keepalive goes to each peer.
+	KeepaliveInterval time.Duration
+	// DeadPeerTimeout is how long a peer may stay silent before its link
+	// is declared dead.
+	DeadPeerTimeout time.Duration
 }
 
 // Raft is the [raft] section; the values go to hashicorp/raft.
@@ -100,6 +115,47 @@ const (
 	DefaultSocket    = "/run/ctdb/ctdbd.socket"
 )
 
+// Every default of the link and Raft settings, declared once: Default
+// uses them, and the packages that take these settings fill the zero
+// values of a partial configuration (tests) from them.
+var (
+	defaultLinks = Links{
+		Port:              DefaultPort,
+		KeepaliveInterval: 500 * time.Millisecond,
+		DeadPeerTimeout:   2 * time.Second,
+	}
+	defaultRaft = Raft{
+		DataDir:            "/var/lib/ctdb/raft",
+		HeartbeatTimeout:   400 * time.Millisecond,
+		ElectionTimeout:    400 * time.Millisecond,
+		LeaderLeaseTimeout: 400 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		SnapshotInterval:   120 * time.Second,
+		SnapshotThreshold:  8192,
+		TrailingLogs:       10240,
+	}
+)
+
+// SetDefaults fills the settings left zero with their defaults.
+func (l *Links) SetDefaults() {
+	l.Port = cmp.Or(l.Port, defaultLinks.Port)
+	l.KeepaliveInterval = cmp.Or(l.KeepaliveInterval, defaultLinks.KeepaliveInterval)
+	l.DeadPeerTimeout = cmp.Or(l.DeadPeerTimeout, defaultLinks.DeadPeerTimeout)
+}
+
+// SetDefaults fills the settings left zero with their defaults (the data
+// directory aside: it has no default outside a configuration file).
+func (r *Raft) SetDefaults() {
+	d := defaultRaft
+	r.HeartbeatTimeout = cmp.Or(r.HeartbeatTimeout, d.HeartbeatTimeout)
+	r.ElectionTimeout = cmp.Or(r.ElectionTimeout, d.ElectionTimeout)
+	r.LeaderLeaseTimeout = cmp.Or(r.LeaderLeaseTimeout, d.LeaderLeaseTimeout)
+	r.CommitTimeout = cmp.Or(r.CommitTimeout, d.CommitTimeout)
+	r.SnapshotInterval = cmp.Or(r.SnapshotInterval, d.SnapshotInterval)
+	r.SnapshotThreshold = cmp.Or(r.SnapshotThreshold, d.SnapshotThreshold)
+	r.TrailingLogs = cmp.Or(r.TrailingLogs, d.TrailingLogs)
+}
+
 // Default returns a Config with every default set.
 func Default() Config {
 	return Config{
@@ -109,11 +165,9 @@ func Default() Config {
 		},
 		Cluster: Cluster{
 			NodesFile:         DefaultNodesFile,
-			Port:              DefaultPort,
 			Socket:            DefaultSocket,
 			LeaderCapability:  true,
-			KeepaliveInterval: 500 * time.Millisecond,
-			DeadPeerTimeout:   2 * time.Second,
+			Links:             defaultLinks,
 			QuorumLossTimeout: 2 * time.Second,
 			LeaderTimeout:     5,
 		},
@@ -122,16 +176,7 @@ func Default() Config {
 			PersistentDir: "/var/lib/ctdb/persistent",
 			StateDir:      "/var/lib/ctdb/state",
 		},
-		Raft: Raft{
-			DataDir:            "/var/lib/ctdb/raft",
-			HeartbeatTimeout:   400 * time.Millisecond,
-			ElectionTimeout:    400 * time.Millisecond,
-			LeaderLeaseTimeout: 400 * time.Millisecond,
-			CommitTimeout:      50 * time.Millisecond,
-			SnapshotInterval:   120 * time.Second,
-			SnapshotThreshold:  8192,
-			TrailingLogs:       10240,
-		},
+		Raft: defaultRaft,
 		Legacy: Legacy{
 			LMasterCapability: true,
 		},
@@ -266,25 +311,14 @@ func (c *Config) EffectiveClusterID() string {
 	return "nodes-" + hex.EncodeToString(sum[:])[:16]
 }
 
-// SlogLevel maps Level to slog; NOTICE has no slog equivalent and becomes
-// Info. An unknown level also gives Info, which Validate prevents.
+// SlogLevel maps Level to slog (logging.ParseLevel). An unknown level
+// gives NOTICE, which Validate prevents.
 func (l Logging) SlogLevel() slog.Level {
-	lvl, _ := parseLevel(l.Level)
+	lvl, err := logging.ParseLevel(l.Level)
+	if err != nil {
+		return logging.LevelNotice
+	}
 	return lvl
 }
 
 var errRequired = errors.New("required")
-
-func parseLevel(s string) (slog.Level, bool) {
-	switch strings.ToUpper(s) {
-	case "ERROR", "ERR":
-		return slog.LevelError, true
-	case "WARNING", "WARN":
-		return slog.LevelWarn, true
-	case "NOTICE", "INFO":
-		return slog.LevelInfo, true
-	case "DEBUG":
-		return slog.LevelDebug, true
-	}
-	return slog.LevelInfo, false
-}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rctdb/rctdb/internal/logging"
 )
 
 const testFile = "/etc/ctdb/ctdb.conf"
@@ -132,11 +134,9 @@ func fullExpected() Config {
 		NodeAddress:       netip.MustParseAddr("192.168.1.2"),
 		NodesFile:         "/srv/ctdb/nodes",
 		ClusterID:         "prod-1.a_b",
-		Port:              4380,
 		Socket:            "/tmp/ctdbd.socket",
 		LeaderCapability:  false,
-		KeepaliveInterval: 250 * time.Millisecond,
-		DeadPeerTimeout:   5 * time.Second,
+		Links:             Links{Port: 4380, KeepaliveInterval: 250 * time.Millisecond, DeadPeerTimeout: 5 * time.Second},
 		QuorumLossTimeout: 1500 * time.Millisecond,
 		LeaderTimeout:     7,
 	}
@@ -546,15 +546,17 @@ func TestEffectiveClusterID(t *testing.T) {
 	}
 }
 
+// TestSlogLevel: the configuration's levels are the daemon's, INFO more
+// verbose than NOTICE (one parser for both).
 func TestSlogLevel(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want slog.Level
 	}{
-		{"ERROR", slog.LevelError}, {"err", slog.LevelError},
-		{"WARNING", slog.LevelWarn}, {"Warn", slog.LevelWarn},
-		{"NOTICE", slog.LevelInfo}, {"info", slog.LevelInfo},
-		{"DEBUG", slog.LevelDebug}, {"debug", slog.LevelDebug},
+		{"ERROR", logging.LevelError}, {"err", logging.LevelError},
+		{"WARNING", logging.LevelWarning}, {"Warn", logging.LevelWarning},
+		{"NOTICE", logging.LevelNotice}, {"info", logging.LevelInfo},
+		{"DEBUG", logging.LevelDebug}, {"debug", logging.LevelDebug},
 	} {
 		if got := (Logging{Level: tc.in}).SlogLevel(); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.in, got, tc.want)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rctdb/rctdb/internal/logging"
 )
 
 const (
@@ -371,7 +373,7 @@ func checkLocation(s string) error {
 }
 
 func checkLevel(s string) error {
-	if _, ok := parseLevel(s); !ok {
+	if _, err := logging.ParseLevel(s); err != nil {
 		return fmt.Errorf("%q: must be ERROR, WARNING, NOTICE, INFO or DEBUG", s)
 	}
 	return nil

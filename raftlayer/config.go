@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rctdb/rctdb/config"
 )
 
 // Config configures a Raft node.
 type Config struct {
-	// DataDir holds raft.db (log and stable store) and snapshots/.
-	DataDir string
+	// Raft holds the settings of the [raft] section: DataDir (raft.db, the
+	// log and stable store, and snapshots/) and hashicorp/raft's timing.
+	config.Raft
 	// InMemory keeps log, stable store and snapshots in memory (tests only).
 	InMemory bool
 	// ClusterID is fixed at bootstrap; a data directory of another cluster
@@ -19,16 +22,6 @@ type Config struct {
 	Self uint32
 	// Nodes is the bootstrap membership from the nodes file, index = pnn.
 	Nodes []NodeState
-
-	HeartbeatTimeout   time.Duration
-	ElectionTimeout    time.Duration
-	LeaderLeaseTimeout time.Duration
-	CommitTimeout      time.Duration
-	SnapshotInterval   time.Duration
-	SnapshotThreshold  uint64
-	TrailingLogs       uint64
-	// NoSync skips fsync of the log: unsafe, for tests.
-	NoSync bool
 	// ApplyTimeout bounds one Apply on the leader.
 	ApplyTimeout time.Duration
 	// Data, if set, holds the replicated data kept outside State.
@@ -56,22 +49,9 @@ type Data interface {
 }
 
 func (c *Config) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.HeartbeatTimeout, 400*time.Millisecond)
-	def(&c.ElectionTimeout, 400*time.Millisecond)
-	def(&c.LeaderLeaseTimeout, 400*time.Millisecond)
-	def(&c.CommitTimeout, 50*time.Millisecond)
-	def(&c.SnapshotInterval, 120*time.Second)
-	def(&c.ApplyTimeout, 10*time.Second)
-	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = 8192
-	}
-	if c.TrailingLogs == 0 {
-		c.TrailingLogs = 10240
+	c.Raft.SetDefaults()
+	if c.ApplyTimeout <= 0 {
+		c.ApplyTimeout = 10 * time.Second
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/transport"
@@ -54,9 +55,11 @@ func (c *testCluster) nodeStates() []NodeState {
 
 func (c *testCluster) config(pnn uint32) Config {
 	return Config{
-		DataDir: c.dirs[pnn], ClusterID: c.id, Self: pnn, Nodes: c.nodeStates(),
-		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
-		LeaderLeaseTimeout: 200 * time.Millisecond, NoSync: true,
+		Raft: config.Raft{
+			DataDir: c.dirs[pnn], NoSync: true, HeartbeatTimeout: 200 * time.Millisecond,
+			ElectionTimeout: 200 * time.Millisecond, LeaderLeaseTimeout: 200 * time.Millisecond,
+		},
+		ClusterID: c.id, Self: pnn, Nodes: c.nodeStates(),
 	}
 }
 

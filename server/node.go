@@ -132,13 +132,7 @@ func New(opts Options) (*Node, error) {
 
 	n.tr = opts.Transport
 	if n.tr == nil {
-		tcfg := transport.Config{
-			ClusterID:         cfg.EffectiveClusterID(),
-			Self:              self,
-			Port:              cfg.Cluster.Port,
-			KeepaliveInterval: cfg.Cluster.KeepaliveInterval,
-			DeadPeerTimeout:   cfg.Cluster.DeadPeerTimeout,
-		}
+		tcfg := transport.Config{Links: cfg.Cluster.Links, ClusterID: cfg.EffectiveClusterID(), Self: self}
 		for _, cn := range cfg.Nodes {
 			if !cn.Deleted {
 				tcfg.Peers = append(tcfg.Peers, transport.Peer{PNN: cn.PNN, Addr: cn.Addr})
@@ -160,20 +154,12 @@ func New(opts Options) (*Node, error) {
 	}, nodeSender{n}, log.With("subsystem", "noderpc"), set)
 
 	rcfg := raftlayer.Config{
-		DataDir:            cfg.Raft.DataDir,
-		InMemory:           opts.RaftInMemory,
-		ClusterID:          cfg.EffectiveClusterID(),
-		Self:               self,
-		Nodes:              n.nodes,
-		HeartbeatTimeout:   cfg.Raft.HeartbeatTimeout,
-		ElectionTimeout:    cfg.Raft.ElectionTimeout,
-		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout,
-		CommitTimeout:      cfg.Raft.CommitTimeout,
-		SnapshotInterval:   cfg.Raft.SnapshotInterval,
-		SnapshotThreshold:  cfg.Raft.SnapshotThreshold,
-		TrailingLogs:       cfg.Raft.TrailingLogs,
-		NoSync:             cfg.Raft.NoSync,
-		WaitInstalled:      true,
+		Raft:          cfg.Raft,
+		InMemory:      opts.RaftInMemory,
+		ClusterID:     cfg.EffectiveClusterID(),
+		Self:          self,
+		Nodes:         n.nodes,
+		WaitInstalled: true,
 	}
 	n.pers, err = persistent.NewStore(persistent.Config{
 		Self:          self,

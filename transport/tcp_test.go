@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -79,11 +80,9 @@ const testPort = 14379
 
 func tcpConfig(addrs []netip.Addr, self uint32, clusterID string) Config {
 	cfg := Config{
-		ClusterID:         clusterID,
-		Self:              self,
-		Port:              testPort,
-		KeepaliveInterval: 100 * time.Millisecond,
-		DeadPeerTimeout:   500 * time.Millisecond,
+		ClusterID: clusterID,
+		Self:      self,
+		Links:     config.Links{Port: testPort, KeepaliveInterval: 100 * time.Millisecond, DeadPeerTimeout: 500 * time.Millisecond},
 	}
 	for i, a := range addrs {
 		cfg.Peers = append(cfg.Peers, Peer{PNN: uint32(i), Addr: a})

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/rctdb/rctdb/config"
 )
 
 // ErrNotConnected is returned by Send when the peer's link is down; the
@@ -76,28 +78,16 @@ type Config struct {
 	Self uint32
 	// Peers lists every non-deleted node, this one included.
 	Peers []Peer
-	// Port is the TCP port every node listens on (4379 by default).
-	Port uint16
-	// KeepaliveInterval is how often a keepalive goes to each peer.
-	KeepaliveInterval time.Duration
-	// DeadPeerTimeout is how long a peer may stay silent before its link is
-	// declared dead.
-	DeadPeerTimeout time.Duration
+	// Links are the port, keepalive interval and dead peer timeout of the
+	// configuration file.
+	config.Links
 	// HandshakeTimeout bounds a handshake; DialTimeout bounds a TCP connect.
 	HandshakeTimeout time.Duration
 	DialTimeout      time.Duration
 }
 
 func (c *Config) setDefaults() {
-	if c.Port == 0 {
-		c.Port = 4379
-	}
-	if c.KeepaliveInterval <= 0 {
-		c.KeepaliveInterval = 500 * time.Millisecond
-	}
-	if c.DeadPeerTimeout <= 0 {
-		c.DeadPeerTimeout = 2 * time.Second
-	}
+	c.Links.SetDefaults()
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = 2 * time.Second
 	}

@@ -48,11 +48,7 @@ func run() error {
 		return err
 	}
 	level := new(slog.LevelVar)
-	lvl, err := logging.ParseLevel(cfg.Logging.Level)
-	if err != nil {
-		return fmt.Errorf("%s: [logging] log level: %w", *confPath, err)
-	}
-	level.Set(lvl)
+	level.Set(cfg.Logging.SlogLevel()) // Load validated it
 	out, closeLog, err := logOutput(cfg.Logging.Location)
 	if err != nil {
 		return err
