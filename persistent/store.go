@@ -56,8 +56,9 @@ type Store struct {
 	log *slog.Logger
 	m   *metricSet
 
-	mu  sync.Mutex
-	dbs map[uint32]*DB
+	mu     sync.Mutex
+	dbs    map[uint32]*DB
+	closed bool // set by Close: no database is opened again
 }
 
 // NewStore creates the directories; files are opened as databases appear.
@@ -102,6 +103,9 @@ func (s *Store) DB(id uint32) *DB {
 func (s *Store) Ensure(id uint32, name string, replicated bool, hashSize int) (*DB, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("attach %q: %w", name, ErrClosed)
+	}
 	if db := s.dbs[id]; db != nil {
 		return db, nil
 	}
@@ -123,10 +127,15 @@ func (s *Store) Ensure(id uint32, name string, replicated bool, hashSize int) (*
 	return db, nil
 }
 
-// Close closes every file.
+// ErrClosed is returned for work asked of a closed Store.
+var ErrClosed = errors.New("persistent databases closed")
+
+// Close closes every file; from then on the store refuses work (Ensure
+// and ApplyData fail, DB finds nothing).
 func (s *Store) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for id, db := range s.dbs {
 		db.mu.Lock()
 		db.tdb.Close()

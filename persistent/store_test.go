@@ -3,6 +3,7 @@ package persistent
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -308,5 +309,20 @@ func TestCommitFromInactiveNodeRefused(t *testing.T) {
 	}
 	if value(t, s, "k") != "<none>" {
 		t.Fatal("refused commit wrote its record")
+	}
+}
+
+// TestClosedStoreRefusesWork: after Close no file is opened again.
+func TestClosedStoreRefusesWork(t *testing.T) {
+	s := newTestStore(t, t.TempDir())
+	if _, err := s.Ensure(testID, testDB, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := s.Ensure(testID, testDB, false, 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ensure after Close: %v", err)
+	}
+	if s.DB(testID) != nil {
+		t.Fatal("a closed store still lists its database")
 	}
 }

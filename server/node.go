@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,13 +85,61 @@ type Node struct {
 
 	ctx          context.Context
 	cancel       context.CancelFunc
-	wg           sync.WaitGroup
+	wg           sync.WaitGroup // the node's own goroutines, see doc/goroutines.md
 	shutdownOnce sync.Once
 	done         chan struct{} // closed when a client asks for shutdown
+
+	// closers undo what New and Start set up, run in reverse order by
+	// Shutdown or by a failed New or Start; only those touch it.
+	closers []closer
 }
 
-// New builds a node from its configuration; Start brings it up.
-func New(opts Options) (*Node, error) {
+// closer stops one part of the node.
+type closer struct {
+	what string
+	fn   func(ctx context.Context) error
+}
+
+// onClose registers how to stop what was just set up.
+func (n *Node) onClose(what string, fn func(ctx context.Context) error) {
+	n.closers = append(n.closers, closer{what, fn})
+}
+
+// closeAll runs the closers in reverse order of registration, each once,
+// and returns every error. It stops early when ctx ends: what is left
+// open may still be in use by goroutines that did not end.
+func (n *Node) closeAll(ctx context.Context) error {
+	var errs []error
+	for len(n.closers) > 0 {
+		c := n.closers[len(n.closers)-1]
+		n.closers = n.closers[:len(n.closers)-1]
+		if err := c.fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", c.what, err))
+		}
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("left %d parts running: %w", len(n.closers), ctx.Err()))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// takeCloser removes the closer registered as what and returns it.
+func (n *Node) takeCloser(what string) closer {
+	i := slices.IndexFunc(n.closers, func(c closer) bool { return c.what == what })
+	c := n.closers[i]
+	n.closers = slices.Delete(n.closers, i, i+1)
+	return c
+}
+
+// quiet wraps a close without an error.
+func quiet(f func()) func(context.Context) error {
+	return func(context.Context) error { f(); return nil }
+}
+
+// New builds a node from its configuration; Start brings it up. A failed
+// New releases what it opened.
+func New(opts Options) (_ *Node, err error) {
 	cfg := opts.Config
 	if cfg == nil {
 		return nil, errors.New("server: Options.Config: required")
@@ -122,6 +171,11 @@ func New(opts Options) (*Node, error) {
 		clientQueueLimit: cmp.Or(opts.ClientQueueLimit, 64<<20), done: make(chan struct{}),
 		incarnation: newIncarnation(),
 	}
+	defer func() {
+		if err != nil {
+			n.closeAll(context.Background())
+		}
+	}()
 	for _, cn := range cfg.Nodes {
 		ns := raftlayer.NodeState{PNN: cn.PNN, Deleted: cn.Deleted}
 		if !cn.Deleted {
@@ -144,6 +198,9 @@ func New(opts Options) (*Node, error) {
 		}
 		n.tr = tcp
 	}
+	// The node owns its transport (also one it was given); Start moves
+	// this closer after the goroutines that use it.
+	n.onClose("transport", func(context.Context) error { return n.tr.Close() })
 	n.stats = newStatistics(time.Now(), func() (uint64, uint64) {
 		s := n.tr.Stats()
 		return s.KeepalivesSent, s.KeepalivesRecv
@@ -170,14 +227,15 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.onClose("persistent databases", quiet(n.pers.Close))
 	rcfg.Data = n.pers
 	// Raft opens before the transport starts: its stream listener already
 	// exists, and the transport's handler must find Raft in place.
 	n.raft, err = raftlayer.Open(rcfg, n.tr, n.rpc, log.With("subsystem", "raft"), set)
 	if err != nil {
-		n.pers.Close()
 		return nil, err
 	}
+	n.onClose("raft", func(context.Context) error { return n.raft.Shutdown() })
 	committer := persistent.NewCommitter(self, n.pers, n.raft, log.With("subsystem", "persistent"))
 	caps := protocol.CapFeatures
 	if cfg.Cluster.LeaderCapability {
@@ -193,9 +251,12 @@ func New(opts Options) (*Node, error) {
 		LockWaitersPerDB: int(protocol.DefaultTunableValues().LockProcessesPerDB),
 	}, nodeSender{n}, n.rpc, log.With("subsystem", "volatile"), set)
 	if err != nil {
-		n.raft.Shutdown()
 		return nil, err
 	}
+	n.onClose("volatile databases", quiet(n.vol.Close))
+	// Node controls served by the subsystems use Raft and the databases:
+	// they end before those close.
+	n.onClose("node rpc", quiet(n.rpc.Close))
 	n.members = membership.New(membership.Config{Self: self, NodesFile: cfg.Cluster.NodesFile, Port: cfg.Cluster.Port},
 		n.raft, n.tr, log.With("subsystem", "membership"))
 	n.part = recovery.NewParticipant(self, n.incarnation, n.vol)
@@ -209,6 +270,7 @@ func New(opts Options) (*Node, error) {
 		Self: self, QueueLimit: n.clientQueueLimit,
 		Timeout: func() time.Duration { return time.Duration(cmp.Or(n.tunables().TraverseTimeout, 20)) * time.Second },
 	}, traverseNodes{n.rpc, n}, n.dbs, log.With("subsystem", "traverse"), set)
+	n.onClose("traverses", quiet(n.traverse.Close))
 	n.election = election.New(election.Config{
 		ClusterID:         cfg.EffectiveClusterID(),
 		Nodes:             n.nodes,
@@ -228,23 +290,34 @@ func New(opts Options) (*Node, error) {
 }
 
 // Start opens the client socket, connects to the other nodes and starts the
-// election. On error everything started is stopped again.
-func (n *Node) Start() error {
+// election and the node's goroutines. On error everything New and Start
+// set up is released again.
+func (n *Node) Start() (err error) {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.started = time.Now()
+	defer func() {
+		if err != nil {
+			n.closeAll(context.Background())
+		}
+	}()
+	// The transport closes after the goroutines that use it have ended:
+	// take its closer from New and put it back here.
+	trClose := n.takeCloser("transport")
+	n.onClose("goroutines", n.waitGoroutines)
+	n.onClose(trClose.what, trClose.fn)
 	ln, err := listenSocket(n.cfg.Cluster.Socket)
 	if err != nil {
-		n.raft.Shutdown()
 		return err
 	}
 	n.ln = ln
+	n.onClose("client socket", quiet(n.closeSocket))
 	if err := n.tr.Start(n); err != nil {
-		ln.Close()
-		n.raft.Shutdown()
 		return err
 	}
 	n.election.Start()
+	n.onClose("election", quiet(n.election.Stop))
 	n.recovery.Start()
+	n.onClose("recovery", quiet(n.recovery.Stop))
 	n.wg.Add(3)
 	go n.acceptLoop()
 	go n.watchState()
@@ -253,30 +326,20 @@ func (n *Node) Start() error {
 	return nil
 }
 
-// Done is closed when a client asked the daemon to shut down.
-func (n *Node) Done() <-chan struct{} { return n.done }
-
-func (n *Node) requestShutdown() { n.shutdownOnce.Do(func() { close(n.done) }) }
-
-// Shutdown stops the node: no new clients, then the election, Raft, the
-// node links and every client connection; it waits for the node's
-// goroutines until ctx ends.
-func (n *Node) Shutdown(ctx context.Context) error {
-	n.rstate.Store(uint32(protocol.RunstateShutdown))
-	n.cancel()
+// closeSocket stops accepting clients, removes the socket and closes every
+// client connection.
+func (n *Node) closeSocket() {
 	n.ln.Close()
 	os.Remove(n.cfg.Cluster.Socket)
-	n.election.Stop()
-	n.recovery.Stop()
-	n.traverse.Close()
-	n.rpc.Close()
-	rerr := n.raft.Shutdown()
-	terr := n.tr.Close()
-	n.vol.Close()
-	n.pers.Close()
 	for _, c := range n.reg.all() {
 		c.close("")
 	}
+}
+
+// waitGoroutines cancels the node's context and waits for its goroutines
+// (accept and client loops, the state loop, blocking controls).
+func (n *Node) waitGoroutines(ctx context.Context) error {
+	n.cancel()
 	waited := make(chan struct{})
 	go func() {
 		n.wg.Wait()
@@ -284,11 +347,30 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-waited:
+		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("shutdown: %w", ctx.Err())
+		return ctx.Err()
+	}
+}
+
+// Done is closed when a client asked the daemon to shut down.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+func (n *Node) requestShutdown() { n.shutdownOnce.Do(func() { close(n.done) }) }
+
+// Shutdown stops the node in reverse order of start: the recovery and
+// the election, the node links, the client socket and its clients, then it
+// cancels and joins the node's goroutines (bounded by ctx) and closes the
+// subsystems: traverses, node controls, volatile databases, Raft, and the
+// persistent databases last, so that nothing runs on a closed one.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.rstate.Store(uint32(protocol.RunstateShutdown))
+	err := n.closeAll(ctx)
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
 	}
 	n.notice("node stopped")
-	return errors.Join(rerr, terr)
+	return nil
 }
 
 func (n *Node) notice(msg string, args ...any) {

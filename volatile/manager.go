@@ -80,6 +80,7 @@ type Manager struct {
 	mu     sync.RWMutex
 	dbs    map[uint32]*DB
 	byName map[string]*DB
+	closed bool // set by Close: no database is opened again
 	// recovering keeps every database frozen (see SetRecovering); it is
 	// changed under mu and read without it.
 	recovering atomic.Bool
@@ -145,14 +146,23 @@ func (m *Manager) removeStaleFiles() {
 	}
 }
 
-// Close closes every database and stops the background work.
+// ErrClosed is returned for work asked of a closed Manager.
+var ErrClosed = errors.New("volatile databases closed")
+
+// Close closes every database and stops the background work; from then on
+// the manager refuses work (Ensure fails, calls and packets are dropped).
 func (m *Manager) Close() {
-	close(m.stop)
-	m.wg.Wait()
 	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
 	dbs := m.dbs
 	m.dbs, m.byName = map[uint32]*DB{}, map[string]*DB{}
 	m.mu.Unlock()
+	close(m.stop)
+	m.wg.Wait()
 	for _, db := range dbs {
 		db.close()
 	}
@@ -203,6 +213,9 @@ func (m *Manager) Ensure(id uint32, spec DBSpec) (*DB, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("attach db %q: %w", spec.Name, ErrClosed)
+	}
 	if db := m.dbs[id]; db != nil {
 		return db, nil
 	}

@@ -2,6 +2,7 @@ package volatile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -353,4 +354,29 @@ func TestFreezeNamesLockHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Thaw()
+}
+
+// TestClosedManagerRefusesWork: after Close nothing is opened again and
+// calls are refused, so that nothing runs on a closed database.
+func TestClosedManagerRefusesWork(t *testing.T) {
+	m, err := NewManager(Config{Self: 0, Dir: t.TempDir(), HashSize: 17}, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := protocol.DBID("c.tdb")
+	if _, err := m.Ensure(id, DBSpec{Name: "c.tdb"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	m.Close() // twice is harmless
+	if _, err := m.Ensure(id, DBSpec{Name: "c.tdb"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ensure after Close: %v", err)
+	}
+	if m.DB(id) != nil {
+		t.Fatal("a closed manager still lists its database")
+	}
+	call := &protocol.ReqCall{DBID: id, Key: []byte("k"), CallID: protocol.CallFetchFunc}
+	if m.ClientCall(call, func(int32, []byte) { t.Error("a closed manager answered a call") }) {
+		t.Fatal("a closed manager took a client call")
+	}
 }
