@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -8,18 +8,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/internal/clustertest"
+	"github.com/rctdb/rctdb/server"
 	"github.com/rctdb/rctdb/transport"
 	"go.uber.org/goleak"
 )
 
 // oneNode returns the options of a one-node cluster whose Raft state is on
 // disk (so that a node left open would keep its store locked).
-func oneNode(t *testing.T, dir string) Options {
+func oneNode(t *testing.T, dir string) server.Options {
 	t.Helper()
-	h := &harness{t: t, dir: dir, n: 1}
-	cfg := h.config(0)
+	cfg := clustertest.NodeConfig(dir, 1, 0)
 	cfg.Cluster.Socket = filepath.Join(dir, "sock")
-	return Options{Config: cfg, Transport: transport.NewMemNetwork().Transport(0)}
+	log, lv := clustertest.Logger(t)
+	return server.Options{Config: cfg, Transport: transport.NewMemNetwork().Transport(0), Logger: log, Level: lv}
 }
 
 // TestFailedNewAndStartReleaseWhatTheyOpened: a New that fails after Raft
@@ -34,7 +36,7 @@ func TestFailedNewAndStartReleaseWhatTheyOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Config.Database.VolatileDir = filepath.Join(blocker, "v")
-	if _, err := New(opts); err == nil {
+	if _, err := server.New(opts); err == nil {
 		t.Fatal("New with a volatile directory under a file succeeded")
 	}
 
@@ -46,7 +48,7 @@ func TestFailedNewAndStartReleaseWhatTheyOpened(t *testing.T) {
 	}
 	defer busy.Close()
 	start := time.Now()
-	n, err := New(opts)
+	n, err := server.New(opts)
 	if err != nil {
 		t.Fatalf("New after a failed New: %v (Raft's store still held?)", err)
 	}
@@ -60,7 +62,7 @@ func TestFailedNewAndStartReleaseWhatTheyOpened(t *testing.T) {
 	}
 
 	opts = oneNode(t, dir)
-	n, err = New(opts)
+	n, err = server.New(opts)
 	if err != nil {
 		t.Fatalf("New after a failed Start: %v", err)
 	}

@@ -1,10 +1,11 @@
-package server
+package server_test
 
 import (
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -13,8 +14,8 @@ import (
 // connection with TCP_CLIENT; GET_TCP_TICKLE_LIST lists them per public
 // address until the client that registered them goes away.
 func TestTCPClientRegistrationsVanishWithTheirClient(t *testing.T) {
-	h := newHarness(t, 1)
-	h.waitFlags(all(1), okMap(0))
+	h := clustertest.Start(t, 1)
+	clustertest.WaitAgreed(t, h, clustertest.Want{})
 	ctx := tctx(t)
 	public := netip.MustParseAddr("192.0.2.10")
 	conn := func(src string) protocol.Connection {
@@ -23,7 +24,7 @@ func TestTCPClientRegistrationsVanishWithTheirClient(t *testing.T) {
 			Dst: protocol.SockAddrFrom(netip.AddrPortFrom(public, 445)),
 		}
 	}
-	smbd := h.client(0)
+	smbd := h.Client(0)
 	for _, src := range []string{"198.51.100.7:40001", "198.51.100.3:40002"} {
 		c := conn(src)
 		if r, err := smbd.Control(ctx, protocol.CurrentNode, protocol.ControlTCPClient, 0, 0, c.Marshal()); err != nil || r.Status != 0 {
@@ -32,7 +33,7 @@ func TestTCPClientRegistrationsVanishWithTheirClient(t *testing.T) {
 	}
 	list := func() []protocol.Connection {
 		sa := protocol.SockAddrFrom(netip.AddrPortFrom(public, 0))
-		r, err := h.client(0).Control(ctx, protocol.CurrentNode, protocol.ControlGetTCPTickleList, 0, 0, sa.AppendTo(nil))
+		r, err := h.Client(0).Control(ctx, protocol.CurrentNode, protocol.ControlGetTCPTickleList, 0, 0, sa.AppendTo(nil))
 		if err != nil || r.Status != 0 {
 			t.Fatalf("GET_TCP_TICKLE_LIST: %+v %v", r, err)
 		}
@@ -47,7 +48,7 @@ func TestTCPClientRegistrationsVanishWithTheirClient(t *testing.T) {
 		t.Fatalf("tickle list %+v", got)
 	}
 	smbd.Close()
-	testutil.WaitFor(t, 5*time.Second, "registrations dropped with their client", func() error {
+	clustertest.WaitFor(t, 5*time.Second, "registrations dropped with their client", func() error {
 		if n := len(list()); n != 0 {
 			return testutil.Errorf("%d connections still listed", n)
 		}

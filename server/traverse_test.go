@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rctdb/rctdb/internal/testutil"
+	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/server"
 )
 
 // TestTraverseStreamsAtClientPace: a client that stops reading in the
@@ -18,13 +19,13 @@ import (
 // every record arrives.
 func TestTraverseStreamsAtClientPace(t *testing.T) {
 	const limit = 128 << 10
-	h := newHarnessWith(t, 3, func(o *Options) { o.ClientQueueLimit = limit })
-	h.waitFlags(all(3), okMap(0, 1, 2))
+	h := clustertest.Start(t, 3, clustertest.WithOptions(func(o *server.Options) { o.ClientQueueLimit = limit }))
+	clustertest.WaitAgreed(t, h, clustertest.Want{})
 	ctx := tctx(t)
 	const name, n, size = "pace.tdb", 2000, 600 // 1.2 MB
 	// Attached by control: a client's Attach would open the file in this
 	// process, where the daemon already has it open.
-	if r, err := h.client(0).Control(ctx, protocol.CurrentNode, protocol.ControlDBAttachPersistent, 0, 0, append([]byte(name), 0)); err != nil || r.Status != 0 {
+	if r, err := h.Client(0).Control(ctx, protocol.CurrentNode, protocol.ControlDBAttachPersistent, 0, 0, append([]byte(name), 0)); err != nil || r.Status != 0 {
 		t.Fatalf("attach: %v %+v", err, r)
 	}
 	dbid := protocol.DBID(name)
@@ -36,14 +37,14 @@ func TestTraverseStreamsAtClientPace(t *testing.T) {
 				Key: []byte(fmt.Sprintf("rec-%05d", j)), Data: append(h.AppendTo(nil), bytes.Repeat([]byte{1}, size)...),
 			})
 		}
-		r, err := h.client(0).Control(ctx, protocol.CurrentNode, protocol.ControlUpdateRecord, 0, 0, rb.Marshal())
+		r, err := h.Client(0).Control(ctx, protocol.CurrentNode, protocol.ControlUpdateRecord, 0, 0, rb.Marshal())
 		if err != nil || r.Status != 0 {
 			t.Fatalf("update record: %v %+v", err, r)
 		}
 	}
 
 	// A raw client: register a srvid, start the traverse, read nothing.
-	conn, err := net.Dial("unix", h.socket(1))
+	conn, err := net.Dial("unix", h.Socket(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +59,8 @@ func TestTraverseStreamsAtClientPace(t *testing.T) {
 	send(protocol.ControlRegisterSrvID, srvid, nil)
 	start := protocol.TraverseStartExt{DBID: dbid, ReqID: 7, SrvID: srvid}
 	send(protocol.ControlTraverseStartExt, 0, start.Marshal())
-	pauses := h.sets[1].GetOrCreateCounter("ctdb_traverse_pauses_total")
-	testutil.WaitFor(t, 10*time.Second, "the walk to pause for the client", func() error {
+	pauses := h.Metrics(1).GetOrCreateCounter("ctdb_traverse_pauses_total")
+	clustertest.WaitFor(t, 10*time.Second, "the walk to pause for the client", func() error {
 		if pauses.Get() == 0 {
 			return errors.New("no pause yet")
 		}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/rctdb/rctdb/protocol"
 )
 
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv("TDB_TEST_HELPER"); spec != "" {
 		os.Exit(lockHelper(spec))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // no goroutine may outlive the tests
 }
 
 func lockHelper(spec string) int {

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rctdb/rctdb/internal/clustertest"
 )
 
 // The bounds asserted here are loose on purpose: CI machines are noisy. The
@@ -13,10 +15,7 @@ import (
 
 func TestKillLeader(t *testing.T) {
 	c := cluster(t, 3)
-	leader, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leader := clustertest.WaitAgreed(t, c, clustertest.Want{}).Leader
 	start := time.Now()
 	if err := c.Kill(leader); err != nil {
 		t.Fatal(err)
@@ -44,10 +43,7 @@ func TestKillLeader(t *testing.T) {
 
 func TestKillNonLeader(t *testing.T) {
 	c := cluster(t, 3)
-	leader, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leader := clustertest.WaitAgreed(t, c, clustertest.Want{}).Leader
 	victim := (leader + 1) % 3
 	start := time.Now()
 	if err := c.Kill(victim); err != nil {
@@ -82,10 +78,7 @@ func TestKillNonLeader(t *testing.T) {
 func TestSigstop(t *testing.T) {
 	c := cluster(t, 3)
 	for _, role := range []string{"non-leader", "leader"} {
-		leader, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0})
-		if err != nil {
-			t.Fatal(err)
-		}
+		leader := clustertest.WaitAgreed(t, c, clustertest.Want{}).Leader
 		victim := leader
 		if role == "non-leader" {
 			victim = (leader + 1) % 3

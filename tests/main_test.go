@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rctdb/rctdb/client"
+	"go.uber.org/goleak"
+
+	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
+	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/protocol"
 )
 
@@ -39,6 +42,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if err := goleak.Find(); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, "goroutines outlived the tests:", err)
+		code = 1
+	}
 	os.Exit(code)
 }
 
@@ -147,86 +154,30 @@ func mustTool(t *testing.T, c *localcluster.Cluster, pnn uint32, args ...string)
 	return out
 }
 
-// view is one node's answer: its node map, leader and generation.
-type view struct {
-	flags  []uint32
-	leader uint32
-	gen    uint32
+// observe asks node pnn for its view.
+func observe(c *localcluster.Cluster, pnn uint32) (clustertest.View, error) {
+	return clustertest.Observe(context.Background(), c, pnn)
 }
 
-// observe asks node pnn for its view through our client.
-func observe(c *localcluster.Cluster, pnn uint32) (view, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	cl, err := client.Connect(ctx, c.Nodes[pnn].Socket)
-	if err != nil {
-		return view{}, err
-	}
-	defer cl.Close()
-	nm, err := cl.GetNodeMap(ctx, protocol.CurrentNode)
-	if err != nil {
-		return view{}, err
-	}
-	vm, err := cl.GetVNNMap(ctx, protocol.CurrentNode)
-	if err != nil {
-		return view{}, err
-	}
-	l, err := cl.WaitLeader(ctx)
-	if err != nil {
-		return view{}, err
-	}
-	v := view{leader: l, gen: vm.Generation}
-	for _, n := range nm.Nodes {
-		v.flags = append(v.flags, n.Flags)
-	}
-	return v, nil
-}
-
-// waitUntil polls cond every 10ms; it returns how long it took, or fails
-// the test after timeout.
+// waitUntil polls cond until it holds; it returns how long it took, or
+// fails the test after timeout.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
-	return waitSince(t, time.Now(), timeout, what, cond)
+	return testutil.WaitFor(t, timeout, what, cond)
 }
 
 // waitSince is waitUntil measuring from start.
 func waitSince(t *testing.T, start time.Time, timeout time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
-	var err error
-	for time.Since(start) < timeout {
-		if err = cond(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
-	return 0
+	return testutil.WaitSince(t, start, timeout, what, cond)
 }
 
-// agreed checks that every observer sees want (pnn -> flags) and one
-// leader, not in exclude; it returns that leader.
+// agreed checks once that the observers agree (clustertest.Agreed: one
+// leader, one generation, out of recovery, RUNNING) and show want; it
+// returns the leader. Use it inside a wait.
 func agreed(c *localcluster.Cluster, observers []uint32, want map[uint32]uint32) (uint32, error) {
-	leader := protocol.UnknownPNN
-	for _, o := range observers {
-		v, err := observe(c, o)
-		if err != nil {
-			return 0, fmt.Errorf("node %d: %w", o, err)
-		}
-		for p, f := range want {
-			if int(p) >= len(v.flags) || v.flags[p] != f {
-				return 0, fmt.Errorf("node %d sees node %d as %s, want %s", o, p,
-					protocol.NodeFlagsString(v.flags[p]), protocol.NodeFlagsString(f))
-			}
-		}
-		if v.leader == protocol.UnknownPNN {
-			return 0, fmt.Errorf("node %d knows no leader", o)
-		}
-		if leader != protocol.UnknownPNN && leader != v.leader {
-			return 0, fmt.Errorf("leaders differ: %d and %d", leader, v.leader)
-		}
-		leader = v.leader
-	}
-	return leader, nil
+	v, err := clustertest.Agreed(context.Background(), c, clustertest.Want{Observers: observers, Flags: want})
+	return v.Leader, err
 }
 
 func others(n int, not ...uint32) []uint32 {

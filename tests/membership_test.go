@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -63,7 +64,7 @@ func vnnSize(c *localcluster.Cluster, pnn uint32) (int, error) {
 		return 0, err
 	}
 	ok := 0
-	for _, f := range v.flags {
+	for _, f := range v.Flags {
 		if f&protocol.NodeFlagsInactive == 0 {
 			ok++
 		}
@@ -236,9 +237,7 @@ func TestAddAndRemoveNodeUnderLoad(t *testing.T) {
 		t.Fatalf("the load ended before the node was removed (%v early)", removed.Sub(o.end))
 	}
 	total := checkCounters(t, c, db, keys, o.res)
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0, 3: protocol.NodeFlagDeleted | protocol.NodeFlagDisconnected}); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{Observers: others(3), Flags: map[uint32]uint32{0: 0, 1: 0, 2: 0, 3: protocol.NodeFlagDeleted | protocol.NodeFlagDisconnected}})
 	for _, p := range others(3) {
 		if n, err := vnnSize(c, p); err != nil || n != 3 {
 			t.Fatalf("node %d: %d active nodes, %v", p, n, err)

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 )
 
@@ -39,36 +41,40 @@ func scrape(t *testing.T, c *localcluster.Cluster, pnn uint32, port int) map[str
 func TestMetrics(t *testing.T) {
 	const port = 19379
 	c := clusterWith(t, localcluster.Options{N: 3, MetricsPort: port})
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
 	mustTool(t, c, 0, "-n", "2", "stop")
-	leaders := 0.0
-	for p := uint32(0); p < 3; p++ {
-		m := scrape(t, c, p, port)
-		for _, name := range []string{
-			"ctdb_raft_is_leader", "ctdb_raft_term", "ctdb_raft_applied_index",
-			"ctdb_transport_peers_connected", "ctdb_transport_packets_sent_total",
-			"ctdb_socket_clients", "ctdb_socket_connections_total", "ctdb_election_inactive",
-			`ctdb_flags_nodes{flag="stopped"}`, `ctdb_flags_nodes{flag="banned"}`,
-		} {
-			if _, ok := m[name]; !ok {
-				t.Errorf("node %d: no %s", p, name)
+	// Every node applies the stop, and a stopped leader hands leadership
+	// away: wait until every node's metrics show the outcome.
+	clustertest.WaitFor(t, 15*time.Second, "every node's metrics to show the stopped node", func() error {
+		leaders := 0.0
+		for p := uint32(0); p < 3; p++ {
+			m := scrape(t, c, p, port)
+			for _, name := range []string{
+				"ctdb_raft_is_leader", "ctdb_raft_term", "ctdb_raft_applied_index",
+				"ctdb_transport_peers_connected", "ctdb_transport_packets_sent_total",
+				"ctdb_socket_clients", "ctdb_socket_connections_total", "ctdb_election_inactive",
+				`ctdb_flags_nodes{flag="stopped"}`, `ctdb_flags_nodes{flag="banned"}`,
+			} {
+				if _, ok := m[name]; !ok {
+					t.Fatalf("node %d: no %s", p, name)
+				}
+			}
+			leaders += m["ctdb_raft_is_leader"]
+			for name, want := range map[string]float64{
+				"ctdb_transport_peers_connected":   2,
+				"ctdb_election_inactive":           0,
+				`ctdb_flags_nodes{flag="stopped"}`: 1,
+				`ctdb_flags_nodes{flag="banned"}`:  0,
+			} {
+				if m[name] != want {
+					return fmt.Errorf("node %d: %s = %v, want %v", p, name, m[name], want)
+				}
 			}
 		}
-		leaders += m["ctdb_raft_is_leader"]
-		check := func(name string, want float64) {
-			if m[name] != want {
-				t.Errorf("node %d: %s = %v, want %v", p, name, m[name], want)
-			}
+		if leaders != 1 {
+			return fmt.Errorf("%v nodes report being the leader", leaders)
 		}
-		check("ctdb_transport_peers_connected", 2)
-		check("ctdb_election_inactive", 0)
-		check(`ctdb_flags_nodes{flag="stopped"}`, 1)
-		check(`ctdb_flags_nodes{flag="banned"}`, 0)
-	}
-	if leaders != 1 {
-		t.Errorf("%v nodes report being the leader", leaders)
-	}
+		return nil
+	})
 	mustTool(t, c, 2, "continue")
 }

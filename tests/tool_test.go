@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/client"
+	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -54,16 +55,10 @@ func expectedStatus(c *localcluster.Cluster, self uint32, flags []string, gen ui
 
 func TestRealToolReadCommands(t *testing.T) {
 	c := cluster(t, 3)
-	leader, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := observe(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := clustertest.WaitAgreed(t, c, clustertest.Want{})
+	leader := v.Leader
 	ok := []string{"OK", "OK", "OK"}
-	if got, want := mustTool(t, c, 1, "status"), expectedStatus(c, 1, ok, v.gen, []uint32{0, 1, 2}, leader); got != want {
+	if got, want := mustTool(t, c, 1, "status"), expectedStatus(c, 1, ok, v.Generation, []uint32{0, 1, 2}, leader); got != want {
 		t.Errorf("status:\n%s\nwant:\n%s", got, want)
 	}
 	wantX := "|Node|IP|Disconnected|Unknown|Banned|Disabled|Unhealthy|Stopped|Inactive|PartiallyOnline|ThisNode|\n"
@@ -153,9 +148,7 @@ func checkStatisticsLayout(t *testing.T, got string) {
 
 func TestRealToolFlagCommands(t *testing.T) {
 	c := cluster(t, 3)
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
 	cases := []struct {
 		set, clear string
 		flags      uint32
@@ -167,17 +160,13 @@ func TestRealToolFlagCommands(t *testing.T) {
 	for _, tc := range cases {
 		mustTool(t, c, 2, "-n", "1", tc.set)
 		// Answered only once committed and applied on every node.
-		if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: tc.flags, 2: 0}); err != nil {
-			t.Fatalf("right after %s: %v", tc.set, err)
-		}
+		clustertest.WaitAgreed(t, c, clustertest.Want{Observers: others(3), Flags: map[uint32]uint32{0: 0, 1: tc.flags, 2: 0}})
 		// nodestatus exits with the node's flags, as ctdb 4.17 does.
 		if got, _, rc := tool(t, c, 0, "nodestatus", "1"); !strings.Contains(got, tc.shown) || rc != int(tc.flags) {
 			t.Errorf("nodestatus after %s: rc=%d %q", tc.set, rc, got)
 		}
 		mustTool(t, c, 1, tc.clear)
-		if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-			t.Fatalf("right after %s: %v", tc.clear, err)
-		}
+		clustertest.WaitAgreed(t, c, clustertest.Want{})
 	}
 }
 
@@ -185,15 +174,11 @@ func TestRealToolFlagCommands(t *testing.T) {
 // once, and the ban lifts itself after 5 s.
 func TestBan(t *testing.T) {
 	c := cluster(t, 3)
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
 	start := time.Now()
 	mustTool(t, c, 2, "-n", "1", "ban", "5")
 	returned := time.Since(start)
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: protocol.NodeFlagBanned, 2: 0}); err != nil {
-		t.Fatalf("right after ban returned: %v", err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{Observers: others(3), Flags: map[uint32]uint32{0: 0, 1: protocol.NodeFlagBanned, 2: 0}})
 	status := mustTool(t, c, 0, "status")
 	if !strings.Contains(status, "pnn:1 "+fmt.Sprintf("%-16s", c.Nodes[1].Addr)+" BANNED|INACTIVE\n") || !strings.Contains(status, "Size:2\n") {
 		t.Errorf("status with node 1 banned:\n%s", status)
@@ -213,18 +198,14 @@ func TestBan(t *testing.T) {
 	// Unban ends a ban early.
 	mustTool(t, c, 0, "-n", "2", "ban", "100")
 	mustTool(t, c, 0, "-n", "2", "unban")
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-		t.Fatalf("after unban: %v", err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
 }
 
 // TestBanSurvivesWholeClusterRestart: a 300 s ban is in the Raft log, so
 // stopping and starting every node does not lift it.
 func TestBanSurvivesWholeClusterRestart(t *testing.T) {
 	c := cluster(t, 3)
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
 	mustTool(t, c, 0, "-n", "1", "ban", "300")
 	if err := c.Down(context.Background()); err != nil {
 		t.Fatal(err)
@@ -248,7 +229,5 @@ func TestBanSurvivesWholeClusterRestart(t *testing.T) {
 		t.Fatalf("ban state after restart: %+v %v", bs, err)
 	}
 	mustTool(t, c, 1, "unban")
-	if _, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: 0, 2: 0}); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/rctdb/rctdb/protocol"
 )
 
@@ -19,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	displayZone = func() *time.Location { return time.UTC }
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m) // no goroutine may outlive the tests
 }
 
 func readTestdata(name string) ([]byte, error) {

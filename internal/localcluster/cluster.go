@@ -456,6 +456,12 @@ func (c *Cluster) observe(ctx context.Context, pnn uint32, normal bool, check fu
 	return check(nm)
 }
 
+// Size is the number of nodes.
+func (c *Cluster) Size() int { return len(c.Nodes) }
+
+// Socket is node pnn's client socket.
+func (c *Cluster) Socket(pnn uint32) string { return c.Nodes[pnn].Socket }
+
 // Signal sends sig to node pnn's process.
 func (c *Cluster) Signal(pnn uint32, sig syscall.Signal) error {
 	if int(pnn) >= len(c.Nodes) {

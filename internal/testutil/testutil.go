@@ -35,17 +35,23 @@ func LoopbackRange(t testing.TB, n int, port int) []netip.Addr {
 	return nil
 }
 
-// WaitFor polls cond every 10ms until it returns nil or the deadline passes;
-// then it fails the test with the last error.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
+// WaitFor polls cond every 10ms until it returns nil, and returns how long
+// that took; when the deadline passes it fails the test with cond's last
+// error.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	return WaitSince(t, time.Now(), timeout, what, cond)
+}
+
+// WaitSince is WaitFor with the time measured from start.
+func WaitSince(t testing.TB, start time.Time, timeout time.Duration, what string, cond func() error) time.Duration {
+	t.Helper()
 	var err error
 	for {
 		if err = cond(); err == nil {
-			return
+			return time.Since(start)
 		}
-		if time.Now().After(deadline) {
+		if time.Since(start) > timeout {
 			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
 		}
 		time.Sleep(10 * time.Millisecond)
