@@ -351,15 +351,20 @@ func (r *recoveryRun) settle(ctx context.Context) error {
 	return nil
 }
 
-// kill checks that the leader has not moved, waits until the survivors
+// kill checks that the victim still has the role the run measures (the
+// leader with KillLeader, else not the leader; a leadership move among the
+// survivors on a busy machine changes nothing), waits until the survivors
 // agree on a generation out of recovery, then kills the victim's daemon
 // (its pid from GET_PID) with SIGKILL.
 func (r *recoveryRun) kill(ctx context.Context) (time.Time, error) {
-	if l, err := r.leader(ctx, r.survivors[0]); err != nil {
+	l, err := r.leader(ctx, r.survivors[0])
+	if err != nil {
 		return time.Time{}, err
-	} else if l != r.o.Leader {
+	}
+	if (l == r.o.Victim) != r.p.KillLeader {
 		return time.Time{}, fmt.Errorf("recovery: the leader moved from node %d to node %d before the kill", r.o.Leader, l)
 	}
+	r.o.Leader = l
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {

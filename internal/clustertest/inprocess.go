@@ -150,6 +150,9 @@ func (c *InProcess) StopNode(pnn uint32) {
 // Size is the number of nodes.
 func (c *InProcess) Size() int { return c.n }
 
+// Config is node pnn's configuration (before any WithOptions change).
+func (c *InProcess) Config(pnn uint32) *config.Config { return NodeConfig(c.dir, c.n, pnn) }
+
 // Socket is node pnn's client socket.
 func (c *InProcess) Socket(pnn uint32) string { return filepath.Join(c.dir, fmt.Sprint(pnn), "s") }
 
