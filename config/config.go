@@ -22,6 +22,7 @@ type Config struct {
 	Raft     Raft
 	Metrics  Metrics
 	Legacy   Legacy
+	Failover Failover
 
 	// Nodes is the content of Cluster.NodesFile, filled by Load.
 	Nodes []Node
@@ -99,6 +100,28 @@ type Metrics struct {
 	// Address is the host:port to serve metrics on; empty disables them.
 	Address string
 }
+
+// Failover is CTDB's [failover] section and rctdb's [public addresses]
+// section: how this node serves public addresses.
+type Failover struct {
+	// Disabled ([failover] disabled) leaves addresses alone: the node
+	// moves none, and answers the public address controls as ctdbd does
+	// with failover disabled.
+	Disabled bool
+	// AddressesFile ([public addresses] file) is the public_addresses
+	// file; by default the one beside this configuration file, which is
+	// $CTDB_BASE/public_addresses in CTDB's layout.
+	AddressesFile string
+	// Lease ([public addresses] lease) is how long an address stays on an
+	// interface without the leader's renewed consent: the kernel removes
+	// it by itself when the lease runs out, even if this daemon is frozen
+	// or cut off, so an address is never served by two nodes. 0 makes
+	// addresses permanent, as ctdbd does.
+	Lease time.Duration
+}
+
+// DefaultAddressesFile is the public addresses file of CTDB's layout.
+const DefaultAddressesFile = "/etc/ctdb/public_addresses"
 
 // Legacy is the [legacy] section.
 type Legacy struct {
@@ -179,6 +202,10 @@ func Default() Config {
 		Raft: defaultRaft,
 		Legacy: Legacy{
 			LMasterCapability: true,
+		},
+		Failover: Failover{
+			AddressesFile: DefaultAddressesFile,
+			Lease:         5 * time.Second,
 		},
 	}
 }

@@ -22,9 +22,11 @@ const (
 	secLegacy   = "legacy"
 	secEvent    = "event"
 	secFailover = "failover"
+	secPublic   = "public addresses"
 
 	keyNodeAddress        = "node address"
 	keyNodesFile          = "nodes file"
+	keyAddressesFile      = "file"
 	keyKeepalive          = "keepalive interval"
 	keyDeadPeer           = "dead peer timeout"
 	keyHeartbeatTimeout   = "heartbeat timeout"
@@ -35,7 +37,7 @@ const (
 // sections is in file order; WriteTo follows it.
 var sections = []string{
 	secLogging, secCluster, secDatabase, secRaft, secMetrics, secLegacy,
-	secEvent, secFailover,
+	secEvent, secFailover, secPublic,
 }
 
 // key describes one option: how to read it, check it and write it back.
@@ -194,9 +196,13 @@ var keys = []key{
 
 	ignoredKey(secEvent, "debug script", nil, ""),
 
-	// CTDB 4.17 has [failover] disabled; rctdb does not move public
-	// addresses, so there is nothing to disable.
-	ignoredKey(secFailover, "disabled", checkBool, ""),
+	boolKey(secFailover, "disabled", func(c *Config) *bool { return &c.Failover.Disabled }),
+	func() key {
+		k := strKey(secPublic, keyAddressesFile, func(c *Config) *string { return &c.Failover.AddressesFile }, nil)
+		k.always = true
+		return k
+	}(),
+	durKey(secPublic, "lease", func(c *Config) *time.Duration { return &c.Failover.Lease }, 0, 0),
 }
 
 var crossRules = []crossRule{

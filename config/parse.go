@@ -35,6 +35,12 @@ func Load(path string) (*Config, error) {
 		c.Cluster.NodesFile = filepath.Join(dir, c.Cluster.NodesFile)
 	}
 
+	if _, set := lines[lineKey(secPublic, keyAddressesFile)]; !set {
+		c.Failover.AddressesFile = filepath.Join(dir, "public_addresses")
+	} else if !filepath.IsAbs(c.Failover.AddressesFile) {
+		c.Failover.AddressesFile = filepath.Join(dir, c.Failover.AddressesFile)
+	}
+
 	nodes, err := loadNodes(c.Cluster.NodesFile)
 	if err != nil {
 		var e *Error
