@@ -199,6 +199,7 @@ func (h *Host) SetAddress(iface string, addr netip.Prefix, lease time.Duration) 
 		if err := h.handle.AddrDel(link, &netlink.Addr{IPNet: ipNet(present.Prefix)}); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 			return fmt.Errorf("set address %s on %s: delete %s: %w", p, iface, present.Prefix, err)
 		}
+		present = nil
 	}
 	na := &netlink.Addr{IPNet: ipNet(p), ValidLft: int(lft), PreferedLft: int(lft)}
 	if p.Addr().Is4() {

@@ -114,7 +114,6 @@ func TestRefreshKeepsConnectionAndUpdatesLifetime(t *testing.T) {
 	r := netnstest.New(t, 1)
 	h := newHost(t, r, 0)
 	iface := r.Iface()
-	marker := r.PublicAddr(150)
 	for i, p := range []netip.Prefix{r.PublicAddr(0), r.PublicAddr6(0)} {
 		t.Run(family(p), func(t *testing.T) {
 			if err := h.SetAddress(iface, p, 30*time.Second); err != nil {
@@ -128,8 +127,12 @@ func TestRefreshKeepsConnectionAndUpdatesLifetime(t *testing.T) {
 			c := dial(t, r, ap)
 
 			mon := monitorAddrs(t, r, 0)
-			ipOut(t, r, 0, "addr", "add", marker.String(), "dev", iface)
-			mon.until(t, marker.Addr().String()+"/")
+			var candidates []netip.Prefix
+			for j := range 20 {
+				candidates = append(candidates, r.PublicAddr(100+20*i+j))
+			}
+			markers := mon.ready(t, r, 0, candidates)
+			marker := markers[len(markers)-1]
 			for _, lease := range []time.Duration{300 * time.Second, 0} {
 				if err := h.SetAddress(iface, p, lease); err != nil {
 					t.Fatal(err)
@@ -138,6 +141,9 @@ func TestRefreshKeepsConnectionAndUpdatesLifetime(t *testing.T) {
 			}
 			ipOut(t, r, 0, "addr", "del", marker.String(), "dev", iface)
 			lines := mon.until(t, "Deleted", marker.Addr().String()+"/")
+			for _, mk := range markers[:len(markers)-1] {
+				ipOut(t, r, 0, "addr", "del", mk.String(), "dev", iface)
+			}
 			updates := 0
 			for _, l := range lines {
 				if strings.Contains(l, p.String()) {
@@ -346,6 +352,7 @@ func TestLinksReportExistenceAndState(t *testing.T) {
 	} else {
 		t.Logf("peer down: oper state %q", e.OperState)
 	}
+	restored := time.Now()
 	r.RestoreLink(0)
 	testutil.WaitFor(t, 5*time.Second, "link up after restore", func() error {
 		if e := links()[iface]; !e.Up {
@@ -353,6 +360,7 @@ func TestLinksReportExistenceAndState(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("up again %v after the peer came back", time.Since(restored).Round(time.Millisecond))
 	ipOut(t, r, 0, "link", "set", iface, "down")
 	if e := links()[iface]; e.Up {
 		t.Errorf("after ip link set down: %+v", e)

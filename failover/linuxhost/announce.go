@@ -24,9 +24,9 @@ const (
 )
 
 var (
-	broadcastMAC     = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	allNodesMAC      = net.HardwareAddr{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}
-	allNodesMulticat = netip.MustParseAddr("ff02::1")
+	broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	allNodesMAC  = net.HardwareAddr{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}
+	allNodesAddr = netip.MustParseAddr("ff02::1")
 )
 
 // Announce sends one round of announcements for addr on iface, as CTDB 4.17
@@ -136,7 +136,7 @@ func naFrame(ip netip.Addr, mac net.HardwareAddr) []byte {
 	binary.BigEndian.PutUint16(ip6[4:6], icmpLen)
 	ip6[6] = unix.IPPROTO_ICMPV6
 	ip6[7] = 255
-	src, dst := ip.As16(), allNodesMulticat.As16()
+	src, dst := ip.As16(), allNodesAddr.As16()
 	copy(ip6[8:24], src[:])
 	copy(ip6[24:40], dst[:])
 	icmp := f[54:86]
@@ -146,7 +146,7 @@ func naFrame(ip netip.Addr, mac net.HardwareAddr) []byte {
 	icmp[24] = 2             // option: target link-layer address
 	icmp[25] = 1             // option length in units of 8 bytes
 	copy(icmp[26:32], mac)
-	binary.BigEndian.PutUint16(icmp[2:4], transportChecksum(ip, allNodesMulticat, unix.IPPROTO_ICMPV6, icmp))
+	binary.BigEndian.PutUint16(icmp[2:4], transportChecksum(ip, allNodesAddr, unix.IPPROTO_ICMPV6, icmp))
 	return f
 }
 

@@ -310,6 +310,33 @@ func monitorAddrs(t *testing.T, r *netnstest.Rig, k int) *addrMonitor {
 	return m
 }
 
+// ready adds marker addresses to iface in node k until the monitor shows
+// one: `ip monitor` prints nothing when it has subscribed, and events before
+// that are lost. It returns the markers added (the caller deletes them).
+func (m *addrMonitor) ready(t *testing.T, r *netnstest.Rig, k int, markers []netip.Prefix) []netip.Prefix {
+	t.Helper()
+	for i, mk := range markers {
+		ipOut(t, r, k, "addr", "add", mk.String(), "dev", r.Iface())
+		timeout := time.After(200 * time.Millisecond)
+		for {
+			select {
+			case l, ok := <-m.lines:
+				if !ok {
+					t.Fatal("ip monitor ended")
+				}
+				if strings.Contains(l, mk.Addr().String()+"/") {
+					return markers[:i+1]
+				}
+				continue
+			case <-timeout:
+			}
+			break
+		}
+	}
+	t.Fatalf("ip monitor showed none of %v", markers)
+	return nil
+}
+
 // until returns the lines seen before the first one containing all of
 // markers.
 func (m *addrMonitor) until(t *testing.T, markers ...string) []string {

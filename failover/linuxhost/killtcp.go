@@ -50,27 +50,13 @@ func (h *Host) KillConnections(addr netip.Addr) (killed, total int, err error) {
 	if len(conns) == 0 {
 		return 0, 0, nil
 	}
-	useTickles := h.killByTickle
-	var remaining []tcpConn
-	for i, c := range conns {
-		if useTickles {
-			remaining = conns[i:]
-			break
-		}
-		err := d.destroy(c)
-		switch {
-		case err == nil, errors.Is(err, unix.ENOENT):
-			// ENOENT: it closed on its own meanwhile.
-			killed++
-		case errors.Is(err, unix.EOPNOTSUPP):
-			h.log.Info("kernel cannot destroy sockets; killing connections with tickles", "addr", addr)
-			useTickles = true
-			remaining = conns[i:]
-		default:
-			return killed, len(conns), fmt.Errorf("kill connections of %s: destroy %s -> %s: %w", addr, c.local, c.remote, err)
-		}
-		if useTickles {
-			break
+	remaining := conns
+	if !h.killByTickle {
+		var n int
+		n, remaining, err = h.destroyAll(d, conns)
+		killed += n
+		if err != nil {
+			return killed, len(conns), fmt.Errorf("kill connections of %s: %w", addr, err)
 		}
 	}
 	if len(remaining) > 0 {
@@ -82,6 +68,25 @@ func (h *Host) KillConnections(addr netip.Addr) (killed, total int, err error) {
 	}
 	h.log.Info("killed TCP connections to released address", "addr", addr, "killed", killed, "total", len(conns))
 	return killed, len(conns), nil
+}
+
+// destroyAll destroys conns with SOCK_DESTROY. If the kernel cannot (no
+// CONFIG_INET_DIAG_DESTROY), it returns the connections left to kill.
+func (h *Host) destroyAll(d *diagSocket, conns []tcpConn) (killed int, rest []tcpConn, err error) {
+	for i, c := range conns {
+		err := d.destroy(c)
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+			// ENOENT: it closed on its own meanwhile.
+			killed++
+		case errors.Is(err, unix.EOPNOTSUPP):
+			h.log.Info("kernel cannot destroy sockets; killing connections with tickles", "where", h.where())
+			return killed, conns[i:], nil
+		default:
+			return killed, nil, fmt.Errorf("destroy %s -> %s: %w", c.local, c.remote, err)
+		}
+	}
+	return killed, nil, nil
 }
 
 // halfKill is one side of a connection to reset: a tickle from peer to

@@ -32,6 +32,7 @@ type segment struct {
 // the node that took over src's address, that answer reaches a node without
 // a socket for the connection, which resets it, so the client reconnects at
 // once instead of after its retransmission timeout. Needs CAP_NET_RAW.
+// `ctdb tickle A B` sends from B to A: SendTickleACK(B, A).
 func SendTickleACK(src, dst netip.AddrPort) error {
 	s, err := checkPair(src, dst)
 	if err != nil {
