@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -86,8 +87,15 @@ func New(t testing.TB, n int, opts ...Option) *Rig {
 	} else if len(removed) > 0 {
 		t.Logf("netnstest: removed stale rigs %v", removed)
 	}
-	r := &Rig{t: t, id: newID(), n: n, iface: cfg.iface}
-	if err := writeState(r.id); err != nil {
+	r := &Rig{t: t, n: n, iface: cfg.iface}
+	var err error
+	for range 5 {
+		r.id = newID()
+		if err = writeState(r.id); !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("netnstest: %v", err)
 	}
 	t.Cleanup(r.destroy)

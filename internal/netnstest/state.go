@@ -42,7 +42,16 @@ func writeState(id string) error {
 		return fmt.Errorf("create %s: %w", stateDir, err)
 	}
 	b, _ := json.Marshal(state{Pid: os.Getpid(), Start: start})
-	if err := os.WriteFile(statePath(id), b, 0o644); err != nil {
+	// O_EXCL: an id another rig already uses is refused, not shared.
+	f, err := os.OpenFile(statePath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create rig state: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write rig state: %w", err)
 	}
 	return nil
