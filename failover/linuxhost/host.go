@@ -93,7 +93,8 @@ func New(opts Options) (*Host, error) {
 }
 
 // Close stops the change monitor (closing the Changes channel) and releases
-// the namespace. Addresses stay as they are.
+// the namespace. Addresses stay as they are (their leases run on). Other
+// methods must not be called concurrently with or after Close.
 func (h *Host) Close() error {
 	h.closeOnce.Do(func() {
 		h.closeErr = h.mon.close()
