@@ -180,7 +180,9 @@ func (r *Rig) claimSubnets(br *netlink.Bridge) error {
 		return err
 	}
 	defer unlock()
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
 	}
@@ -259,7 +261,7 @@ func (r *Rig) destroy() {
 func removeRig(id string) error {
 	prefix := namePrefix + id + "-"
 	var errs []error
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
@@ -299,6 +301,19 @@ func removeRig(id string) error {
 		return errors.Join(errs...)
 	}
 	return removeState(id)
+}
+
+// retryDump repeats a netlink dump the kernel interrupted because the list
+// changed meanwhile (other rigs come and go at any time).
+func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
+	var err error
+	for range 10 {
+		var out []T
+		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return nil, err
 }
 
 func isNotFound(err error) bool {

@@ -314,25 +314,17 @@ func (r *Rig) Holders(addr netip.Addr) ([]int, error) {
 
 // nodeAddrs returns the set of addresses on any interface of node k.
 func (r *Rig) nodeAddrs(k int) (map[netip.Addr]bool, error) {
-	var err error
-	for range 5 {
-		var all []netlink.Addr
-		all, err = r.handles[k].AddrList(nil, netlink.FAMILY_ALL)
-		if errors.Is(err, netlink.ErrDumpInterrupted) {
-			continue
-		}
-		if err != nil {
-			break
-		}
-		set := make(map[netip.Addr]bool, len(all))
-		for _, a := range all {
-			if ip, ok := netip.AddrFromSlice(a.IP); ok {
-				set[ip.Unmap()] = true
-			}
-		}
-		return set, nil
+	all, err := retryDump(func() ([]netlink.Addr, error) { return r.handles[k].AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of node %d: %w", k, err)
 	}
-	return nil, fmt.Errorf("list addresses of node %d: %w", k, err)
+	set := make(map[netip.Addr]bool, len(all))
+	for _, a := range all {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			set[ip.Unmap()] = true
+		}
+	}
+	return set, nil
 }
 
 func (r *Rig) nodeHas(k int, addr netip.Addr) (bool, error) {

@@ -148,7 +148,7 @@ func CleanupStale() ([]string, error) {
 			ids[id] = true
 		}
 	}
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
