@@ -43,7 +43,7 @@ func pairKey(a, b uint32) [2]uint32 {
 // Transport returns the transport of node self, replacing a closed one of
 // the same pnn (a restarted node).
 func (n *MemNetwork) Transport(self uint32) *Mem {
-	return &Mem{net: n, self: self, events: newEventQueue(), view: make(map[uint32]bool),
+	return &Mem{net: n, self: self, events: newEventQueue(), view: make(map[uint32]bool), downAt: make(map[uint32]time.Time),
 		raftLn: newStreamListener(memAddr(self))}
 }
 
@@ -139,6 +139,7 @@ func (n *MemNetwork) updateLocked() {
 				ma.view[b] = up
 				if !up {
 					ma.inbox(b).drop()
+					ma.downAt[b] = time.Now()
 				}
 				ma.events.push(linkEvent{pnn: b, up: up})
 			}
@@ -146,6 +147,7 @@ func (n *MemNetwork) updateLocked() {
 		for b, up := range ma.view {
 			if _, ok := n.nodes[b]; !ok && up {
 				ma.view[b] = false
+				ma.downAt[b] = time.Now()
 				ma.events.push(linkEvent{pnn: b, up: false})
 			}
 		}
@@ -166,6 +168,7 @@ type Mem struct {
 	// Guarded by net.mu.
 	running bool
 	view    map[uint32]bool
+	downAt  map[uint32]time.Time // when each peer's link last went down
 	inboxes map[uint32]*memInbox
 	formed  func() bool
 

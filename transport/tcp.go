@@ -390,6 +390,9 @@ type link struct {
 	in        net.Conn
 	inID      uint64
 	connected bool
+	// dep and depAt say how and when the link last went down.
+	dep   Departure
+	depAt time.Time
 }
 
 func (l *link) writer() *pktconn.Writer {
@@ -408,6 +411,7 @@ func (l *link) isConnected() bool {
 func (l *link) updateLocked() {
 	if !l.connected && l.out != nil && l.in != nil {
 		l.connected = true
+		l.dep = Present
 		l.t.m.connects.Inc()
 		l.t.log.Info("node connected", "pnn", l.peer.PNN, "addr", l.peer.Addr)
 		l.t.events.push(linkEvent{pnn: l.peer.PNN, up: true})
@@ -418,6 +422,12 @@ func (l *link) updateLocked() {
 // reports the peer disconnected. Both directions restart together, as in
 // ctdbd, so that a half-open pair never lingers.
 func (l *link) reset(id uint64, reason string, count bool) {
+	l.resetFor(id, reason, count, false)
+}
+
+// resetFor is reset; silent says the peer stopped answering (rather than
+// closing its connections), which tells how it left.
+func (l *link) resetFor(id uint64, reason string, count, silent bool) {
 	l.mu.Lock()
 	if id != 0 && id != l.inID && id != l.outID {
 		l.mu.Unlock()
@@ -442,6 +452,9 @@ func (l *link) reset(id uint64, reason string, count bool) {
 	}
 	if wasConnected {
 		l.t.log.Warn("node disconnected", "pnn", l.peer.PNN, "addr", l.peer.Addr, "reason", reason)
+		if l.ctx.Err() == nil {
+			l.classify(silent)
+		}
 		l.t.events.push(linkEvent{pnn: l.peer.PNN, up: false})
 	} else {
 		l.t.log.Debug("link reset", "pnn", l.peer.PNN, "reason", reason)
@@ -575,7 +588,7 @@ func (l *link) tick(uptime uint32) {
 		silent := time.Since(time.Unix(0, l.lastRecv.Load()))
 		if silent > l.t.cfg.DeadPeerTimeout {
 			l.t.m.deadPeers.Inc()
-			l.reset(inID, fmt.Sprintf("no traffic for %v", silent.Round(time.Millisecond)), true)
+			l.resetFor(inID, fmt.Sprintf("no traffic for %v", silent.Round(time.Millisecond)), true, true)
 		}
 	}
 }

@@ -187,6 +187,13 @@ func TestTCPDeadPeerNoticedAtOnceAndReconnects(t *testing.T) {
 	if err := trs[0].Send(1, message(0, 1, 1, "x")); err == nil {
 		t.Error("send to a dead peer succeeded")
 	}
+	// Its port refuses connections: the peer is gone, not silent.
+	testutil.WaitFor(t, 2*time.Second, "node 1 found gone", func() error {
+		if d, _ := trs[0].Departed(1); d != Gone {
+			return fmt.Errorf("departure %s", d)
+		}
+		return nil
+	})
 
 	tr1, rec1 := startTCP(t, tcpConfig(addrs, 1, "c1"))
 	trs[1], recs[1] = tr1, rec1
@@ -280,6 +287,9 @@ func TestTCPSilentPeerDeclaredDead(t *testing.T) {
 	}
 	if tr.m.deadPeers.Get() == 0 {
 		t.Error("peer timeout not counted")
+	}
+	if dep, _ := tr.Departed(1); dep != Silent {
+		t.Errorf("a silent peer's departure is %s", dep)
 	}
 	// The node closed both connections.
 	fp.out.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -390,4 +400,37 @@ func TestTCPRaftStreams(t *testing.T) {
 	if _, err := a.DialRaft("127.0.0.9:1", time.Second); err == nil {
 		t.Fatal("dial to a non-member succeeded")
 	}
+}
+
+// TestTCPPeerThatClosesButListensIsSilent: a peer that closes its
+// connections while something still answers on its port (it gave up on
+// this node but runs) is Silent, not Gone.
+func TestTCPPeerThatClosesButListensIsSilent(t *testing.T) {
+	addrs := testutil.LoopbackRange(t, 2, testPort)
+	cfg := tcpConfig(addrs, 0, "closer")
+	tr, rec := startTCP(t, cfg)
+	fp := newFakePeer(t, cfg, 1, 0)
+	testutil.WaitFor(t, 3*time.Second, "fake peer connected", func() error {
+		if !rec.isUp(1) {
+			return fmt.Errorf("not up")
+		}
+		return nil
+	})
+	go func() { // keep accepting the node's redials and the probe
+		for {
+			c, err := fp.ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	fp.out.Close()
+	fp.in.Close()
+	testutil.WaitFor(t, 3*time.Second, "the peer found silent", func() error {
+		if d, _ := tr.Departed(1); d != Silent {
+			return fmt.Errorf("departure %s", d)
+		}
+		return nil
+	})
 }
