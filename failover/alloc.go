@@ -2,6 +2,7 @@ package failover
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -161,16 +162,13 @@ func Allocate(in Input) (Result, error) {
 type ipKey [4]uint32
 
 func keyOf(a netip.Addr) ipKey {
+	be := binary.BigEndian
 	if a.Is4() {
 		b := a.As4()
-		return ipKey{0, 0, 0, be32(b[:])}
+		return ipKey{0, 0, 0, be.Uint32(b[:])}
 	}
 	b := a.As16()
-	return ipKey{be32(b[0:4]), be32(b[4:8]), be32(b[8:12]), be32(b[12:16])}
-}
-
-func be32(b []byte) uint32 {
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return ipKey{be.Uint32(b[0:]), be.Uint32(b[4:]), be.Uint32(b[8:]), be.Uint32(b[12:])}
 }
 
 func compareKeys(a, b ipKey) int {
@@ -236,13 +234,16 @@ func newPlan(in Input) (*plan, error) {
 		if entries[i].key != entries[i-1].key {
 			continue
 		}
-		a, b := entries[i-1].addr, entries[i].addr
-		if a == b {
-			return nil, invalid("address %s listed twice", a)
+		a, b := entries[i-1], entries[i]
+		if a.src > b.src {
+			a, b = b, a // name them in input order
+		}
+		if a.addr == b.addr {
+			return nil, invalid("address %s listed twice (Addresses[%d] and [%d])", a.addr, a.src, b.src)
 		}
 		// IPv4 a.b.c.d and IPv6 ::a.b.c.d share 4.17's key, which would
 		// merge them into one address.
-		return nil, invalid("addresses %s and %s have the same 4.17 key", a, b)
+		return nil, invalid("addresses %s and %s have the same 4.17 key", a.addr, b.addr)
 	}
 
 	n := len(entries)

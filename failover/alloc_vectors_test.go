@@ -111,7 +111,7 @@ func readVectors(t *testing.T, path string) []*vector {
 			if word != "case" {
 				fail("expected \"case\", got %q", line)
 			}
-			cur = &vector{name: rest, where: fmt.Sprintf("%s:%d", path, lineNo), runstates: nil}
+			cur = &vector{name: rest, where: fmt.Sprintf("%s:%d", path, lineNo)}
 			section = ""
 			continue
 		}
