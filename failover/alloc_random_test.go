@@ -115,8 +115,10 @@ func genInput(r intSource, maxAddrs, maxNodes int, invalidOK bool) Input {
 			}
 		}
 		if len(a.Hosts) > 1 && r.IntN(4) == 0 {
-			a.Hosts = append(a.Hosts, a.Hosts[0]) // duplicate
-			a.Hosts[0], a.Hosts[len(a.Hosts)-2] = a.Hosts[len(a.Hosts)-2], a.Hosts[0]
+			// A duplicate host, and the list out of order.
+			a.Hosts = append(a.Hosts, a.Hosts[0])
+			last := len(a.Hosts) - 2
+			a.Hosts[0], a.Hosts[last] = a.Hosts[last], a.Hosts[0]
 		}
 		if invalidOK && r.IntN(30) == 0 {
 			a.Owner = uint32(in.NumNodes + r.IntN(3))

@@ -201,7 +201,6 @@ func (s *lcp2State) rebalance(moves []Move, candidates []bool) []Move {
 // candidates.
 func (s *lcp2State) bestMoveFrom(src uint32, candSlots, candStart []int) (Move, bool) {
 	srcImb := s.imbalance[src]
-	dsum, hosts, imbalance := s.dsum, s.hosts, s.imbalance
 	// noMove is above every uint32 sum, so the first worthwhile move
 	// always wins.
 	const noMove = math.MaxUint32 + 1
@@ -212,22 +211,36 @@ func (s *lcp2State) bestMoveFrom(src uint32, candSlots, candStart []int) (Move, 
 		if s.owner[t] != src {
 			continue
 		}
-		srcCost := dsum[srcSlot]
-		newSrcImb := srcImb - srcCost
-		for _, slot := range candSlots[candStart[t]:candStart[t+1]] {
-			dstCost := dsum[slot]
-			newDstImb := imbalance[hosts[slot]] + dstCost
-			if sum := uint64(newSrcImb + newDstImb); dstCost < srcCost && newDstImb < srcImb && sum < bestSum {
-				bestAddr, bestSlot, bestSum, bestSrcCost = t, slot, sum, srcCost
-			}
+		srcCost := s.dsum[srcSlot]
+		if slot, sum := s.bestDestination(candSlots[candStart[t]:candStart[t+1]], srcImb, srcCost, bestSum); slot >= 0 {
+			bestAddr, bestSlot, bestSum, bestSrcCost = t, slot, sum, srcCost
 		}
 	}
 	if bestSlot < 0 {
 		return Move{}, false
 	}
-	dst, dstCost := hosts[bestSlot], dsum[bestSlot]
+	dst, dstCost := s.hosts[bestSlot], s.dsum[bestSlot]
 	s.imbalance[src] -= bestSrcCost
 	s.imbalance[dst] += dstCost
 	s.moveTo(bestAddr, bestSlot)
 	return Move{Addr: s.addrs[bestAddr], From: src, To: dst, FromCost: bestSrcCost, ToCost: dstCost}, true
+}
+
+// bestDestination returns the first of slots that takes an address costing
+// srcCost from a node of imbalance srcImb worthwhile with a sum of new
+// imbalances below bestSum, and that sum; -1 if none.
+func (s *lcp2State) bestDestination(slots []int, srcImb, srcCost uint32, bestSum uint64) (int, uint64) {
+	dsum, hosts, imbalance := s.dsum, s.hosts, s.imbalance
+	newSrcImb := srcImb - srcCost
+	best := -1
+	for _, slot := range slots {
+		dstCost := dsum[slot]
+		newDstImb := imbalance[hosts[slot]] + dstCost
+		// Most pairs are worthwhile, few beat the best: test that
+		// first.
+		if sum := uint64(newSrcImb + newDstImb); sum < bestSum && dstCost < srcCost && newDstImb < srcImb {
+			best, bestSum = slot, sum
+		}
+	}
+	return best, bestSum
 }
