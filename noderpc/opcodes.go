@@ -21,6 +21,17 @@ const (
 	// Traverse: a walker asks the coordinator to answer once the client
 	// has drained its queue (data: u32 traverse id).
 	OpTraversePace uint32 = 0x7C000201
+
+	// Failover: OpFailoverLease asks the leader for a lease on the public
+	// addresses assigned to the caller (reply: u32 lease in milliseconds,
+	// from the time the request was sent); OpFailoverReleased (data: u64
+	// assignment sequence number) answers once the node reconciled its
+	// interfaces with that assignment or a later one; OpFailoverMove (data:
+	// a sockaddr and a u32 pnn) asks the leader to move an address to a
+	// node (ctdb moveip).
+	OpFailoverLease    uint32 = 0x7C000301
+	OpFailoverReleased uint32 = 0x7C000302
+	OpFailoverMove     uint32 = 0x7C000303
 )
 
 // internalBase and internalEnd bound the opcodes reserved for rctdb.

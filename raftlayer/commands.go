@@ -15,20 +15,22 @@ type cmdType byte
 // Command type tags: the first byte of every log entry. Never renumber: the
 // log on disk depends on them.
 const (
-	typeNoop            cmdType = 1
-	typeInit            cmdType = 2
-	typeBan             cmdType = 3
-	typeExpireBan       cmdType = 4
-	typeSetStopped      cmdType = 5
-	typeSetDisabled     cmdType = 6
-	typeSetCapabilities cmdType = 7
-	typeSetTunable      cmdType = 8
-	typeSetView         cmdType = 9
-	typeAttachDB        cmdType = 10
-	typeDetachDB        cmdType = 11
-	typeSetDBFlags      cmdType = 12
-	typeData            cmdType = 13
-	typeSetNodes        cmdType = 14
+	typeNoop             cmdType = 1
+	typeInit             cmdType = 2
+	typeBan              cmdType = 3
+	typeExpireBan        cmdType = 4
+	typeSetStopped       cmdType = 5
+	typeSetDisabled      cmdType = 6
+	typeSetCapabilities  cmdType = 7
+	typeSetTunable       cmdType = 8
+	typeSetView          cmdType = 9
+	typeAttachDB         cmdType = 10
+	typeDetachDB         cmdType = 11
+	typeSetDBFlags       cmdType = 12
+	typeData             cmdType = 13
+	typeSetNodes         cmdType = 14
+	typeSetNodeAddresses cmdType = 15
+	typeAssignIPs        cmdType = 16
 )
 
 // CmdNoop changes nothing. The leader appends one after a commit so that
@@ -177,6 +179,10 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = &CmdSetDBFlags{}
 	case typeSetNodes:
 		c = &CmdSetNodes{}
+	case typeSetNodeAddresses:
+		c = &CmdSetNodeAddresses{}
+	case typeAssignIPs:
+		c = &CmdAssignIPs{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown type %d", b[0])
 	}

@@ -1,6 +1,7 @@
 package raftlayer
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -67,6 +68,9 @@ func (s *State) setNodes(c *CmdSetNodes) error {
 	for i := range s.Nodes {
 		if n := &s.Nodes[i]; !n.Deleted && c.Nodes[i].Deleted {
 			*n = NodeState{PNN: n.PNN, Deleted: true, RemovedAddr: n.Addr}
+			// A removed node hosts nothing any more.
+			delete(s.PublicAddrs, n.PNN)
+			maps.DeleteFunc(s.IPAssign, func(_ string, p uint32) bool { return p == n.PNN })
 		}
 	}
 	for _, e := range c.Nodes[len(s.Nodes):] {

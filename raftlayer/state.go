@@ -2,6 +2,7 @@ package raftlayer
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,14 @@ type State struct {
 	// DBOrder lists database ids in attach order (GET_DBMAP shows the most
 	// recent first).
 	DBOrder []uint32 `json:"db_order,omitempty"`
+
+	// PublicAddrs are the nodes' reports of their public addresses, by
+	// pnn; IPAssign holds the holder of each public address the leader
+	// assigned (address -> pnn), and IPSeq counts the assignments
+	// committed.
+	PublicAddrs map[uint32]NodeAddresses `json:"public_addrs,omitempty"`
+	IPAssign    map[string]uint32        `json:"ip_assign,omitempty"`
+	IPSeq       uint64                   `json:"ip_seq,omitempty"`
 
 	// tunables is every tunable's value (defaults and Tunables), kept by
 	// rebuild so that readers index a typed struct instead of looking
@@ -227,6 +236,8 @@ func (s *State) Clone() *State {
 		}
 	}
 	c.DBOrder = slices.Clone(s.DBOrder)
+	c.PublicAddrs = maps.Clone(s.PublicAddrs) // the reports inside are never modified
+	c.IPAssign = maps.Clone(s.IPAssign)
 	return &c
 }
 
@@ -396,6 +407,10 @@ func (s *State) Apply(c Command) error {
 		return nil // for Config.Data
 	case *CmdSetNodes:
 		return s.setNodes(c)
+	case *CmdSetNodeAddresses:
+		return s.setNodeAddresses(c)
+	case *CmdAssignIPs:
+		return s.assignIPs(c)
 	case *CmdSetDBFlags:
 		db, ok := s.DBs[c.ID]
 		if !ok {

@@ -2,6 +2,7 @@ package raftlayer
 
 import (
 	"errors"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -173,5 +174,49 @@ func TestStateClone(t *testing.T) {
 	c.Tunables["EnableBans"] = 5
 	if s.Nodes[0].Stopped || s.View.VNNMap[0] == 9 || s.Tunables["EnableBans"] != 0 {
 		t.Fatal("clone shares memory with the original")
+	}
+}
+
+func TestPublicAddressCommands(t *testing.T) {
+	s := initState(t)
+	report := NodeAddresses{Addrs: []PublicAddr{{Prefix: "10.0.0.5/24", Ifaces: []string{"eth0"}}}, LinksDown: []string{"eth1"}}
+	if err := s.Apply(&CmdSetNodeAddresses{PNN: 1, Addrs: report}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.PublicAddrs[1]; !got.Equal(report) {
+		t.Fatalf("report %+v", got)
+	}
+	if err := s.Apply(&CmdSetNodeAddresses{PNN: 1, Addrs: NodeAddresses{Addrs: []PublicAddr{{Prefix: "bad"}}}}); err == nil {
+		t.Fatal("a bad address was recorded")
+	}
+	if err := s.Apply(&CmdAssignIPs{Assign: map[string]uint32{"10.0.0.5": 1}, PrevSeq: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := s.Holder(netip.MustParseAddr("10.0.0.5")); !ok || p != 1 || s.IPSeq != 1 {
+		t.Fatalf("holder %d %v seq %d", p, ok, s.IPSeq)
+	}
+	// A decision computed from an older assignment is refused whole.
+	if err := s.Apply(&CmdAssignIPs{Assign: map[string]uint32{}, PrevSeq: 0}); err == nil {
+		t.Fatal("stale assignment applied")
+	}
+	if err := s.Apply(&CmdAssignIPs{Assign: map[string]uint32{"10.0.0.5": 9}, PrevSeq: 1}); err == nil {
+		t.Fatal("assignment to a missing node applied")
+	}
+	if held := s.HeldBy(1); len(held) != 1 || held[0].String() != "10.0.0.5" {
+		t.Fatalf("held by 1: %v", held)
+	}
+	// An empty report forgets the node's addresses.
+	if err := s.Apply(&CmdSetNodeAddresses{PNN: 1}); err != nil || len(s.PublicAddrs) != 0 {
+		t.Fatalf("empty report: %v %v", err, s.PublicAddrs)
+	}
+	// The commands survive encoding.
+	for _, c := range []Command{&CmdSetNodeAddresses{PNN: 2, Addrs: report}, &CmdAssignIPs{Assign: map[string]uint32{"fd00::1": 2}, PrevSeq: 3}} {
+		b, err := EncodeCommand(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := DecodeCommand(b); err != nil || !reflect.DeepEqual(d, c) {
+			t.Fatalf("round trip of %T: %+v %v", c, d, err)
+		}
 	}
 }

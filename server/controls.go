@@ -33,7 +33,6 @@ func (n *Node) controlTable() control.Table {
 		protocol.ControlGetAllTunables:   {Size: 0, Serve: n.ctrlGetAllTunables},
 		protocol.ControlUptime:           {Size: control.AnySize, Serve: n.ctrlUptime},
 		protocol.ControlGetCapabilities:  {Size: control.AnySize, Serve: n.ctrlGetCapabilities},
-		protocol.ControlGetPublicIPs:     {Size: 0, Serve: n.ctrlGetPublicIPs},
 		protocol.ControlGetNodeMap:       {Size: 0, Serve: n.ctrlGetNodeMap},
 		protocol.ControlGetReclockFile:   {Size: 0, Serve: n.ctrlGetReclockFile},
 		protocol.ControlStopNode:         {Size: 0, Blocking: true, Serve: n.ctrlStopNode},
@@ -42,7 +41,6 @@ func (n *Node) controlTable() control.Table {
 		protocol.ControlSetRecMasterRole: {Size: 4, Blocking: true, Serve: n.ctrlSetRecMasterRole},
 		protocol.ControlSetBanState:      {Size: 8, Blocking: true, Serve: n.ctrlSetBanState},
 		protocol.ControlGetBanState:      {Size: 0, Serve: n.ctrlGetBanState},
-		protocol.ControlGetIfaces:        {Size: 0, Serve: n.ctrlGetIfaces},
 		protocol.ControlGetStatHistory:   {Size: 0, Serve: n.ctrlGetStatHistory},
 		protocol.ControlGetRunstate:      {Size: 0, Serve: n.ctrlGetRunstate},
 		protocol.ControlGetNodesFile:     {Size: 0, Serve: n.ctrlGetNodesFile},
@@ -51,21 +49,16 @@ func (n *Node) controlTable() control.Table {
 		protocol.ControlEchoData:         {Size: control.AnySize, Serve: n.ctrlEchoData},
 		protocol.ControlDisableNode:      {Size: 0, Blocking: true, Serve: n.ctrlDisableNode},
 		protocol.ControlEnableNode:       {Size: 0, Blocking: true, Serve: n.ctrlEnableNode},
-		protocol.ControlGetPublicIPInfo:  {Size: protocol.SockAddrSize, Serve: n.ctrlGetPublicIPInfo},
 
-		protocol.ControlTCPClient:           {Size: protocol.ConnectionSize, LocalClient: true, Serve: n.ctrlTCPClient},
-		protocol.ControlTCPAdd:              {Size: protocol.ConnectionSize, Serve: n.ctrlTCPAdd},
-		protocol.ControlTCPAddDelayedUpdate: {Size: protocol.ConnectionSize, Serve: n.ctrlTCPAdd},
-		protocol.ControlTCPRemove:           {Size: protocol.ConnectionSize, Serve: n.ctrlTCPRemove},
-		protocol.ControlGetTCPTickleList:    {Size: protocol.SockAddrSize, Serve: n.ctrlGetTCPTickleList},
-		protocol.ControlTraverseStart:       {Size: 16, LocalClient: true, Serve: n.ctrlTraverseStart},
-		protocol.ControlTraverseStartExt:    {Size: 24, LocalClient: true, Serve: n.ctrlTraverseStartExt},
-		protocol.ControlTraverseAll:         {Size: 24, Serve: n.ctrlTraverseAll},
-		protocol.ControlTraverseAllExt:      {Size: 32, Serve: n.ctrlTraverseAllExt},
-		protocol.ControlTraverseData:        {Size: control.AnySize, Serve: n.ctrlTraverseData},
-		protocol.ControlTraverseKill:        {Size: 16, Serve: n.ctrlTraverseKill},
+		protocol.ControlTraverseStart:    {Size: 16, LocalClient: true, Serve: n.ctrlTraverseStart},
+		protocol.ControlTraverseStartExt: {Size: 24, LocalClient: true, Serve: n.ctrlTraverseStartExt},
+		protocol.ControlTraverseAll:      {Size: 24, Serve: n.ctrlTraverseAll},
+		protocol.ControlTraverseAllExt:   {Size: 32, Serve: n.ctrlTraverseAllExt},
+		protocol.ControlTraverseData:     {Size: control.AnySize, Serve: n.ctrlTraverseData},
+		protocol.ControlTraverseKill:     {Size: 16, Serve: n.ctrlTraverseKill},
 	}
 	t.Merge(n.dbs.Controls())
+	t.Merge(n.failover.Controls())
 	return t
 }
 

@@ -217,21 +217,6 @@ func le32(b []byte) uint32 {
 	return v
 }
 
-func (n *Node) ctrlGetPublicIPs(ctx context.Context, r *control.Request) control.Reply {
-	var l protocol.PublicIPList
-	return control.OK(l.Marshal())
-}
-
-func (n *Node) ctrlGetIfaces(ctx context.Context, r *control.Request) control.Reply {
-	var l protocol.IfaceList
-	return control.OK(l.Marshal())
-}
-
-func (n *Node) ctrlGetPublicIPInfo(ctx context.Context, r *control.Request) control.Reply {
-	sa, _ := protocol.DecodeSockAddr(r.Data)
-	return control.Fail("%s is not a public address of node %d", sa, n.self)
-}
-
 func (n *Node) ctrlGetReclockFile(ctx context.Context, r *control.Request) control.Reply {
 	return control.OK(nil)
 }

@@ -40,5 +40,5 @@ func (n *Node) handleDisableRecoveries(from uint32, data []byte) {
 	if req.SrvID == 0 {
 		return
 	}
-	n.sendMessage(req.PNN, req.SrvID, protocol.U32(n.self))
+	n.SendMessage(req.PNN, req.SrvID, protocol.U32(n.self))
 }

@@ -33,9 +33,9 @@ func (n *Node) messageTargets(dest uint32) []uint32 {
 	return nil
 }
 
-// sendMessage routes a message from this node (for a local client or the
+// SendMessage routes a message from this node (for a local client or the
 // daemon itself) to dest.
-func (n *Node) sendMessage(dest uint32, srvid uint64, data []byte) {
+func (n *Node) SendMessage(dest uint32, srvid uint64, data []byte) {
 	targets := n.messageTargets(dest)
 	if len(targets) == 0 {
 		n.log.Debug("dropping message to unknown node", "dest", dest, "srvid", srvid)
@@ -102,22 +102,4 @@ func (n *Node) handleNodeMessage(from uint32, pkt []byte) {
 		return
 	}
 	n.deliver(from, m.SrvID, m.Data)
-}
-
-// handleTakeoverRun answers the ctdb tool's "ipreallocate": the leader
-// replies with its pnn once its takeover run is done. There are no public
-// addresses to move yet, so the run is empty.
-func (n *Node) handleTakeoverRun(from uint32, data []byte) {
-	if !n.raft.IsLeader() || n.election.Inactive() {
-		return
-	}
-	var req protocol.SrvIDMessage
-	if err := req.Unmarshal(data); err != nil {
-		n.log.Warn("malformed TAKEOVER_RUN request", "from", from, "err", err)
-		return
-	}
-	if req.SrvID == 0 {
-		return
-	}
-	n.sendMessage(req.PNN, req.SrvID, protocol.U32(n.self))
 }

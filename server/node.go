@@ -20,6 +20,7 @@ import (
 	"github.com/rctdb/rctdb/control"
 	"github.com/rctdb/rctdb/databases"
 	"github.com/rctdb/rctdb/election"
+	"github.com/rctdb/rctdb/failover"
 	"github.com/rctdb/rctdb/internal/logging"
 	"github.com/rctdb/rctdb/membership"
 	"github.com/rctdb/rctdb/noderpc"
@@ -48,6 +49,10 @@ type Options struct {
 	// ClientQueueLimit bounds the bytes queued for one client; a client
 	// that lets more pile up is disconnected. 0 means 64 MiB.
 	ClientQueueLimit int
+	// Host is the operating system's side of public-IP failover (the
+	// daemon passes linuxhost's); nil gives a host in memory without
+	// interfaces, which refuses any public address.
+	Host failover.Host
 }
 
 // Node is one rctdb node: client socket, transport, Raft and election.
@@ -72,7 +77,7 @@ type Node struct {
 	sm       *serverMetrics
 	controls control.Table
 	internal map[uint64]func(from uint32, data []byte)
-	tickles  *tickles
+	failover *failover.Manager
 	members  *membership.Follower
 	traverse *traverse.Coordinator
 
@@ -167,7 +172,7 @@ func New(opts Options) (_ *Node, err error) {
 	}
 	n := &Node{
 		cfg: cfg, log: log.With("subsystem", "server"), level: level, self: self,
-		port: cfg.Cluster.Port, reg: newRegistry(), tickles: newTickles(),
+		port: cfg.Cluster.Port, reg: newRegistry(),
 		clientQueueLimit: cmp.Or(opts.ClientQueueLimit, 64<<20), done: make(chan struct{}),
 		incarnation: newIncarnation(),
 	}
@@ -279,11 +284,19 @@ func New(opts Options) (_ *Node, err error) {
 		Incarnation:       n.incarnation,
 		Members:           n.members,
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
-	n.controls = n.controlTable()
-	n.internal = map[uint64]func(uint32, []byte){
-		protocol.SrvIDTakeoverRun:       n.handleTakeoverRun,
-		protocol.SrvIDDisableRecoveries: n.handleDisableRecoveries,
+	host := opts.Host
+	if host == nil {
+		host = failover.NewMemHost()
 	}
+	n.failover, err = failover.New(failover.Config{
+		Self: self, Disabled: cfg.Failover.Disabled, AddressesFile: cfg.Failover.AddressesFile, Lease: cfg.Failover.Lease,
+	}, n.raft, n.election, n.tr, n.rpc, host, n, log.With("subsystem", "failover"), set)
+	if err != nil {
+		return nil, err
+	}
+	n.controls = n.controlTable()
+	n.internal = n.failover.Messages()
+	n.internal[protocol.SrvIDDisableRecoveries] = n.handleDisableRecoveries
 	n.sm = newServerMetrics(set, n)
 	n.rstate.Store(uint32(protocol.RunstateFirstRecovery))
 	return n, nil
@@ -318,6 +331,10 @@ func (n *Node) Start() (err error) {
 	n.onClose("election", quiet(n.election.Stop))
 	n.recovery.Start()
 	n.onClose("recovery", quiet(n.recovery.Stop))
+	// Failover stops first: it releases this node's public addresses
+	// while the node links still tell the leader.
+	n.failover.Start()
+	n.onClose("failover", quiet(n.failover.Stop))
 	n.wg.Add(3)
 	go n.acceptLoop()
 	go n.watchState()
@@ -414,13 +431,17 @@ func (n *Node) HandlePacket(from uint32, pkt []byte) {
 }
 
 // PeerConnected is the transport's report that a node link came up.
-func (n *Node) PeerConnected(pnn uint32) { n.election.LinkChanged() }
+func (n *Node) PeerConnected(pnn uint32) {
+	n.election.LinkChanged()
+	n.failover.LinkChanged()
+}
 
 // PeerDisconnected fails the controls pending on the node and tells the
 // election.
 func (n *Node) PeerDisconnected(pnn uint32) {
 	n.rpc.PeerDisconnected(pnn)
 	n.election.LinkChanged()
+	n.failover.LinkChanged()
 }
 
 // handleClientPacket dispatches one packet from a local client. An error
@@ -434,7 +455,7 @@ func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []by
 		if err := m.Unmarshal(pkt); err != nil {
 			return err
 		}
-		n.sendMessage(m.DestNode, m.SrvID, m.Data)
+		n.SendMessage(m.DestNode, m.SrvID, m.Data)
 		return nil
 	case protocol.OpReqCall:
 		var call protocol.ReqCall

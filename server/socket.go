@@ -156,7 +156,7 @@ func (c *clientConn) close(reason string) {
 		}
 		c.w.Close()
 		c.n.reg.remove(c)
-		c.n.tickles.dropClient(c)
+		c.n.failover.ClientGone(c)
 		c.n.traverse.DropClient(c)
 	})
 }

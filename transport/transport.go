@@ -44,6 +44,8 @@ type Transport interface {
 	Send(pnn uint32, pkt []byte) error
 	// Connected reports whether both directions of the link to pnn are up.
 	Connected(pnn uint32) bool
+	// Departed reports how pnn's link last went down.
+	Departures
 	// Stats returns packet counters.
 	Stats() Stats
 	// RaftAddr is the address Raft uses for pnn; DialRaft accepts it.

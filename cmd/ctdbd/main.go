@@ -20,6 +20,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/rctdb/rctdb/config"
+	"github.com/rctdb/rctdb/failover/linuxhost"
 	"github.com/rctdb/rctdb/internal/logging"
 	"github.com/rctdb/rctdb/server"
 )
@@ -60,7 +61,12 @@ func run() error {
 	}
 
 	set := metrics.NewSet()
-	node, err := server.New(server.Options{Config: cfg, Logger: log, Level: level, Metrics: set})
+	host, err := linuxhost.New(linuxhost.Options{Logger: log.With("subsystem", "host")})
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	node, err := server.New(server.Options{Config: cfg, Logger: log, Level: level, Metrics: set, Host: linuxhost.ForFailover(host)})
 	if err != nil {
 		return err
 	}

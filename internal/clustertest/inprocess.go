@@ -15,6 +15,7 @@ import (
 
 	"github.com/rctdb/rctdb/client"
 	"github.com/rctdb/rctdb/config"
+	"github.com/rctdb/rctdb/failover"
 	"github.com/rctdb/rctdb/internal/logging"
 	"github.com/rctdb/rctdb/server"
 	"github.com/rctdb/rctdb/transport"
@@ -29,10 +30,15 @@ type InProcess struct {
 	dir   string
 	n     int
 	tweak func(*server.Options)
+	// public is every node's public_addresses, ifaces the interfaces of
+	// its in-memory host.
+	public string
+	ifaces []string
 
 	mu    sync.Mutex
 	nodes []*server.Node
 	sets  []*metrics.Set
+	hosts []*failover.MemHost
 }
 
 // Option changes how Start sets up the nodes.
@@ -41,6 +47,12 @@ type Option func(*InProcess)
 // WithOptions lets the test adjust every node's options before it is
 // built.
 func WithOptions(f func(*server.Options)) Option { return func(c *InProcess) { c.tweak = f } }
+
+// WithPublicAddresses gives every node the public_addresses file content
+// and an in-memory host with the interfaces named (all up).
+func WithPublicAddresses(content string, ifaces ...string) Option {
+	return func(c *InProcess) { c.public, c.ifaces = content, ifaces }
+}
 
 // Start starts an n-node cluster and stops it when the test ends; it does
 // not wait for the nodes to agree (WaitAgreed does).
@@ -51,7 +63,7 @@ func Start(t testing.TB, n int, opts ...Option) *InProcess {
 		t.Fatal(err)
 	}
 	c := &InProcess{t: t, net: transport.NewMemNetwork(), dir: dir, n: n,
-		nodes: make([]*server.Node, n), sets: make([]*metrics.Set, n)}
+		nodes: make([]*server.Node, n), sets: make([]*metrics.Set, n), hosts: make([]*failover.MemHost, n)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -86,6 +98,8 @@ func NodeConfig(dir string, n int, pnn uint32) *config.Config {
 	cfg.Raft.HeartbeatTimeout = 200 * time.Millisecond
 	cfg.Raft.ElectionTimeout = 200 * time.Millisecond
 	cfg.Raft.LeaderLeaseTimeout = 200 * time.Millisecond
+	cfg.Failover.AddressesFile = filepath.Join(nd, "public_addresses")
+	cfg.Failover.Lease = 3 * time.Second
 	return &cfg
 }
 
@@ -107,8 +121,25 @@ func Logger(t testing.TB) (*slog.Logger, *slog.LevelVar) {
 func (c *InProcess) StartNode(pnn uint32) *server.Node {
 	c.t.Helper()
 	log, lv := Logger(c.t)
+	cfg := NodeConfig(c.dir, c.n, pnn)
+	c.mu.Lock()
+	host := c.hosts[pnn]
+	if host == nil {
+		host = failover.NewMemHost(c.ifaces...)
+		c.hosts[pnn] = host
+	}
+	c.mu.Unlock()
+	if c.public != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Failover.AddressesFile), 0o755); err != nil {
+			c.t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg.Failover.AddressesFile, []byte(c.public), 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 	opts := server.Options{
-		Config:       NodeConfig(c.dir, c.n, pnn),
+		Config:       cfg,
+		Host:         host,
 		Transport:    c.net.Transport(pnn),
 		Logger:       log,
 		Level:        lv,
@@ -145,6 +176,14 @@ func (c *InProcess) StopNode(pnn uint32) {
 	if err := node.Shutdown(ctx); err != nil {
 		c.t.Errorf("shutdown node %d: %v", pnn, err)
 	}
+}
+
+// Host is node pnn's in-memory host (it outlives restarts of the node,
+// as a machine's interfaces outlive its daemon).
+func (c *InProcess) Host(pnn uint32) *failover.MemHost {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[pnn]
 }
 
 // Size is the number of nodes.

@@ -1,6 +1,8 @@
-package server_test
+package failover_test
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -14,10 +16,17 @@ import (
 // connection with TCP_CLIENT; GET_TCP_TICKLE_LIST lists them per public
 // address until the client that registered them goes away.
 func TestTCPClientRegistrationsVanishWithTheirClient(t *testing.T) {
-	h := clustertest.Start(t, 1)
+	h := clustertest.Start(t, 1, clustertest.WithPublicAddresses("192.0.2.10/24 eth0\n", "eth0"))
 	clustertest.WaitAgreed(t, h, clustertest.Want{})
-	ctx := tctx(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	public := netip.MustParseAddr("192.0.2.10")
+	clustertest.WaitFor(t, 10*time.Second, "the address on node 0", func() error {
+		if got := h.Host(0).Holds(public); len(got) != 1 {
+			return fmt.Errorf("on %v", got)
+		}
+		return nil
+	})
 	conn := func(src string) protocol.Connection {
 		return protocol.Connection{
 			Src: protocol.SockAddrFrom(netip.MustParseAddrPort(src)),

@@ -1,0 +1,152 @@
+package failover
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/rctdb/rctdb/control"
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// conns are the TCP connections of SMB clients to the public addresses,
+// the "tickle lists" of CTDB: smbd registers each connection on the node
+// that accepted it (TCP_CLIENT), that node tells every node (TCP_ADD), and
+// the holder of an address sends every node its whole list when it
+// changed (SET_TCP_TICKLE_LIST, every TickleUpdateInterval). A node that
+// takes an address over sends each connection a tickle ACK, so that the
+// client finds out at once that its connection is gone and reconnects.
+type conns struct {
+	mu sync.Mutex
+	// byAddr holds each address's connections, with the local client that
+	// registered each (nil: learnt from another node).
+	byAddr map[netip.Addr]map[protocol.Connection]control.Client
+	// dirty are the addresses whose list changed since it was last sent.
+	dirty map[netip.Addr]bool
+}
+
+func newConns() *conns {
+	return &conns{byAddr: map[netip.Addr]map[protocol.Connection]control.Client{}, dirty: map[netip.Addr]bool{}}
+}
+
+// canonical keeps only what identifies a connection: IPv4-mapped
+// addresses become IPv4 and unused sockaddr bytes do not count.
+func canonical(c protocol.Connection) protocol.Connection {
+	fix := func(s protocol.SockAddr) protocol.SockAddr {
+		return protocol.SockAddrFrom(netip.AddrPortFrom(s.Addr.Unmap(), s.Port))
+	}
+	return protocol.Connection{Src: fix(c.Src), Dst: fix(c.Dst)}
+}
+
+// Add records a connection (owner: the local client that registered it).
+func (cs *conns) Add(owner control.Client, c protocol.Connection) {
+	c = canonical(c)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	m := cs.byAddr[c.Dst.Addr]
+	if m == nil {
+		m = map[protocol.Connection]control.Client{}
+		cs.byAddr[c.Dst.Addr] = m
+	}
+	if _, seen := m[c]; !seen || owner != nil {
+		m[c] = owner
+	}
+	cs.dirty[c.Dst.Addr] = true
+}
+
+// Remove forgets a connection.
+func (cs *conns) Remove(c protocol.Connection) {
+	c = canonical(c)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if m := cs.byAddr[c.Dst.Addr]; m != nil {
+		delete(m, c)
+		cs.dirty[c.Dst.Addr] = true
+	}
+}
+
+// DropClient forgets the connections a local client registered.
+func (cs *conns) DropClient(owner control.Client) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for a, m := range cs.byAddr {
+		for c, o := range m {
+			if o == owner {
+				delete(m, c)
+				cs.dirty[a] = true
+			}
+		}
+	}
+}
+
+// Replace installs the list the holder of addr sent.
+func (cs *conns) Replace(addr netip.Addr, list []protocol.Connection) {
+	addr = addr.Unmap()
+	m := map[protocol.Connection]control.Client{}
+	for _, c := range list {
+		m[canonical(c)] = nil
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.byAddr[addr] = m
+}
+
+// List returns addr's connections, ordered by client address and port.
+func (cs *conns) List(addr netip.Addr) []protocol.Connection {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	var out []protocol.Connection
+	for c := range cs.byAddr[addr.Unmap()] {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b protocol.Connection) int {
+		return cmp.Or(a.Src.Addr.Compare(b.Src.Addr), cmp.Compare(a.Src.Port, b.Src.Port))
+	})
+	return out
+}
+
+// Released is told that this node let go of addr; its list stays, as a
+// copy, for the node that takes the address over.
+func (cs *conns) Released(addr netip.Addr) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.dirty, addr)
+}
+
+// TookOver clears addr's list once its connections were tickled: their
+// clients reconnect and smbd registers them again.
+func (cs *conns) TookOver(addr netip.Addr) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.byAddr, addr)
+	cs.dirty[addr] = true
+}
+
+// TakeDirty returns the addresses among hosted whose list changed, with
+// their lists, and marks them sent.
+func (cs *conns) TakeDirty(hosted func(netip.Addr) bool) map[netip.Addr][]protocol.Connection {
+	cs.mu.Lock()
+	var addrs []netip.Addr
+	for a := range cs.dirty {
+		if hosted(a) {
+			addrs = append(addrs, a)
+			delete(cs.dirty, a)
+		}
+	}
+	cs.mu.Unlock()
+	out := map[netip.Addr][]protocol.Connection{}
+	for _, a := range addrs {
+		out[a] = cs.List(a)
+	}
+	return out
+}
+
+// MarkDirty marks the lists of the given addresses as to be sent.
+func (cs *conns) MarkDirty(addrs []netip.Addr) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for _, a := range addrs {
+		cs.dirty[a] = true
+	}
+}

@@ -1,0 +1,416 @@
+package failover
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rctdb/rctdb/noderpc"
+	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/transport"
+)
+
+// leaseSlack is what the leader adds to a lease before it counts on the
+// kernel of a silent node having dropped its addresses: the kernel
+// rounds a lease up to whole seconds and checks lifetimes on a timer of
+// about a second (failover/linuxhost measures both).
+const leaseSlack = 2 * time.Second
+
+// leader runs the takeover runs while its node leads: it computes the
+// assignment every node's report and flags call for, and moves addresses
+// in two steps, each one Raft commit: first the addresses that move are
+// taken from their holders, and only once those let go (or must have: a
+// dead node at once, a silent one when its lease ran out) are they given
+// to their new holders. It also grants the nodes' leases.
+type leader struct {
+	m   *Manager
+	log *slog.Logger
+	// runs wakes the loop for a run; requests queue the callers waiting
+	// for one.
+	runs chan struct{}
+
+	mu sync.Mutex
+	// since is when this node last became leader; grants when the
+	// nodes last got a lease from it.
+	since  time.Time
+	grants map[uint32]time.Time
+	// force lists the nodes REBALANCE_NODE named, until a run succeeds;
+	// disabledUntil holds runs back (DISABLE_TAKEOVER_RUNS).
+	force         []uint32
+	disabledUntil time.Time
+	waiting       []func(ok bool)
+	// moveTo pins addresses that ctdb moveip moved until the next run
+	// that must move them anyway.
+	moveTo map[netip.Addr]uint32
+}
+
+func newLeader(m *Manager) *leader {
+	return &leader{m: m, log: m.log, runs: make(chan struct{}, 1), grants: map[uint32]time.Time{}, moveTo: map[netip.Addr]uint32{}}
+}
+
+// request asks for a run; done, if not nil, hears whether it succeeded.
+func (l *leader) request(done func(ok bool)) {
+	if done != nil {
+		l.mu.Lock()
+		l.waiting = append(l.waiting, done)
+		l.mu.Unlock()
+	}
+	select {
+	case l.runs <- struct{}{}:
+	default:
+	}
+}
+
+// loop runs a takeover whenever this node leads and the state, a link or
+// a request may change the assignment.
+func (l *leader) loop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	wasLeader := false
+	for {
+		watch, leaderCh := l.m.raft.Watch(), l.m.raft.LeaderChanged()
+		isLeader := l.m.raft.IsLeader() && !l.m.quorum.Inactive()
+		if isLeader != wasLeader {
+			l.mu.Lock()
+			l.since, l.grants = time.Now(), map[uint32]time.Time{}
+			l.mu.Unlock()
+			wasLeader = isLeader
+		}
+		var next time.Duration
+		if isLeader {
+			next = l.run(ctx)
+		} else {
+			l.answer(false)
+		}
+		if next > 0 {
+			timer.Reset(next)
+		}
+		select {
+		case <-ctx.Done():
+			l.answer(false)
+			return
+		case <-watch:
+		case <-leaderCh:
+		case <-l.runs:
+		case <-l.m.links:
+		case <-timer.C:
+		}
+	}
+}
+
+// answer tells the callers waiting for a run how it went.
+func (l *leader) answer(ok bool) {
+	l.mu.Lock()
+	waiting := l.waiting
+	l.waiting = nil
+	l.mu.Unlock()
+	for _, f := range waiting {
+		f(ok)
+	}
+}
+
+// run does one takeover run and returns when to run again (0: on the next
+// event).
+func (l *leader) run(ctx context.Context) time.Duration {
+	l.mu.Lock()
+	disabled := time.Until(l.disabledUntil)
+	force := slices.Clone(l.force)
+	l.mu.Unlock()
+	if disabled > 0 {
+		return disabled
+	}
+	st, _ := l.m.raft.Current()
+	if !st.Initialized() || len(st.PublicAddrs) == 0 && len(st.IPAssign) == 0 {
+		l.answer(true)
+		return 0
+	}
+	start := time.Now()
+	want, err := Desired(st, force)
+	if err != nil {
+		l.log.Error("cannot allocate the public addresses", "err", err)
+		l.answer(false)
+		return time.Second
+	}
+	l.pinMoves(st, want.Assign)
+	if maps.Equal(want.Assign, st.IPAssign) {
+		l.finished(true)
+		return 0
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	next, err := l.move(rctx, st, want)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.log.Warn("takeover run failed; retrying", "err", err)
+			l.m.met.runFailures.Inc()
+		}
+		return 200 * time.Millisecond
+	}
+	l.m.met.runs.Inc()
+	l.m.met.runDuration.UpdateDuration(start)
+	for _, mv := range want.Moves {
+		l.log.Info("takeover run: " + mv.String())
+	}
+	for _, a := range want.Unhosted {
+		l.log.Warn(fmt.Sprintf("Failed to find node to cover ip %s", a))
+	}
+	if next == 0 {
+		l.finished(true)
+	}
+	return next
+}
+
+func (l *leader) finished(ok bool) {
+	if ok {
+		l.mu.Lock()
+		l.force = nil
+		l.mu.Unlock()
+	}
+	l.answer(ok)
+}
+
+// pinMoves keeps addresses where ctdb moveip put them, as long as their
+// node can still host them: the run that follows a moveip must not move
+// them back.
+func (l *leader) pinMoves(st *raftlayer.State, want map[string]uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for a, to := range l.moveTo {
+		cur, ok := st.Holder(a)
+		if !ok || cur != to {
+			continue
+		}
+		if w, ok := want[a.String()]; ok && w != to && canHold(st, to) && hostable(st, to, a) {
+			want[a.String()] = to
+		}
+	}
+}
+
+// hostable reports whether node pnn lists a with an interface up.
+func hostable(st *raftlayer.State, pnn uint32, a netip.Addr) bool {
+	r := st.PublicAddrs[pnn]
+	pa, ok := r.Find(a)
+	if !ok {
+		return false
+	}
+	for _, i := range pa.Ifaces {
+		if !slices.Contains(r.LinksDown, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// move carries the assignment from st's to want in two steps. Addresses
+// whose old holder cannot be shown to have let go yet stay unassigned,
+// and move returns when to try again.
+func (l *leader) move(ctx context.Context, st *raftlayer.State, want Want) (time.Duration, error) {
+	release, moved := Steps(st.IPAssign, want.Assign)
+	seq := st.IPSeq
+	if len(moved) > 0 {
+		if _, err := l.m.raft.Apply(ctx, &raftlayer.CmdAssignIPs{Assign: release, PrevSeq: seq}); err != nil {
+			return 0, fmt.Errorf("release %d addresses: %w", len(moved), err)
+		}
+		seq++
+	}
+	holders := map[uint32]bool{}
+	for _, p := range moved {
+		holders[p] = true
+	}
+	// Addresses an unreachable node may hold, and since when it must have
+	// let them go, per address; and every address a silent node may hold
+	// under an assignment this leader did not see.
+	notYet, retry := l.released(ctx, holders, seq)
+	final := maps.Clone(want.Assign)
+	for a, p := range moved {
+		if until, wait := notYet[p]; wait {
+			delete(final, a)
+			l.log.Info("address waits for its unreachable holder's lease to run out", "addr", a, "pnn", p, "until", until.Format(time.RFC3339Nano))
+		}
+	}
+	for a, p := range final {
+		if cur, ok := st.IPAssign[a]; !ok && l.maybeHeldElsewhere(st, p) {
+			delete(final, a)
+			retry = max(retry, 100*time.Millisecond)
+		} else {
+			_ = cur
+		}
+	}
+	if !maps.Equal(final, release) {
+		if _, err := l.m.raft.Apply(ctx, &raftlayer.CmdAssignIPs{Assign: final, PrevSeq: seq}); err != nil {
+			return 0, fmt.Errorf("assign %d addresses: %w", len(final), err)
+		}
+	}
+	return retry, nil
+}
+
+// released waits until the connected old holders reconciled assignment
+// seq; for those out of reach it returns, per node, the time until which
+// it may still hold addresses, and when to look again.
+func (l *leader) released(ctx context.Context, holders map[uint32]bool, seq uint64) (map[uint32]time.Time, time.Duration) {
+	notYet := map[uint32]time.Time{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var retry time.Duration
+	for p := range holders {
+		wg.Go(func() {
+			until, err := l.releasedBy(ctx, p, seq)
+			if err != nil {
+				mu.Lock()
+				notYet[p] = until
+				if d := time.Until(until); d > retry {
+					retry = d
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if retry > 0 {
+		retry += 10 * time.Millisecond
+	}
+	return notYet, retry
+}
+
+// errHolds marks a node that may still hold its addresses.
+var errHolds = errors.New("may still hold its addresses")
+
+// releasedBy returns nil once node p has let go of what assignment seq
+// took from it: at once if its daemon is gone, when it confirms if it is
+// reachable, and when its lease must have run out if it is silent; until
+// then errHolds and the time it may hold them until.
+func (l *leader) releasedBy(ctx context.Context, p uint32, seq uint64) (time.Time, error) {
+	if p == l.m.cfg.Self {
+		return time.Time{}, l.m.node.reconciled.Wait(ctx, seq, "reconciled public IP assignment")
+	}
+	if l.m.tr.Connected(p) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := l.m.rpc.Call(cctx, p, noderpc.OpFailoverReleased, binary.LittleEndian.AppendUint64(nil, seq)); err == nil {
+			return time.Time{}, nil
+		}
+	}
+	dep, _ := l.m.tr.Departed(p)
+	switch {
+	case dep == transport.Gone:
+		return time.Time{}, nil
+	case l.m.cfg.Lease <= 0:
+		// Without leases nothing bounds how long a silent node keeps its
+		// addresses; like ctdbd, take them over once it is declared dead.
+		return time.Time{}, nil
+	case dep == transport.Probing:
+		return time.Now().Add(100 * time.Millisecond), errHolds
+	}
+	until := l.holdsUntil(p)
+	if time.Now().After(until) {
+		return time.Time{}, nil
+	}
+	return until, errHolds
+}
+
+// holdsUntil is when node p's lease must have run out: its last grant
+// from this leader, or for a node this leader never granted, any grant of
+// the leader before it (no later than a moment after this one took over),
+// plus the lease and the kernel's slack.
+func (l *leader) holdsUntil(p uint32) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, ok := l.grants[p]
+	if !ok {
+		last = l.since.Add(time.Second)
+	}
+	return last.Add(l.m.cfg.Lease + leaseSlack)
+}
+
+// maybeHeldElsewhere reports whether an address the state shows without
+// a holder may still be on a silent node under an assignment this leader
+// did not see (its predecessor's), so that it must not go to p yet.
+func (l *leader) maybeHeldElsewhere(st *raftlayer.State, p uint32) bool {
+	if l.m.cfg.Lease <= 0 {
+		return false
+	}
+	for q := range st.Nodes {
+		pq := uint32(q)
+		if pq == p || pq == l.m.cfg.Self || st.Nodes[q].Deleted || l.m.tr.Connected(pq) {
+			continue
+		}
+		if dep, _ := l.m.tr.Departed(pq); dep != transport.Gone && time.Now().Before(l.holdsUntil(pq)) {
+			return true
+		}
+	}
+	return false
+}
+
+// grant gives node p a lease on what it is assigned, and returns its
+// length. Only the leader grants, only to a node it reaches.
+func (l *leader) grant(p uint32) (time.Duration, error) {
+	if !l.m.raft.IsLeader() || l.m.quorum.Inactive() {
+		return 0, errors.New("failover lease: not the leader")
+	}
+	if p != l.m.cfg.Self && !l.m.tr.Connected(p) {
+		return 0, fmt.Errorf("failover lease: node %d is not connected", p)
+	}
+	l.mu.Lock()
+	l.grants[p] = time.Now()
+	l.mu.Unlock()
+	return l.m.cfg.Lease, nil
+}
+
+// serveLease answers a node's lease request (OpFailoverLease).
+func (l *leader) serveLease(ctx context.Context, from uint32, data []byte) ([]byte, error) {
+	d, err := l.grant(from)
+	if err != nil {
+		return nil, err
+	}
+	return binary.LittleEndian.AppendUint32(nil, uint32(d/time.Millisecond)), nil
+}
+
+// serveMove moves an address to a node on request (OpFailoverMove, from
+// ctdb moveip through TAKEOVER_IP on the new holder).
+func (l *leader) serveMove(ctx context.Context, from uint32, data []byte) ([]byte, error) {
+	if len(data) != protocol.SockAddrSize+4 {
+		return nil, fmt.Errorf("failover move: %d bytes", len(data))
+	}
+	sa, err := protocol.DecodeSockAddr(data)
+	if err != nil {
+		return nil, err
+	}
+	to := binary.LittleEndian.Uint32(data[protocol.SockAddrSize:])
+	return nil, l.moveIP(ctx, sa.Addr.Unmap(), to)
+}
+
+// moveIP moves address a to node to, in two steps like a run, and pins it
+// there for the runs that follow.
+func (l *leader) moveIP(ctx context.Context, a netip.Addr, to uint32) error {
+	if !l.m.raft.IsLeader() {
+		return errors.New("failover move: not the leader")
+	}
+	st, _ := l.m.raft.Current()
+	if !canHold(st, to) || !hostable(st, to, a) {
+		return fmt.Errorf("node %d cannot host %s", to, a)
+	}
+	want := Want{Assign: maps.Clone(st.IPAssign)}
+	if want.Assign == nil {
+		want.Assign = map[string]uint32{}
+	}
+	want.Assign[a.String()] = to
+	l.mu.Lock()
+	l.moveTo[a] = to
+	l.mu.Unlock()
+	if cur, ok := st.Holder(a); ok && cur == to {
+		return nil
+	}
+	next, err := l.move(ctx, st, want)
+	if err == nil && next > 0 {
+		l.request(nil) // the move finishes in a later run
+	}
+	return err
+}
