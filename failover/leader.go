@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,22 +48,28 @@ type leader struct {
 	force         []uint32
 	disabledUntil time.Time
 	waiting       []func(ok bool)
-	// moveTo pins addresses that ctdb moveip moved until the next run
-	// that must move them anyway.
-	moveTo map[netip.Addr]uint32
+	// requested is set by request until a run took it; moves are the
+	// addresses ctdb moveip asked to move, for the next run to carry out
+	// instead of an allocation.
+	requested bool
+	moves     map[netip.Addr]uint32
+	// lastInputs are the allocation inputs of the last run: a run starts
+	// when they change, when asked for, or when an address needs a holder.
+	lastInputs string
 }
 
 func newLeader(m *Manager) *leader {
-	return &leader{m: m, log: m.log, runs: make(chan struct{}, 1), grants: map[uint32]time.Time{}, moveTo: map[netip.Addr]uint32{}}
+	return &leader{m: m, log: m.log, runs: make(chan struct{}, 1), grants: map[uint32]time.Time{}, moves: map[netip.Addr]uint32{}}
 }
 
 // request asks for a run; done, if not nil, hears whether it succeeded.
 func (l *leader) request(done func(ok bool)) {
+	l.mu.Lock()
+	l.requested = true
 	if done != nil {
-		l.mu.Lock()
 		l.waiting = append(l.waiting, done)
-		l.mu.Unlock()
 	}
+	l.mu.Unlock()
 	select {
 	case l.runs <- struct{}{}:
 	default:
@@ -80,7 +87,8 @@ func (l *leader) loop(ctx context.Context) {
 		isLeader := l.m.raft.IsLeader() && !l.m.quorum.Inactive()
 		if isLeader != wasLeader {
 			l.mu.Lock()
-			l.since, l.grants = time.Now(), map[uint32]time.Time{}
+			l.since, l.grants, l.lastInputs = time.Now(), map[uint32]time.Time{}, ""
+			clear(l.moves)
 			l.mu.Unlock()
 			wasLeader = isLeader
 		}
@@ -92,6 +100,9 @@ func (l *leader) loop(ctx context.Context) {
 		}
 		if next > 0 {
 			timer.Reset(next)
+			l.mu.Lock()
+			l.requested = true // what waits is finished by a run
+			l.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -117,33 +128,54 @@ func (l *leader) answer(ok bool) {
 	}
 }
 
-// run does one takeover run and returns when to run again (0: on the next
-// event).
+// run does one takeover run, if one is due, and returns when to run again
+// (0: on the next event). A run is due when the allocation's inputs
+// (node flags, members, reports) changed, when an address needs a holder
+// it can have, or when asked for (ctdb ipreallocate, moveip, addip); not
+// at every change of the state, so that an address moveip placed stays
+// until something calls for a run, as in 4.17.
 func (l *leader) run(ctx context.Context) time.Duration {
+	st, _ := l.m.raft.Current()
 	l.mu.Lock()
 	disabled := time.Until(l.disabledUntil)
 	force := slices.Clone(l.force)
+	moves := maps.Clone(l.moves)
+	inputs := allocationInputs(st)
+	due := l.requested || inputs != l.lastInputs || len(moves) > 0
 	l.mu.Unlock()
 	if disabled > 0 {
 		return disabled
 	}
-	st, _ := l.m.raft.Current()
 	if !st.Initialized() || len(st.PublicAddrs) == 0 && len(st.IPAssign) == 0 {
-		l.answer(true)
+		l.finished(true, inputs, nil)
 		return 0
 	}
-	start := time.Now()
 	want, err := Desired(st, force)
 	if err != nil {
 		l.log.Error("cannot allocate the public addresses", "err", err)
 		l.answer(false)
 		return time.Second
 	}
-	l.pinMoves(st, want.Assign)
-	if maps.Equal(want.Assign, st.IPAssign) {
-		l.finished(true)
+	if !due && !needsHolder(st, want.Assign) {
 		return 0
 	}
+	if len(moves) > 0 {
+		// moveip moves its addresses and nothing else.
+		want = Want{Assign: maps.Clone(st.IPAssign)}
+		if want.Assign == nil {
+			want.Assign = map[string]uint32{}
+		}
+		for a, to := range moves {
+			if canHold(st, to) && hostable(st, to, a) {
+				want.Assign[a.String()] = to
+			}
+		}
+	}
+	if maps.Equal(want.Assign, st.IPAssign) {
+		l.finished(true, inputs, moves)
+		return 0
+	}
+	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	next, err := l.move(rctx, st, want)
@@ -163,35 +195,54 @@ func (l *leader) run(ctx context.Context) time.Duration {
 		l.log.Warn(fmt.Sprintf("Failed to find node to cover ip %s", a))
 	}
 	if next == 0 {
-		l.finished(true)
+		l.finished(true, inputs, moves)
 	}
 	return next
 }
 
-func (l *leader) finished(ok bool) {
-	if ok {
-		l.mu.Lock()
-		l.force = nil
-		l.mu.Unlock()
+// needsHolder reports whether an address lacks the holder the allocation
+// gives it because its holder cannot keep it or it has none: such a run
+// is due whatever else changed.
+func needsHolder(st *raftlayer.State, want map[string]uint32) bool {
+	for a, p := range st.IPAssign {
+		addr, err := netip.ParseAddr(a)
+		if err != nil || !canHold(st, p) || !hostable(st, p, addr) {
+			return true
+		}
 	}
-	l.answer(ok)
+	for a := range want {
+		if _, held := st.IPAssign[a]; !held {
+			return true
+		}
+	}
+	return false
 }
 
-// pinMoves keeps addresses where ctdb moveip put them, as long as their
-// node can still host them: the run that follows a moveip must not move
-// them back.
-func (l *leader) pinMoves(st *raftlayer.State, want map[string]uint32) {
+// allocationInputs summarises what an allocation depends on besides the
+// assignment: every node's flags, membership and report.
+func allocationInputs(st *raftlayer.State) string {
+	var b strings.Builder
+	t := st.Tunable()
+	fmt.Fprintf(&b, "%d/%d/%d;", t.IPAllocAlgorithm, t.NoIPTakeover, t.NoIPFailback)
+	for i := range st.Nodes {
+		p := uint32(i)
+		fmt.Fprintf(&b, "%d:%x:%v:%v;", p, st.Flags(p), st.View.IsMember(p, st.Nodes[i].Incarnation), st.PublicAddrs[p])
+	}
+	return b.String()
+}
+
+// finished records a completed run: its inputs, and the moves and
+// rebalance requests it carried out.
+func (l *leader) finished(ok bool, inputs string, moves map[netip.Addr]uint32) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for a, to := range l.moveTo {
-		cur, ok := st.Holder(a)
-		if !ok || cur != to {
-			continue
-		}
-		if w, ok := want[a.String()]; ok && w != to && canHold(st, to) && hostable(st, to, a) {
-			want[a.String()] = to
+	l.requested, l.lastInputs, l.force = false, inputs, nil
+	for a, to := range moves {
+		if l.moves[a] == to {
+			delete(l.moves, a)
 		}
 	}
+	l.mu.Unlock()
+	l.answer(ok)
 }
 
 // hostable reports whether node pnn lists a with an interface up.
@@ -387,8 +438,8 @@ func (l *leader) serveMove(ctx context.Context, from uint32, data []byte) ([]byt
 	return nil, l.moveIP(ctx, sa.Addr.Unmap(), to)
 }
 
-// moveIP moves address a to node to, in two steps like a run, and pins it
-// there for the runs that follow.
+// moveIP moves address a to node to (ctdb moveip) in a run of its own,
+// two steps like any, and returns once it is done.
 func (l *leader) moveIP(ctx context.Context, a netip.Addr, to uint32) error {
 	if !l.m.raft.IsLeader() {
 		return errors.New("failover move: not the leader")
@@ -397,20 +448,18 @@ func (l *leader) moveIP(ctx context.Context, a netip.Addr, to uint32) error {
 	if !canHold(st, to) || !hostable(st, to, a) {
 		return fmt.Errorf("node %d cannot host %s", to, a)
 	}
-	want := Want{Assign: maps.Clone(st.IPAssign)}
-	if want.Assign == nil {
-		want.Assign = map[string]uint32{}
-	}
-	want.Assign[a.String()] = to
+	done := make(chan bool, 1)
 	l.mu.Lock()
-	l.moveTo[a] = to
+	l.moves[a] = to
 	l.mu.Unlock()
-	if cur, ok := st.Holder(a); ok && cur == to {
+	l.request(func(ok bool) { done <- ok })
+	select {
+	case ok := <-done:
+		if !ok {
+			return fmt.Errorf("move %s to node %d: the takeover run failed", a, to)
+		}
 		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	next, err := l.move(ctx, st, want)
-	if err == nil && next > 0 {
-		l.request(nil) // the move finishes in a later run
-	}
-	return err
 }
