@@ -106,6 +106,10 @@ type Manager struct {
 	// lastContact is the last time this node knew itself in contact with a
 	// quorum; only contactLoop touches it.
 	lastContact time.Time
+	// lastCheck is when contactLoop last looked; a gap longer than the
+	// quorum loss timeout means this process was frozen (SIGSTOP) or
+	// starved, and what it believed (even being the leader) is stale.
+	lastCheck time.Time
 	caps        uint32
 	changed     watch.Signal // notified when inactive changes
 
@@ -244,7 +248,16 @@ func (m *Manager) checkContact() {
 	// leader's last message. A re-election alone does not make a node
 	// inactive: only QuorumLossTimeout without any contact does.
 	now := time.Now()
-	if m.raft.IsLeader() {
+	gap := now.Sub(m.lastCheck)
+	frozen := !m.lastCheck.IsZero() && gap > m.cfg.QuorumLossTimeout
+	m.lastCheck = now
+	if frozen {
+		// Whatever Raft says right now dates from before the freeze:
+		// start over, and catch up with the log before serving again.
+		m.log.Warn("this process did not run for a while; checking its contact with the cluster again",
+			"gap", gap.Round(time.Millisecond))
+		m.lastContact = time.Time{}
+	} else if m.raft.IsLeader() {
 		m.lastContact = now
 	} else if lc := m.raft.LastContact(); lc.After(m.lastContact) {
 		m.lastContact = lc

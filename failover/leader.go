@@ -188,9 +188,6 @@ func (l *leader) run(ctx context.Context) time.Duration {
 	}
 	l.m.met.runs.Inc()
 	l.m.met.runDuration.UpdateDuration(start)
-	for _, mv := range want.Moves {
-		l.log.Info("takeover run: " + mv.String())
-	}
 	for _, a := range want.Unhosted {
 		l.log.Warn(fmt.Sprintf("Failed to find node to cover ip %s", a))
 	}
@@ -288,16 +285,22 @@ func (l *leader) move(ctx context.Context, st *raftlayer.State, want Want) (time
 		}
 	}
 	for a, p := range final {
-		if cur, ok := st.IPAssign[a]; !ok && l.maybeHeldElsewhere(st, p) {
+		if _, assigned := st.IPAssign[a]; assigned {
+			continue
+		}
+		if until, ok := l.maybeHeldElsewhere(st, p); ok {
 			delete(final, a)
-			retry = max(retry, 100*time.Millisecond)
-		} else {
-			_ = cur
+			retry = max(retry, time.Until(until)+10*time.Millisecond)
 		}
 	}
 	if !maps.Equal(final, release) {
 		if _, err := l.m.raft.Apply(ctx, &raftlayer.CmdAssignIPs{Assign: final, PrevSeq: seq}); err != nil {
 			return 0, fmt.Errorf("assign %d addresses: %w", len(final), err)
+		}
+		for _, mv := range want.Moves {
+			if final[mv.Addr.String()] == mv.To {
+				l.log.Info("takeover run: " + mv.String())
+			}
 		}
 	}
 	return retry, nil
@@ -383,45 +386,56 @@ func (l *leader) holdsUntil(p uint32) time.Time {
 
 // maybeHeldElsewhere reports whether an address the state shows without
 // a holder may still be on a silent node under an assignment this leader
-// did not see (its predecessor's), so that it must not go to p yet.
-func (l *leader) maybeHeldElsewhere(st *raftlayer.State, p uint32) bool {
+// did not see (its predecessor's), so that it must not go to p yet; and
+// until when.
+func (l *leader) maybeHeldElsewhere(st *raftlayer.State, p uint32) (time.Time, bool) {
 	if l.m.cfg.Lease <= 0 {
-		return false
+		return time.Time{}, false
 	}
+	var until time.Time
 	for q := range st.Nodes {
 		pq := uint32(q)
 		if pq == p || pq == l.m.cfg.Self || st.Nodes[q].Deleted || l.m.tr.Connected(pq) {
 			continue
 		}
-		if dep, _ := l.m.tr.Departed(pq); dep != transport.Gone && time.Now().Before(l.holdsUntil(pq)) {
-			return true
+		if dep, _ := l.m.tr.Departed(pq); dep != transport.Gone {
+			if u := l.holdsUntil(pq); time.Now().Before(u) && u.After(until) {
+				until = u
+			}
 		}
 	}
-	return false
+	return until, !until.IsZero()
 }
 
 // grant gives node p a lease on what it is assigned, and returns its
-// length. Only the leader grants, only to a node it reaches.
-func (l *leader) grant(p uint32) (time.Duration, error) {
+// length. Only the leader grants, only to a node it reaches, and only once
+// a quorum confirmed it still leads: a deposed leader that resumes after
+// a SIGSTOP, or is cut off, must not grant itself or anyone a lease while
+// the new leader gives their addresses away.
+func (l *leader) grant(ctx context.Context, p uint32) (time.Duration, uint64, error) {
 	if !l.m.raft.IsLeader() || l.m.quorum.Inactive() {
-		return 0, errors.New("failover lease: not the leader")
+		return 0, 0, errors.New("failover lease: not the leader")
 	}
 	if p != l.m.cfg.Self && !l.m.tr.Connected(p) {
-		return 0, fmt.Errorf("failover lease: node %d is not connected", p)
+		return 0, 0, fmt.Errorf("failover lease: node %d is not connected", p)
+	}
+	if err := l.m.raft.VerifyLeader(ctx); err != nil {
+		return 0, 0, fmt.Errorf("failover lease: %w", err)
 	}
 	l.mu.Lock()
 	l.grants[p] = time.Now()
 	l.mu.Unlock()
-	return l.m.cfg.Lease, nil
+	st, _ := l.m.raft.Current()
+	return l.m.cfg.Lease, st.IPSeq, nil
 }
 
 // serveLease answers a node's lease request (OpFailoverLease).
 func (l *leader) serveLease(ctx context.Context, from uint32, data []byte) ([]byte, error) {
-	d, err := l.grant(from)
+	d, seq, err := l.grant(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	return binary.LittleEndian.AppendUint32(nil, uint32(d/time.Millisecond)), nil
+	return binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint32(nil, uint32(d/time.Millisecond)), seq), nil
 }
 
 // serveMove moves an address to a node on request (OpFailoverMove, from

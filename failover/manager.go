@@ -50,6 +50,7 @@ type Raft interface {
 	IsLeader() bool
 	Leader() (uint32, bool)
 	LeaderChanged() <-chan struct{}
+	VerifyLeader(ctx context.Context) error
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
 }
 

@@ -51,8 +51,12 @@ type node struct {
 	// `ctdb setifacelink` marked down.
 	addrs     []config.PublicAddress
 	adminDown map[string]bool
-	// leaseUntil is when the leader's last grant runs out (zero: none).
+	// leaseUntil is when the leader's last grant runs out (zero: none);
+	// leaseSeq the assignment the leader had applied when it granted it:
+	// this node holds nothing while its own state is older, so that a node
+	// back from a freeze or a cut cannot act on what it believed before.
 	leaseUntil time.Time
+	leaseSeq   uint64
 	// report is the report last committed.
 	report *raftlayer.NodeAddresses
 }
@@ -175,9 +179,9 @@ func (n *node) mayHold(st *raftlayer.State) (bool, time.Time) {
 		return true, time.Time{}
 	}
 	n.mu.Lock()
-	until := n.leaseUntil
+	until, seq := n.leaseUntil, n.leaseSeq
 	n.mu.Unlock()
-	return time.Now().Before(until), until
+	return time.Now().Before(until) && st.IPSeq >= seq, until
 }
 
 // target is where an address should be.
@@ -403,16 +407,12 @@ func (n *node) leaseLoop(ctx context.Context) {
 	}
 	for {
 		sent := time.Now()
-		if d, err := n.askLease(ctx); err == nil {
+		if d, seq, err := n.askLease(ctx); err == nil {
+			n.log.Debug("lease granted", "sent", sent, "for", d, "assignment", seq)
 			n.mu.Lock()
-			extended := n.leaseUntil.IsZero() || time.Now().After(n.leaseUntil)
-			n.leaseUntil = sent.Add(d)
+			n.leaseUntil, n.leaseSeq = sent.Add(d), seq
 			n.mu.Unlock()
-			if extended {
-				n.wake() // now allowed to take what is assigned
-			} else {
-				n.wake() // renew the kernel's leases
-			}
+			n.wake() // take what is assigned, or renew the kernel's leases
 		} else if ctx.Err() == nil {
 			n.log.Debug("lease not renewed", "err", err)
 		}
@@ -426,25 +426,26 @@ func (n *node) leaseLoop(ctx context.Context) {
 	}
 }
 
-// askLease asks the leader (maybe this node) for a lease.
-func (n *node) askLease(ctx context.Context) (time.Duration, error) {
+// askLease asks the leader (maybe this node) for a lease; it returns its
+// length and the assignment the leader had applied.
+func (n *node) askLease(ctx context.Context) (time.Duration, uint64, error) {
 	leader, ok := n.m.raft.Leader()
 	if !ok {
-		return 0, fmt.Errorf("no leader")
-	}
-	if leader == n.m.cfg.Self {
-		return n.m.lead.grant(n.m.cfg.Self)
+		return 0, 0, fmt.Errorf("no leader")
 	}
 	cctx, cancel := context.WithTimeout(ctx, n.m.cfg.Lease/3)
 	defer cancel()
+	if leader == n.m.cfg.Self {
+		return n.m.lead.grant(cctx, n.m.cfg.Self)
+	}
 	b, err := n.m.rpc.Call(cctx, leader, noderpc.OpFailoverLease, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if len(b) < 4 {
-		return 0, fmt.Errorf("lease reply of %d bytes", len(b))
+	if len(b) < 12 {
+		return 0, 0, fmt.Errorf("lease reply of %d bytes", len(b))
 	}
-	return time.Duration(binary.LittleEndian.Uint32(b)) * time.Millisecond, nil
+	return time.Duration(binary.LittleEndian.Uint32(b)) * time.Millisecond, binary.LittleEndian.Uint64(b[4:]), nil
 }
 
 // serveReleased answers the leader once this node reconciled the

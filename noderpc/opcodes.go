@@ -24,7 +24,8 @@ const (
 
 	// Failover: OpFailoverLease asks the leader for a lease on the public
 	// addresses assigned to the caller (reply: u32 lease in milliseconds,
-	// from the time the request was sent); OpFailoverReleased (data: u64
+	// from the time the request was sent, and u64 the assignment sequence
+	// number the leader had applied); OpFailoverReleased (data: u64
 	// assignment sequence number) answers once the node reconciled its
 	// interfaces with that assignment or a later one; OpFailoverMove (data:
 	// a sockaddr and a u32 pnn) asks the leader to move an address to a

@@ -337,6 +337,23 @@ func (n *Node) LastContact() time.Time {
 // change.
 func (n *Node) LeaderChanged() <-chan struct{} { return n.leaderChanged.Changed() }
 
+// VerifyLeader returns nil once a quorum confirmed that this node still
+// leads: a deposed leader that has not noticed yet (it was stopped, or
+// cut off) fails. It commits a no-op entry rather than using Raft's
+// VerifyLeader, which a leader frozen while a heartbeat was in flight can
+// pass on the answer to that old heartbeat; an entry appended after the
+// call can only commit with answers sent after it.
+func (n *Node) VerifyLeader(ctx context.Context) error {
+	if n.raft.State() != raft.Leader {
+		return fmt.Errorf("verify leadership: %w", raft.ErrNotLeader)
+	}
+	noop, _ := EncodeCommand(&CmdNoop{})
+	if err := n.await(ctx, n.raft.Apply(noop, n.cfg.ApplyTimeout)); err != nil {
+		return fmt.Errorf("verify leadership: %w", err)
+	}
+	return nil
+}
+
 // TransferLeadership asks Raft to hand leadership to another voter.
 func (n *Node) TransferLeadership() error {
 	return n.await(context.Background(), n.raft.LeadershipTransfer())

@@ -31,6 +31,9 @@ type Node struct {
 	Dir    string `json:"dir"`
 	Socket string `json:"socket"`
 	Config string `json:"config"`
+	// Netns is the network namespace the node's daemon runs in ("": this
+	// process's).
+	Netns string `json:"netns,omitempty"`
 }
 
 // Cluster is a local cluster and where it lives.
@@ -74,6 +77,13 @@ type Options struct {
 	Extra string
 	// Timeout bounds the wait for every node to see every node OK.
 	Timeout time.Duration
+	// Addrs, if set, are the nodes' addresses (one per node), used as they
+	// are; Netns, if set, names the network namespace each node's daemon
+	// runs in. Together they put whole nodes in namespaces of a test rig.
+	Addrs []netip.Addr
+	Netns []string
+	// PublicAddresses, if set, is written as every node's public_addresses.
+	PublicAddresses string
 }
 
 const stateFile = "cluster.json"
@@ -166,9 +176,14 @@ func create(base string, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := pickAddrs(opts.Addr, opts.N, opts.Port)
-	if err != nil {
-		return nil, err
+	addrs := opts.Addrs
+	if len(addrs) == 0 {
+		if addrs, err = pickAddrs(opts.Addr, opts.N, opts.Port); err != nil {
+			return nil, err
+		}
+	}
+	if len(addrs) != opts.N || len(opts.Netns) != 0 && len(opts.Netns) != opts.N {
+		return nil, fmt.Errorf("up: %d nodes, %d addresses and %d namespaces", opts.N, len(addrs), len(opts.Netns))
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return nil, err
@@ -198,6 +213,14 @@ func create(base string, opts Options) (*Cluster, error) {
 	for i, a := range addrs {
 		if err := c.layOutNode(uint32(i), a); err != nil {
 			return nil, err
+		}
+		if len(opts.Netns) > 0 {
+			c.Nodes[i].Netns = opts.Netns[i]
+		}
+		if opts.PublicAddresses != "" {
+			if err := os.WriteFile(filepath.Join(c.Nodes[i].Dir, "public_addresses"), []byte(opts.PublicAddresses), 0o644); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil
@@ -318,6 +341,10 @@ func (c *Cluster) start(pnn uint32) error {
 	}
 	defer out.Close()
 	cmd := exec.Command(c.Ctdbd, "--config", n.Config)
+	if n.Netns != "" {
+		// ip netns exec execs the daemon: the pid stays the daemon's.
+		cmd = exec.Command("ip", "netns", "exec", n.Netns, c.Ctdbd, "--config", n.Config)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
