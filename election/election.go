@@ -110,8 +110,8 @@ type Manager struct {
 	// quorum loss timeout means this process was frozen (SIGSTOP) or
 	// starved, and what it believed (even being the leader) is stale.
 	lastCheck time.Time
-	caps        uint32
-	changed     watch.Signal // notified when inactive changes
+	caps      uint32
+	changed   watch.Signal // notified when inactive changes
 
 	mViewCommits *metrics.Counter
 	mTransfers   *metrics.Counter
