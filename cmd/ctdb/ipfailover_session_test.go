@@ -71,10 +71,15 @@ func (s *ipSession) line(cmd string) (int, []string) {
 
 func sameRun(a, b runResult) bool { return a == b }
 
-func (s *ipSession) mismatch(what string, k int, args []string, real, ours runResult) {
+func (s *ipSession) mismatch(what string, k int, args []string, real, ours tracedRun) {
 	s.t.Helper()
-	s.t.Errorf("%s: ctdb-node.sh %d %s:\nreal stdout %q\n     stderr %q\n     rc %d\nours stdout %q\n     stderr %q\n     rc %d",
-		what, k, strings.Join(args, " "), real.stdout, real.stderr, real.rc, ours.stdout, ours.stderr, ours.rc)
+	if real.runResult != ours.runResult {
+		s.t.Errorf("%s: ctdb-node.sh %d %s:\nreal stdout %q\n     stderr %q\n     rc %d\nours stdout %q\n     stderr %q\n     rc %d",
+			what, k, strings.Join(args, " "), real.stdout, real.stderr, real.rc, ours.stdout, ours.stderr, ours.rc)
+		return
+	}
+	s.t.Errorf("%s: ctdb-node.sh %d %s: same output, but the tools sent\nreal:\n\t%s\nours:\n\t%s",
+		what, k, strings.Join(args, " "), strings.Join(real.traffic, "\n\t"), strings.Join(ours.traffic, "\n\t"))
 }
 
 // same runs a command that changes nothing with both tools and requires
@@ -102,7 +107,7 @@ const sameParallel = 4
 func (s *ipSession) sameAll(cmds, stdins []string, record bool) []runResult {
 	s.t.Helper()
 	type outcome struct {
-		real, ours runResult
+		real, ours tracedRun
 		ok         bool
 	}
 	outcomes := make([]outcome, len(cmds))
@@ -120,15 +125,15 @@ func (s *ipSession) sameAll(cmds, stdins []string, record bool) []runResult {
 			defer wg.Done()
 			defer func() { <-sem }()
 			deadline := time.Now().Add(20 * time.Second)
-			r := s.c.real(k, stdin, args...)
+			r := s.c.traced(true, k, stdin, args...)
 			for {
-				o := s.c.ours(k, stdin, args...)
-				if sameRun(o, r) {
+				o := s.c.traced(false, k, stdin, args...)
+				if o.same(r) {
 					outcomes[i] = outcome{r, o, true}
 					return
 				}
-				r2 := s.c.real(k, stdin, args...)
-				if sameRun(r2, r) && sameRun(o, s.c.ours(k, stdin, args...)) || time.Now().After(deadline) {
+				r2 := s.c.traced(true, k, stdin, args...)
+				if r2.same(r) && o.same(s.c.traced(false, k, stdin, args...)) || time.Now().After(deadline) {
 					outcomes[i] = outcome{r, o, false}
 					return
 				}
@@ -146,12 +151,12 @@ func (s *ipSession) sameAll(cmds, stdins []string, record bool) []runResult {
 			stdin = stdins[i]
 		}
 		if record {
-			s.record(k, stdin, args, outcomes[i].real)
+			s.record(k, stdin, args, outcomes[i].real.runResult)
 		}
 		if !outcomes[i].ok {
 			s.mismatch("output differs", k, args, outcomes[i].real, outcomes[i].ours)
 		}
-		results[i] = outcomes[i].real
+		results[i] = outcomes[i].real.runResult
 	}
 	return results
 }
@@ -178,6 +183,7 @@ func (s *ipSession) flow(name string, restore func(), steps ...flowStep) {
 	s.t.Helper()
 	s.phase(name)
 	realOut := make([]runResult, len(steps))
+	realCmd := make([]tracedRun, len(steps))
 	for _, ours := range []bool{false, true} {
 		for i := 0; i < len(steps); i++ {
 			st := steps[i]
@@ -194,7 +200,8 @@ func (s *ipSession) flow(name string, restore func(), steps ...flowStep) {
 				for n, r := range s.sameAll(cmds, nil, !ours) {
 					if ours && !sameRun(r, realOut[i+n]) {
 						k, args := s.line(cmds[n])
-						s.mismatch(fmt.Sprintf("%s: state after our tool differs (step %d)", name, i+n), k, args, realOut[i+n], r)
+						s.mismatch(fmt.Sprintf("%s: state after our tool differs (step %d)", name, i+n), k, args,
+							tracedRun{runResult: realOut[i+n]}, tracedRun{runResult: r})
 					}
 					realOut[i+n] = r
 				}
@@ -202,12 +209,12 @@ func (s *ipSession) flow(name string, restore func(), steps ...flowStep) {
 			default:
 				k, args := s.line(st.cmd)
 				if !ours {
-					realOut[i] = s.c.real(k, st.stdin, args...)
-					s.record(k, st.stdin, args, realOut[i])
+					realCmd[i] = s.c.traced(true, k, st.stdin, args...)
+					s.record(k, st.stdin, args, realCmd[i].runResult)
 					continue
 				}
-				if o := s.c.ours(k, st.stdin, args...); !sameRun(o, realOut[i]) {
-					s.mismatch(fmt.Sprintf("%s (step %d)", name, i), k, args, realOut[i], o)
+				if o := s.c.traced(false, k, st.stdin, args...); !o.same(realCmd[i]) {
+					s.mismatch(fmt.Sprintf("%s (step %d)", name, i), k, args, realCmd[i], o)
 				}
 			}
 		}
@@ -220,7 +227,7 @@ func (s *ipSession) flow(name string, restore func(), steps ...flowStep) {
 // slowResult is a command of slow and what both tools printed.
 type slowResult struct {
 	cmd        string
-	real, ours runResult
+	real, ours tracedRun
 }
 
 // slow runs commands that take long (retries 3 s apart) with both tools at
@@ -234,8 +241,8 @@ func (s *ipSession) slow(cmds ...string) []slowResult {
 		k, args := s.line(cmd)
 		results[i].cmd = cmd
 		wg.Add(2)
-		go func() { defer wg.Done(); results[i].real = s.c.real(k, "", args...) }()
-		go func() { defer wg.Done(); results[i].ours = s.c.ours(k, "", args...) }()
+		go func() { defer wg.Done(); results[i].real = s.c.traced(true, k, "", args...) }()
+		go func() { defer wg.Done(); results[i].ours = s.c.traced(false, k, "", args...) }()
 	}
 	wg.Wait()
 	return results
@@ -246,22 +253,9 @@ func (s *ipSession) recordSlow(results []slowResult) {
 	s.t.Helper()
 	for _, r := range results {
 		k, args := s.line(r.cmd)
-		s.record(k, "", args, r.real)
-		if !sameRun(r.real, r.ours) {
+		s.record(k, "", args, r.real.runResult)
+		if !r.real.same(r.ours) {
 			s.mismatch("slow command", k, args, r.real, r.ours)
 		}
-	}
-}
-
-// once runs a command that changes nothing, but is slow, once with each
-// tool.
-func (s *ipSession) once(cmd string) {
-	s.t.Helper()
-	k, args := s.line(cmd)
-	r := s.c.real(k, "", args...)
-	o := s.c.ours(k, "", args...)
-	s.record(k, "", args, r)
-	if !sameRun(r, o) {
-		s.mismatch("output differs", k, args, r, o)
 	}
 }

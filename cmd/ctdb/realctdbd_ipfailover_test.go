@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -203,14 +204,8 @@ func (c *ipCluster) startNode(ctdbd, bin string, k int, addr netip.Addr, all []n
 		}
 		writeFile(t, filepath.Join(d, f), string(data), 0o755)
 	}
-	for _, l := range [][2]string{
-		{"/usr/share/ctdb", "share"},
-		{"/usr/share/ctdb/events/legacy/00.ctdb.script", "events/legacy/00.ctdb.script"},
-		{"/usr/share/ctdb/events/legacy/05.system.script", "events/legacy/05.system.script"},
-	} {
-		if err := os.Symlink(l[0], filepath.Join(d, l[1])); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Symlink("/usr/share/ctdb", filepath.Join(d, "share")); err != nil {
+		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(d, "events/legacy/10.interface.script"), interfaceShim, 0o755)
 	eventd := filepath.Join(d, "ctdb-eventd")
@@ -355,8 +350,12 @@ func (c *ipCluster) ip(i int) string { return c.subnet + strconv.Itoa(i) }
 
 // real runs the real tool against node k.
 func (c *ipCluster) real(k int, stdin string, args ...string) runResult {
+	return c.realAt(c.nodes[k].socket, stdin, args...)
+}
+
+func (c *ipCluster) realAt(socket, stdin string, args ...string) runResult {
 	cmd := exec.Command(c.realTool, args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "CTDB_SOCKET=" + c.nodes[k].socket}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "CTDB_SOCKET=" + socket}
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -374,7 +373,37 @@ func (c *ipCluster) real(k int, stdin string, args ...string) runResult {
 
 // ours runs our tool (in this process) against node k.
 func (c *ipCluster) ours(k int, stdin string, args ...string) runResult {
-	return runToolInput(nil, map[string]string{"CTDB_SOCKET": c.nodes[k].socket}, stdin, args...)
+	return c.oursAt(c.nodes[k].socket, stdin, args...)
+}
+
+func (c *ipCluster) oursAt(socket, stdin string, args ...string) runResult {
+	return runToolInput(nil, map[string]string{"CTDB_SOCKET": socket}, stdin, args...)
+}
+
+// tracedRun is a run of a tool and what it sent to the daemon.
+type tracedRun struct {
+	runResult
+	traffic []string
+}
+
+func (r tracedRun) same(o tracedRun) bool {
+	return r.runResult == o.runResult && slices.Equal(r.traffic, o.traffic)
+}
+
+// traced runs the real tool or ours against node k through a recording
+// proxy.
+func (c *ipCluster) traced(real bool, k int, stdin string, args ...string) tracedRun {
+	p, err := startProxy(c.dir, c.nodes[k].socket)
+	if err != nil {
+		return tracedRun{runResult: runResult{stderr: err.Error(), rc: -1}}
+	}
+	var r runResult
+	if real {
+		r = c.realAt(p.path, stdin, args...)
+	} else {
+		r = c.oursAt(p.path, stdin, args...)
+	}
+	return tracedRun{r, p.stop()}
 }
 
 // holders is who hosts each public address, as "ctdb -X ip all" on node 0
@@ -453,6 +482,27 @@ func (c *ipCluster) canonicalize() {
 		}
 		return nil
 	})
+}
+
+// allowTakeoverRuns lets every node's recovery daemon run takeover runs
+// again at once (a DISABLE_IP_CHECK of 0 s), after moveips held them.
+func (c *ipCluster) allowTakeoverRuns() {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := client.Connect(ctx, c.nodes[0].socket)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.DisableIPCheck(protocol.BroadcastConnected, 0); err != nil {
+		c.t.Fatal(err)
+	}
+	// A control after the message: once it is answered, the daemon has
+	// read the message.
+	if _, err := cl.GetPNN(ctx, protocol.CurrentNode); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // normalize replaces this run's random names in an output by those of
