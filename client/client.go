@@ -241,9 +241,10 @@ type Pending struct {
 }
 
 // Send sends a control to dest without waiting for its reply; Wait then
-// waits for it. Controls sent one after the other reach the daemon in
-// that order, which is what a client that sends a batch (the ctdb tool's
-// connection lists, its multi-node controls) relies on.
+// waits for it (every Pending must be waited for, or its reply is kept
+// until the connection closes). Controls sent one after the other reach
+// the daemon in that order, which is what a client that sends a batch
+// (the ctdb tool's connection lists, its multi-node controls) relies on.
 func (c *Client) Send(dest uint32, op protocol.Opcode, srvid uint64, flags uint32, data []byte) (*Pending, error) {
 	ch := make(chan *protocol.ReplyControl, 1)
 	c.mu.Lock()
