@@ -224,6 +224,28 @@ func (c *Client) srcNode() uint32 { return c.pnn }
 // waits for its reply. A non-zero status is not an error here: many
 // controls return their result in it.
 func (c *Client) Control(ctx context.Context, dest uint32, op protocol.Opcode, srvid uint64, flags uint32, data []byte) (*Reply, error) {
+	p, err := c.Send(dest, op, srvid, flags, data)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a control that was sent and whose reply is awaited.
+type Pending struct {
+	c     *Client
+	reqid uint32
+	dest  uint32
+	op    protocol.Opcode
+	ch    chan *protocol.ReplyControl
+}
+
+// Send sends a control to dest without waiting for its reply; Wait then
+// waits for it (every Pending must be waited for, or its reply is kept
+// until the connection closes). Controls sent one after the other reach
+// the daemon in that order, which is what a client that sends a batch
+// (the ctdb tool's connection lists, its multi-node controls) relies on.
+func (c *Client) Send(dest uint32, op protocol.Opcode, srvid uint64, flags uint32, data []byte) (*Pending, error) {
 	ch := make(chan *protocol.ReplyControl, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -241,16 +263,35 @@ func (c *Client) Control(ctx context.Context, dest uint32, op protocol.Opcode, s
 		c.forget(reqid)
 		return nil, err
 	}
+	return &Pending{c: c, reqid: reqid, dest: dest, op: op, ch: ch}, nil
+}
+
+// Wait waits for the reply of a control sent with Send. After ctx ends, a
+// late reply is dropped.
+func (p *Pending) Wait(ctx context.Context) (*Reply, error) {
 	select {
-	case r, ok := <-ch:
+	case r, ok := <-p.ch:
 		if !ok {
-			return nil, c.Err()
+			return nil, p.c.Err()
 		}
 		return &Reply{Status: r.Status, Data: r.Data, ErrMsg: string(r.ErrMsg)}, nil
 	case <-ctx.Done():
-		c.forget(reqid)
-		return nil, fmt.Errorf("control %s to node %s: %w", op, pnnString(dest), ctx.Err())
+		p.c.forget(p.reqid)
+		return nil, fmt.Errorf("control %s to node %s: %w", p.op, pnnString(p.dest), ctx.Err())
 	}
+}
+
+// WaitStatus is Wait with the status as an error: nil for status 0, a
+// *ControlError for any other.
+func (p *Pending) WaitStatus(ctx context.Context) error {
+	r, err := p.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if r.Status != 0 {
+		return &ControlError{Opcode: p.op, Dest: p.dest, Status: r.Status, Msg: r.ErrMsg}
+	}
+	return nil
 }
 
 func (c *Client) forget(reqid uint32) {

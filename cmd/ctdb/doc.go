@@ -35,7 +35,14 @@
 // getdbseqnum DB, dbstatistics DB, setdbreadonly DB, setdbsticky DB,
 // pfetch DB KEY, pstore DB KEY VALUE, pdelete DB KEY, ptrans DB [FILE],
 // backupdb DB FILE, restoredb FILE [DB], dumpdbbackup FILE, tfetch TDBFILE
-// KEY [FILE], tstore TDBFILE KEY VALUE [RSN [DMASTER]]. A DB is
+// KEY [FILE], tstore TDBFILE KEY VALUE [RSN [DMASTER]]; and the public-IP
+// commands: ip [all] (-v: the interfaces of each address), ipinfo IP,
+// ifaces, setifacelink IFACE up|down, moveip IP PNN, addip ADDR/BITS IFACE,
+// delip IP, reloadips [all|PNN-LIST], ipreallocate (and its old name sync),
+// gratarp IP IFACE, gettickles IP [PORT], addtickle and deltickle
+// [SRC:PORT DST:PORT] (without arguments, one connection per line of
+// standard input). tickle, which sends a raw packet and needs no daemon,
+// is not ours. A DB is
 // a database name, or its id when it starts with "0x"; keys and values are
 // taken literally (no NUL added), or as hexadecimal bytes after "0x".
 // readkey, writekey and deletekey only work on volatile databases; the

@@ -29,6 +29,17 @@ type fakeDaemon struct {
 	afters   map[protocol.Opcode]after
 	messages []protocol.ReqMessage // the messages the tool sent
 	calls    int                   // REQ_CALLs received (answered with status -1)
+	onMsg    map[uint64]func(m protocol.ReqMessage, message func(srvid uint64, data []byte))
+}
+
+// onMessage sets what the daemon does with the messages to srvid.
+func (fd *fakeDaemon) onMessage(srvid uint64, h func(m protocol.ReqMessage, message func(srvid uint64, data []byte))) {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.onMsg == nil {
+		fd.onMsg = map[uint64]func(protocol.ReqMessage, func(uint64, []byte)){}
+	}
+	fd.onMsg[srvid] = h
 }
 
 // after runs once a control has been answered; message sends a message to
@@ -209,7 +220,11 @@ func (fd *fakeDaemon) serve(conn net.Conn) {
 				fd.takeover++
 			}
 			fd.messages = append(fd.messages, m)
+			onMsg := fd.onMsg[m.SrvID]
 			fd.mu.Unlock()
+			if onMsg != nil {
+				onMsg(m, message)
+			}
 			if m.SrvID == protocol.SrvIDTakeoverRun && answer != nil {
 				var sm protocol.SrvIDMessage
 				if err := sm.Unmarshal(m.Data); err != nil {

@@ -98,6 +98,32 @@ import (
 //	tfetch, tstore {"command": string, "file": string, RECORD...}
 //	version     {"version": "4.17.12-Debian", "implementation": "rctdb",
 //	             "rctdb_version": string}
+//
+// The public-IP commands (addresses as the real tool prints them, without
+// port; a pnn that is unknown, or an address nobody hosts, is null):
+//
+//	ip          {"pnn": uint|null (null with "all"), "all": bool, "ips": [{"address": string,
+//	             "pnn": uint|null, "active_interface": string|null (the interface carrying it
+//	             on the node asked: for "all" the holder), "available_interfaces": [string...]
+//	             (link up), "configured_interfaces": [string...]}...]}
+//	            (the interfaces are given whether -v is or not)
+//	ipinfo      {"pnn": uint, "address": string, "current_node": uint|null,
+//	             "interfaces": [{"name": string, "link_up": bool, "references": uint,
+//	                             "active": bool}...]}
+//	            (an address the node does not know is reported as without --json)
+//	ifaces      {"pnn": uint, "interfaces": [{"name": string, "link_up": bool, "references": uint}...]}
+//	gettickles  {"pnn": uint, "address": string, "port": uint (0: every port),
+//	             "connections": [{"source": string, "source_port": uint,
+//	                              "destination": string, "destination_port": uint}...]}
+//	setifacelink, ipreallocate, sync {"command": string, "pnn": uint, "changed": true}
+//	moveip, addip, delip, gratarp {"command": string, "pnn": uint, "changed": bool,
+//	             "address": string, "interface": string (addip, gratarp)}
+//	            (moveip: pnn is the node the address moved to; addip, delip: changed is
+//	             false when the node already knew, or did not know, the address)
+//	reloadips   {"command": "reloadips", "pnn": uint (ours), "changed": true,
+//	             "nodes": [uint...] (the nodes that reloaded)}
+//	addtickle, deltickle {"command": string, "pnn": uint, "changed": bool,
+//	             "connections": int (sent; changed is false for an empty list)}
 
 // printJSON prints v as the command's JSON document.
 func (t *tool) printJSON(v any) error {

@@ -21,7 +21,7 @@ type Globals struct {
 	Readable   bool   `short:"Y" name:"machinereadable" help:"Machine readable output."`
 	Separator  string `short:"x" name:"separator" default:"|" placeholder:"SEP" help:"Separator of machine readable output."`
 	Parsable   bool   `short:"X" name:"machineparsable" help:"Machine readable output with separator '|' (or -x)."`
-	Verbose    bool   `short:"v" name:"verbose" help:"Verbose output (accepted, ignored)."`
+	Verbose    bool   `short:"v" name:"verbose" help:"Verbose output (ip: the interfaces of each address)."`
 	Maxruntime int32  `short:"T" name:"maxruntime" default:"0" placeholder:"SECS" help:"Limit of the whole run, in seconds (default: $CTDB_TIMEOUT or 120)."`
 	JSON       bool   `name:"json" help:"Print a JSON document instead of the ctdb tool's text."`
 	Help       bool   `short:"?" name:"help" help:"Show this help."`
@@ -80,6 +80,20 @@ type CLI struct {
 	Backupdb        BackupdbCmd        `cmd:"" help:"backup a database into a file"`
 	Restoredb       RestoredbCmd       `cmd:"" help:"restore a database from a file"`
 	Dumpdbbackup    DumpdbbackupCmd    `cmd:"" help:"dump database from a backup file"`
+	Ip              IpCmd              `cmd:"" help:"show public ips"`
+	Ipinfo          IpinfoCmd          `cmd:"" help:"show public ip details"`
+	Ifaces          IfacesCmd          `cmd:"" help:"show interfaces"`
+	Setifacelink    SetifacelinkCmd    `cmd:"" help:"set interface link status"`
+	Ipreallocate    IpreallocateCmd    `cmd:"" help:"run ip reallocation"`
+	Sync            SyncCmd            `cmd:"" help:"run ip reallocation (deprecated)"`
+	Gratarp         GratarpCmd         `cmd:"" help:"send a gratuitous arp"`
+	Gettickles      GetticklesCmd      `cmd:"" help:"get the list of tickles"`
+	Addtickle       AddtickleCmd       `cmd:"" help:"add a tickle"`
+	Deltickle       DeltickleCmd       `cmd:"" help:"delete a tickle"`
+	Moveip          MoveipCmd          `cmd:"" help:"move an ip address to another node"`
+	Addip           AddipCmd           `cmd:"" help:"add an ip address to a node"`
+	Delip           DelipCmd           `cmd:"" help:"delete an ip address from a node"`
+	Reloadips       ReloadipsCmd       `cmd:"" help:"reload the public addresses file"`
 }
 
 // cmdInfo is what the real tool's command table says about a command.
@@ -138,6 +152,20 @@ var commands = map[string]cmdInfo{
 	"backupdb":        {args: "<dbname|dbid> <file>"},
 	"restoredb":       {args: "<file> [dbname]"},
 	"dumpdbbackup":    {withoutDaemon: true, args: "<file>"},
+	"ip":              {remote: true, args: "[all]"},
+	"ipinfo":          {remote: true, args: "<ip>"},
+	"ifaces":          {remote: true},
+	"setifacelink":    {remote: true, args: "<iface> up|down"},
+	"ipreallocate":    {remote: true},
+	"sync":            {remote: true},
+	"gratarp":         {remote: true, args: "<ip> <interface>"},
+	"gettickles":      {remote: true, args: "<ip> [<port>]"},
+	"addtickle":       {remote: true, args: "<ip>:<port> <ip>:<port>"},
+	"deltickle":       {remote: true, args: "<ip>:<port> <ip>:<port>"},
+	"moveip":          {args: "<ip> <node>"},
+	"addip":           {remote: true, args: "<ip/mask> <iface>"},
+	"delip":           {remote: true, args: "<ip>"},
+	"reloadips":       {args: "[all|<pnn-list>]"},
 }
 
 // Args catches a command's positional arguments; each command checks their

@@ -47,6 +47,7 @@ type options struct {
 	machine   bool          // -X or -Y
 	sep       string        // -x
 	json      bool          // --json
+	verbose   bool          // -v (ip)
 }
 
 // tool is the state shared by the commands: the real tool's ctdb_context.
@@ -78,6 +79,7 @@ func newTool(ctx context.Context, g Globals, name string, lookupEnv func(string)
 			machine:   g.Readable || g.Parsable,
 			sep:       g.Separator,
 			json:      g.JSON,
+			verbose:   g.Verbose,
 		},
 		lookupEnv: lookupEnv,
 		in:        in,
