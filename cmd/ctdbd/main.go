@@ -66,7 +66,7 @@ func run() error {
 		return err
 	}
 	defer host.Close()
-	node, err := server.New(server.Options{Config: cfg, Logger: log, Level: level, Metrics: set, Host: linuxhost.ForFailover(host)})
+	node, err := server.New(server.Options{Config: cfg, Logger: log, Level: level, Metrics: set, Host: forFailover(host)})
 	if err != nil {
 		return err
 	}

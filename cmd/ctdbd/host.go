@@ -1,15 +1,16 @@
-package linuxhost
+package main
 
 import (
 	"net/netip"
 
 	"github.com/rctdb/rctdb/failover"
+	"github.com/rctdb/rctdb/failover/linuxhost"
 )
 
-// ForFailover is h as failover's Host.
-func ForFailover(h *Host) failover.Host { return adapter{h} }
+// forFailover is the Linux host as failover's Host.
+func forFailover(h *linuxhost.Host) failover.Host { return adapter{h} }
 
-type adapter struct{ *Host }
+type adapter struct{ *linuxhost.Host }
 
 func (a adapter) LinksUp(ifaces []string) (map[string]bool, error) {
 	links, err := a.Links(ifaces)
