@@ -80,6 +80,8 @@ type CLI struct {
 	Backupdb        BackupdbCmd        `cmd:"" help:"backup a database into a file"`
 	Restoredb       RestoredbCmd       `cmd:"" help:"restore a database from a file"`
 	Dumpdbbackup    DumpdbbackupCmd    `cmd:"" help:"dump database from a backup file"`
+	Event           EventCmd           `cmd:"" help:"event and event script commands"`
+	Scriptstatus    ScriptstatusCmd    `cmd:"" help:"show event script status"`
 }
 
 // cmdInfo is what the real tool's command table says about a command.
@@ -138,6 +140,8 @@ var commands = map[string]cmdInfo{
 	"backupdb":        {args: "<dbname|dbid> <file>"},
 	"restoredb":       {args: "<file> [dbname]"},
 	"dumpdbbackup":    {withoutDaemon: true, args: "<file>"},
+	"event":           {withoutDaemon: true},
+	"scriptstatus":    {withoutDaemon: true, args: "[init|setup|startup|monitor|takeip|releaseip|ipreallocated]"},
 }
 
 // Args catches a command's positional arguments; each command checks their
