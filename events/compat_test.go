@@ -29,7 +29,10 @@ sigme) kill -9 $$;;
 exit*) echo "exiting with ${1#exit}"; exit "${1#exit}";;
 garbage) printf 'no newline\001\002\377'; exit 1;;
 esac`, 0o755)
-	b.Script(t, "50.hang", `case "$1" in hangme) `+eventstest.Hang("50.hang")+`;; esac`, 0o755)
+	// A component of its own for the hanging script, so that its timeout
+	// never strikes another script on a loaded machine.
+	b.ComponentScript(t, "hang", "01.hang", eventstest.Hang("01.hang"), 0o755)
+	b.ComponentScript(t, "hang", "02.after", `echo "after $1"`, 0o755)
 	b.Script(t, "60.gate", `if [ -e "$CTDB_BASE/arm-$1" ]; then
   echo $$ >> "$CTDB_BASE/gate-$1.pids"; echo $$ >> "$CTDB_BASE/hung.pids"
   while [ ! -e "$CTDB_BASE/open-$1" ]; do sleep 0.05; done
@@ -128,8 +131,8 @@ func TestDebianToolAgainstBothDaemons(t *testing.T) {
 		p.both(t, nil, "event", "run", "30", "legacy", c.event)
 		expect(p.both(t, nil, "event", "status", "legacy", c.event), c.line, c.rc)
 	}
-	expect(p.both(t, nil, "event", "run", "2", "legacy", "hangme"), "Event hangme in legacy timed out", 46)
-	expect(p.both(t, nil, "event", "status", "legacy", "hangme"), "50.hang              TIMEDOUT   CTIME\n  OUTPUT: 50.hang hanging\n", 46)
+	expect(p.both(t, nil, "event", "run", "2", "hang", "hangme"), "Event hangme in hang timed out", 46)
+	expect(p.both(t, nil, "event", "status", "hang", "hangme"), "01.hang              TIMEDOUT   CTIME\n  OUTPUT: 01.hang hanging\n\n", 46)
 	expect(p.both(t, nil, "event", "run", "0", "legacy", "monitor"), "timed out", 46)
 	expect(p.both(t, nil, "event", "status", "legacy", "monitor"), "00.ctdb              TIMEDOUT   CTIME\n  OUTPUT: \n", 46)
 	expect(p.both(t, nil, "event", "run", "-1", "legacy", "x"), "", 1) // ctdb's own option parser refuses -1
@@ -243,7 +246,7 @@ func TestDebugScriptAgainstBothDaemons(t *testing.T) {
 		compatScripts(t, b)
 		b.WriteFile(t, "debug.sh", debug, 0o755)
 	})
-	p.both(t, nil, "event", "run", "1", "legacy", "hangme")
+	p.both(t, nil, "event", "run", "2", "hang", "hangme")
 	p.each(func(b *eventstest.Base) {
 		var got string
 		testutil.WaitFor(t, 30*time.Second, "debug script output", func() error {
@@ -309,5 +312,46 @@ func TestScriptCommandAgainstBothDaemons(t *testing.T) {
 	})
 	if r, o := fmt.Sprint(got[p.real.Dir]), fmt.Sprint(got[p.ours.Dir]); r != o {
 		t.Errorf("SCRIPT results:\nctdb-eventd: %s\nrctdb:       %s", r, o)
+	}
+}
+
+// Debian's own debug-hung-script.sh: it runs pstree on the hung script
+// and calls back into the daemon (`ctdb scriptstatus EVENT`) while the
+// daemon is still killing the script. Both daemons must give it the same
+// material.
+func TestPackagedDebugScriptAgainstBothDaemons(t *testing.T) {
+	packaged, err := os.ReadFile("/etc/ctdb/debug-hung-script.sh")
+	if err != nil {
+		t.Fatalf("Debian's ctdb package: %v", err)
+	}
+	p := newPair(t, "debug-hung-script.sh", func(t *testing.T, b *eventstest.Base) {
+		b.WriteFile(t, "debug-hung-script.sh", string(packaged), 0o755)
+		b.Script(t, "01.hang", eventstest.Hang("01.hang"), 0o755)
+		b.Env = append(b.Env, "CTDB_DEBUG_HUNG_SCRIPT_LOGFILE="+filepath.Join(b.Dir, "debug.log"))
+	})
+	p.both(t, nil, "event", "run", "2", "legacy", "startrecovery")
+	logs := map[string]string{}
+	p.each(func(b *eventstest.Base) {
+		testutil.WaitFor(t, 60*time.Second, "debug-hung-script.sh log", func() error {
+			data, err := os.ReadFile(filepath.Join(b.Dir, "debug.log"))
+			if err != nil {
+				return err
+			}
+			logs[b.Dir] = normalise(string(data), b.Dir)
+			return nil
+		})
+		pids, _ := os.ReadFile(filepath.Join(b.Dir, "hung.pids"))
+		pid := strings.TrimSpace(string(pids))
+		logs[b.Dir] = regexp.MustCompile(`\b[0-9]{3,}\b`).ReplaceAllString(strings.ReplaceAll(logs[b.Dir], pid, "PID"), "N")
+		testutil.WaitFor(t, 30*time.Second, "hung script gone", func() error {
+			if out, _ := exec.Command("pgrep", "-g", pid).Output(); len(out) > 0 {
+				return fmt.Errorf("group %s still has %s", pid, out)
+			}
+			return nil
+		})
+	})
+	r, o := logs[p.real.Dir], logs[p.ours.Dir]
+	if r != o || !strings.Contains(r, `01.hang              TIMEDOUT   CTIME`) || !strings.Contains(r, "`-sleep,N N\n") {
+		t.Errorf("debug-hung-script.sh logs differ:\nctdb-eventd:\n%s\nrctdb:\n%s", r, o)
 	}
 }

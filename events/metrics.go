@@ -96,11 +96,8 @@ func (m *metricSet) script(event, script string) *scriptMetrics {
 	return sm
 }
 
-// observe counts one script run; disabled scripts are not runs.
+// observe counts one script run.
 func (sm *scriptMetrics) observe(sr ScriptResult) {
-	if sr.Status == ScriptDisabled {
-		return
-	}
 	sm.runs.Inc()
 	sm.duration.Update(sr.End.Sub(sr.Begin).Seconds())
 	switch {

@@ -213,7 +213,7 @@ func (r *Runner) work(c *component) {
 		q.started = true
 		r.mu.Unlock()
 
-		res := r.execute(c, q)
+		res, hung := r.execute(c, q)
 
 		r.mu.Lock()
 		c.queue = c.queue[1:]
@@ -225,24 +225,33 @@ func (r *Runner) work(c *component) {
 		q.result = res
 		close(q.done)
 		r.mu.Unlock()
+		// The debug script may ask for the status of the event (Debian's
+		// asks `ctdb scriptstatus`): it is stored by now.
+		for _, p := range hung {
+			r.reapTimedOut(c, q.event, p)
+		}
 	}
 }
 
-// execute runs the scripts of one event in order.
-func (r *Runner) execute(c *component, q *request) Result {
+// execute runs the scripts of one event in order. hung are the scripts
+// that timed out, still running: the caller hands them to reapTimedOut.
+func (r *Runner) execute(c *component, q *request) (res Result, hung []*proc) {
 	start := time.Now()
 	r.log.Debug(fmt.Sprintf("Running event %s with args %q", q.event, strings.Join(q.args, " ")), "component", c.name)
 	scripts, err := readScripts(c.dir)
 	if err != nil {
 		errno := errnoOf(err)
 		r.log.Error(fmt.Sprintf("failed to list event scripts in %s: %v", c.dir, err), "component", c.name)
-		return Result{Code: int32(errno)}
+		return Result{Code: int32(errno)}, nil
 	}
 	st := &Status{Scripts: make([]ScriptResult, 0, len(scripts))}
 	for _, s := range scripts {
-		sr, ok := r.runScript(c, q, s)
+		sr, ok, p := r.runScript(c, q, s)
+		if p != nil {
+			hung = append(hung, p)
+		}
 		if !ok {
-			return Result{Code: ResultCanceled}
+			return Result{Code: ResultCanceled}, hung
 		}
 		st.Scripts = append(st.Scripts, sr)
 		if sr.Status == 0 || sr.Status == ScriptDisabled {
@@ -265,42 +274,46 @@ func (r *Runner) execute(c *component, q *request) Result {
 		em.failures.Inc()
 		r.log.Info(q.event+" event failed", "component", c.name)
 	}
-	return Result{Code: code, Status: st}
+	return Result{Code: code, Status: st}, hung
 }
 
 // runScript runs one script until it exits, the event's deadline passes
-// or q is cancelled (ok false: the script was killed, nothing to keep).
-func (r *Runner) runScript(c *component, q *request, s scriptEntry) (sr ScriptResult, ok bool) {
+// (hung is then the still running script) or q is cancelled (ok false:
+// the script was killed, nothing to keep).
+func (r *Runner) runScript(c *component, q *request, s scriptEntry) (sr ScriptResult, ok bool, hung *proc) {
 	sr = ScriptResult{Name: s.name, Begin: time.Now()}
 	defer func() {
-		if ok {
+		if ok && sr.Status != ScriptDisabled {
 			r.m.script(q.event, s.name).observe(sr)
 		}
 	}()
-	finish := func(status int32) (ScriptResult, bool) {
+	finish := func(status int32) (ScriptResult, bool, *proc) {
 		sr.End = time.Now()
 		sr.Status = status
-		return sr, true
+		return sr, true, nil
 	}
 	select {
 	case <-q.cancel:
-		return sr, false
+		return sr, false, nil
 	default:
 	}
 	if !sr.Begin.Before(q.deadline) {
+		r.log.Info(fmt.Sprintf("%s: not started, the %s event's deadline has passed", s.name, q.event), "component", c.name)
 		return finish(ScriptTimedOut)
 	}
 	st, err := os.Stat(s.path)
 	if err != nil {
+		r.log.Error(fmt.Sprintf("%s: cannot run %s: %v", s.name, s.path, err), "component", c.name, "event", q.event)
 		return finish(-int32(errnoOf(err)))
 	}
 	if st.Mode().Perm()&0o100 == 0 {
+		r.log.Debug(fmt.Sprintf("%s: disabled (not executable), skipped", s.name), "component", c.name, "event", q.event)
 		return finish(ScriptDisabled)
 	}
 	argv := append([]string{s.name, q.event}, q.args...)
 	p, err := startProc(s.path, argv, r.env, r.cfg.MaxOutput, q.deadline)
 	if err != nil {
-		r.log.Error(fmt.Sprintf("cannot run %s: %v", s.path, err), "component", c.name, "event", q.event)
+		r.log.Error(fmt.Sprintf("%s: cannot run %s: %v", s.name, s.path, err), "component", c.name, "event", q.event)
 		return finish(errnoStatus(errnoOf(err)))
 	}
 	timer := time.NewTimer(time.Until(q.deadline))
@@ -315,16 +328,16 @@ func (r *Runner) runScript(c *component, q *request, s scriptEntry) (sr ScriptRe
 		sr.Output = cutNUL(p.takeOutput())
 		r.logOutput(s.name, sr.Output, c.name, q.event)
 		r.log.Error(fmt.Sprintf("%s: timed out in event %s, pid %d", s.name, q.event, p.pid()), "component", c.name)
-		r.reapTimedOut(c, q.event, p)
-		return finish(ScriptTimedOut)
+		sr, ok, _ = finish(ScriptTimedOut)
+		return sr, ok, p
 	case <-q.cancel:
 		p.killGroup(syscall.SIGKILL)
 		p.finish()
-		return sr, false
+		return sr, false, nil
 	case <-r.closing:
 		p.killGroup(syscall.SIGKILL)
 		p.finish()
-		return sr, false
+		return sr, false, nil
 	}
 }
 

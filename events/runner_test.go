@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/rctdb/rctdb/internal/testutil"
 )
 
@@ -143,13 +144,13 @@ func TestTimeoutKillsProcessGroup(t *testing.T) {
 	e.script("01.hang", `echo $$ >> "$T/pids"; sleep 300 & echo $! >> "$T/pids"; echo started; wait`, 0o755)
 	e.script("02.after", `echo ran >> "$T/after"`, 0o755)
 	start := time.Now()
-	res := e.run("monitor", time.Second)
+	res := e.run("monitor", 3*time.Second)
 	took := time.Since(start)
 	if res.Code != ResultTimedOut || !reflect.DeepEqual(statusNames(res.Status), []string{"01.hang=-110"}) {
 		t.Fatalf("result %d %v", res.Code, statusNames(res.Status))
 	}
-	if took > 10*time.Second {
-		t.Errorf("Run took %v with a 1s timeout", took)
+	if took > 15*time.Second {
+		t.Errorf("Run took %v with a 3s timeout", took)
 	}
 	if out := res.Status.Scripts[0].Output; out != "started\n" {
 		t.Errorf("output so far %q", out)
@@ -169,7 +170,7 @@ func TestTimeoutIgnoringSIGTERMGetsSIGKILL(t *testing.T) {
 	e := newTestEnv(t, func(c *Config) { c.KillGrace = 200 * time.Millisecond })
 	killAtCleanup(t, e, "pids")
 	e.script("01.stubborn", `trap '' TERM; echo $$ >> "$T/pids"; sh -c 'trap "" TERM; echo $$ >> "$T/pids"; while :; do sleep 1; done' & wait`, 0o755)
-	res := e.run("monitor", time.Second)
+	res := e.run("monitor", 3*time.Second)
 	if res.Code != ResultTimedOut {
 		t.Fatalf("code %d", res.Code)
 	}
@@ -187,7 +188,7 @@ func TestDebugScript(t *testing.T) {
 	killAtCleanup(t, e, "pids")
 	os.WriteFile(filepath.Join(e.base, "debug.sh"), []byte("#!/bin/sh\necho \"$1 $2\" > \"$T/debugged\"\necho \"debug of $1\"\necho second line\n"), 0o755)
 	e.script("01.hang", `echo $$ >> "$T/pids"; sleep 300`, 0o755)
-	res := e.run("startrecovery", time.Second)
+	res := e.run("startrecovery", 3*time.Second)
 	if res.Code != ResultTimedOut {
 		t.Fatalf("code %d", res.Code)
 	}
@@ -269,6 +270,20 @@ func TestMonitorCancelledWhileOtherEventRuns(t *testing.T) {
 	e.waitFile("pids-startup")
 	if res := e.run("monitor", time.Minute); res.Code != ResultCanceled {
 		t.Errorf("monitor while startup runs: %+v", res)
+	}
+	// Nothing waits for the running script: scripts call back into the
+	// daemon (ctdb scriptstatus, script list ...) while they run.
+	if _, err := e.r.Status("legacy", "startup"); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("status while running: %v", err)
+	}
+	if _, err := e.r.ListScripts("legacy"); err == nil {
+		t.Error("ListScripts without a data directory succeeded")
+	}
+	if err := e.r.SetScript("legacy", "01.gate", true); err != nil {
+		t.Errorf("SetScript while running: %v", err)
+	}
+	if res, _ := e.r.Run(context.Background(), "other", "monitor", nil, time.Minute, 0); res.Code != ResultNoDir {
+		t.Errorf("another component while running: %+v", res)
 	}
 	os.WriteFile(filepath.Join(e.base, "open-startup"), nil, 0o644)
 	if res := <-done; res.Code != ResultOK || res.Status.Scripts[0].Output != "startup done\n" {
@@ -393,7 +408,7 @@ func TestCloseKillsTimedOutScriptAndDebug(t *testing.T) {
 	killAtCleanup(t, e, "pids")
 	os.WriteFile(filepath.Join(e.base, "debug.sh"), []byte("#!/bin/sh\necho $$ >> \"$T/pids\"\nsleep 300\n"), 0o755)
 	e.script("01.hang", `trap '' TERM; echo $$ >> "$T/pids"; while :; do sleep 1; done`, 0o755)
-	if res := e.run("monitor", time.Second); res.Code != ResultTimedOut {
+	if res := e.run("monitor", 2*time.Second); res.Code != ResultTimedOut {
 		t.Fatalf("code %d", res.Code)
 	}
 	testutil.WaitFor(t, 20*time.Second, "debug script started", func() error {
@@ -407,6 +422,38 @@ func TestCloseKillsTimedOutScriptAndDebug(t *testing.T) {
 		if alive(p) {
 			t.Errorf("pid %d outlived Close", p)
 		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	set := metrics.NewSet()
+	e := newTestEnv(t, func(c *Config) { c.Metrics = set })
+	e.script("01.a", `case "$1" in fail) exit 1;; hang) sleep 300;; esac`, 0o755)
+	e.script("02.off", "exit 0", 0o644)
+	e.run("monitor", time.Minute)
+	e.run("monitor", time.Minute)
+	e.run("fail", time.Minute)
+	e.run("whatever", time.Minute)
+	e.run("startup", 0)
+	var b strings.Builder
+	set.WritePrometheus(&b)
+	out := b.String()
+	for _, want := range []string{
+		`ctdb_events_runs_total{component="legacy",event="monitor"} 2`,
+		`ctdb_events_runs_total{component="legacy",event="other"} 2`,
+		`ctdb_events_failures_total{component="legacy",event="other"} 1`,
+		`ctdb_events_timeouts_total{component="legacy",event="startup"} 1`,
+		`ctdb_events_script_runs_total{event="monitor",script="01.a"} 2`,
+		`ctdb_events_script_failures_total{event="other",script="01.a"} 1`,
+		`ctdb_events_script_timeouts_total{event="startup",script="01.a"} 1`,
+		`ctdb_events_duration_seconds_bucket{component="legacy",event="monitor",vmrange=`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `script="02.off"`) {
+		t.Errorf("a disabled script counted as run:\n%s", out)
 	}
 }
 

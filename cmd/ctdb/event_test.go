@@ -25,7 +25,7 @@ func eventScripts(t *testing.T, b *eventstest.Base) {
 sigme) kill -9 $$;;
 exit*) exit "${1#exit}";;
 esac`, 0o755)
-	b.Script(t, "50.hang", `case "$1" in hangme) `+eventstest.Hang("50.hang")+`;; esac`, 0o755)
+	b.ComponentScript(t, "hang", "01.hang", eventstest.Hang("01.hang"), 0o755)
 	b.WriteFile(t, "events/legacy/foo.script", "#!/bin/sh\n", 0o644)
 }
 
@@ -99,8 +99,8 @@ func TestEventCommandsMatchDebianTool(t *testing.T) {
 		{nil, []string{"scriptstatus", "exit174"}},
 		{nil, []string{"event", "run", "30", "legacy", "exit255"}},
 		{nil, []string{"event", "status", "legacy", "exit255"}},
-		{nil, []string{"event", "run", "1", "legacy", "hangme"}},
-		{nil, []string{"event", "status", "legacy", "hangme"}},
+		{nil, []string{"event", "run", "2", "hang", "hangme"}},
+		{nil, []string{"event", "status", "hang", "hangme"}},
 		{nil, []string{"event", "run", "0", "legacy", "startup"}},
 		{nil, []string{"event", "run", "x5", "legacy", "startup"}},
 		{nil, []string{"event", "status", "legacy", "startup"}},

@@ -92,7 +92,17 @@ func (b *Base) WriteFile(t testing.TB, rel, content string, mode os.FileMode) {
 // Script writes events/legacy/<name>.script: "#!/bin/sh\n" + body.
 func (b *Base) Script(t testing.TB, name, body string, mode os.FileMode) {
 	t.Helper()
-	b.WriteFile(t, "events/legacy/"+name+".script", "#!/bin/sh\n"+body+"\n", mode)
+	b.ComponentScript(t, "legacy", name, body, mode)
+}
+
+// ComponentScript writes events/<component>/<name>.script, creating the
+// component's directory.
+func (b *Base) ComponentScript(t testing.TB, component, name, body string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(b.Dir, "events", component), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteFile(t, "events/"+component+"/"+name+".script", "#!/bin/sh\n"+body+"\n", mode)
 }
 
 // Hang is a script body that records its pid (so that the test's
