@@ -355,3 +355,36 @@ func TestPackagedDebugScriptAgainstBothDaemons(t *testing.T) {
 		t.Errorf("debug-hung-script.sh logs differ:\nctdb-eventd:\n%s\nrctdb:\n%s", r, o)
 	}
 }
+
+// BenchmarkDaemons compares an event of one trivial script and a STATUS
+// request, through the socket, on Debian's ctdb-eventd and on ours.
+func BenchmarkDaemons(b *testing.B) {
+	for _, who := range []string{"ctdb-eventd", "rctdb"} {
+		base := eventstest.NewBase(b, "")
+		base.ComponentScript(b, "bench", "01.ok", "exit 0", 0o755)
+		if who == "ctdb-eventd" {
+			eventstest.StartReal(b, base)
+		} else {
+			eventstest.StartOurs(b, base)
+		}
+		c, err := events.Dial(context.Background(), base.Socket())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		b.Run(who+"/run", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if code, err := c.Run(context.Background(), "bench", "monitor", nil, time.Minute, 0); err != nil || code != 0 {
+					b.Fatalf("%d %v", code, err)
+				}
+			}
+		})
+		b.Run(who+"/status", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if code, _, err := c.Status(context.Background(), "bench", "monitor"); err != nil || code != 0 {
+					b.Fatalf("%d %v", code, err)
+				}
+			}
+		})
+	}
+}

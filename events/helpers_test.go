@@ -62,14 +62,14 @@ func (l *logRecorder) dump() string {
 // testEnv is a Runner over a temporary CTDB_BASE with an empty
 // events/legacy directory.
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	dir  string // events/legacy
 	log  *logRecorder
 	r    *Runner
 }
 
-func newTestEnv(t *testing.T, mod func(*Config)) *testEnv {
+func newTestEnv(t testing.TB, mod func(*Config)) *testEnv {
 	t.Helper()
 	base := t.TempDir()
 	dir := filepath.Join(base, "events", "legacy")

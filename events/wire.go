@@ -36,7 +36,7 @@ const (
 	// MaxRequestSize bounds a request the server accepts.
 	MaxRequestSize = 1 << 20
 	// MaxReplySize bounds a reply the client accepts.
-	MaxReplySize = 256 << 20
+	MaxReplySize = 64 << 20
 )
 
 var errShort = errors.New("packet too short")

@@ -60,7 +60,7 @@ func NewBase(t testing.TB, debugScript string) *Base {
 		t.Fatalf("Debian's ctdb package: %v", err)
 	}
 	b.WriteFile(t, "functions", string(functions), 0o644)
-	conf := "[logging]\n\tlocation = file:" + filepath.Join(dir, "log.eventd") + "\n\tlog level = DEBUG\n"
+	conf := "[logging]\n\tlocation = file:" + filepath.Join(dir, "log.eventd") + "\n"
 	if debugScript != "" {
 		conf += "[event]\n\tdebug script = " + debugScript + "\n"
 	}
