@@ -98,8 +98,9 @@ func New(cfg Config) (*Runner, error) {
 // component directory is ResultNoDir.
 //
 // When ctx is done first, Run returns ctx's error: an event still queued
-// is dropped, one already running completes and is stored. After Close,
-// Run returns ErrClosed.
+// is dropped, one already running completes and is stored. Close
+// cancels the events queued and running (Run returns ResultCanceled and
+// ErrClosed), and Run returns ErrClosed afterwards.
 func (r *Runner) Run(ctx context.Context, component, event string, args []string, timeout time.Duration, flags RunFlags) (Result, error) {
 	q := &request{
 		event:    event,
@@ -143,15 +144,34 @@ func (r *Runner) Run(ctx context.Context, component, event string, args []string
 
 	select {
 	case <-q.done:
-		return q.result, nil
+		return r.answer(q)
 	case <-ctx.Done():
 	}
 	r.mu.Lock()
+	select {
+	case <-q.done:
+		r.mu.Unlock()
+		return r.answer(q)
+	default:
+	}
 	if !q.started && !q.cancelled {
 		r.cancelLocked(c, q)
 	}
 	r.mu.Unlock()
 	return Result{Code: ResultCanceled}, ctx.Err()
+}
+
+// answer is Run's return for a completed request: ErrClosed with a
+// request that Close cancelled.
+func (r *Runner) answer(q *request) (Result, error) {
+	if q.result.Code == ResultCanceled {
+		select {
+		case <-r.closing:
+			return q.result, ErrClosed
+		default:
+		}
+	}
+	return q.result, nil
 }
 
 func (r *Runner) componentLocked(name, dir string) *component {

@@ -386,8 +386,8 @@ func TestCloseWhileScriptRuns(t *testing.T) {
 	if err := e.r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if o := <-done; o.res.Code != ResultCanceled {
-		t.Errorf("Run after Close: %+v", o)
+	if o := <-done; o.res.Code != ResultCanceled || !errors.Is(o.err, ErrClosed) {
+		t.Errorf("Run cut short by Close: %+v", o)
 	}
 	// Close waited for the script: it is gone already.
 	for _, p := range e.pids("pids-startup") {
