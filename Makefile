@@ -85,8 +85,8 @@ bench-recovery: deps build
 
 # Short fuzzing of every decoder (seed corpora also run in `make test`).
 fuzz:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./protocol/ | grep ^Fuzz); do \
-		$(GO) test -run=NONE -fuzz="^$$f$$" -fuzztime=5s ./protocol/ || exit 1; done
+	@for p in ./protocol/ ./events/; do for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+		$(GO) test -run=NONE -fuzz="^$$f$$" -fuzztime=5s $$p || exit 1; done; done
 
 clean:
 	rm -rf $(BIN)

@@ -94,6 +94,8 @@ type CLI struct {
 	Addip           AddipCmd           `cmd:"" help:"add an ip address to a node"`
 	Delip           DelipCmd           `cmd:"" help:"delete an ip address from a node"`
 	Reloadips       ReloadipsCmd       `cmd:"" help:"reload the public addresses file"`
+	Event           EventCmd           `cmd:"" help:"event and event script commands"`
+	Scriptstatus    ScriptstatusCmd    `cmd:"" help:"show event script status"`
 }
 
 // cmdInfo is what the real tool's command table says about a command.
@@ -166,6 +168,8 @@ var commands = map[string]cmdInfo{
 	"addip":           {remote: true, args: "<ip/mask> <iface>"},
 	"delip":           {remote: true, args: "<ip>"},
 	"reloadips":       {args: "[all|<pnn-list>]"},
+	"event":           {withoutDaemon: true},
+	"scriptstatus":    {withoutDaemon: true, args: "[init|setup|startup|monitor|takeip|releaseip|ipreallocated]"},
 }
 
 // Args catches a command's positional arguments; each command checks their
