@@ -23,6 +23,7 @@ type Config struct {
 	Metrics  Metrics
 	Legacy   Legacy
 	Failover Failover
+	Event    Event
 
 	// Nodes is the content of Cluster.NodesFile, filled by Load.
 	Nodes []Node
@@ -118,6 +119,19 @@ type Failover struct {
 	// or cut off, so an address is never served by two nodes. 0 makes
 	// addresses permanent, as ctdbd does.
 	Lease time.Duration
+}
+
+// Event is CTDB's [event] section, and where the event scripts live.
+type Event struct {
+	// Base is $CTDB_BASE: the scripts are in Base/events/<component>,
+	// the notification script is Base/notify.sh, and the scripts read
+	// Base/script.options. Load sets it to the directory of the
+	// configuration file, as CTDB's layout has it; empty (a configuration
+	// built in code) runs no scripts.
+	Base string
+	// DebugScript ([event] debug script) runs as "DebugScript PID EVENT"
+	// when an event script times out; relative to Base unless absolute.
+	DebugScript string
 }
 
 // DefaultAddressesFile is the public addresses file of CTDB's layout.

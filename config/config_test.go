@@ -160,6 +160,7 @@ func fullExpected() Config {
 	want.Metrics = Metrics{Address: "127.0.0.1:9100"}
 	want.Legacy = Legacy{StartAsStopped: true, StartAsDisabled: true, LMasterCapability: false}
 	want.Failover.Disabled = true
+	want.Event.DebugScript = "debug-hung-script.sh"
 	return want
 }
 

@@ -194,7 +194,7 @@ var keys = []key{
 	ignoredKey(secLegacy, "realtime scheduling", checkBool, ""),
 	ignoredKey(secLegacy, "script log level", nil, ""),
 
-	ignoredKey(secEvent, "debug script", nil, ""),
+	strKey(secEvent, "debug script", func(c *Config) *string { return &c.Event.DebugScript }, nil),
 
 	boolKey(secFailover, "disabled", func(c *Config) *bool { return &c.Failover.Disabled }),
 	func() key {

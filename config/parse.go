@@ -41,6 +41,8 @@ func Load(path string) (*Config, error) {
 		c.Failover.AddressesFile = filepath.Join(dir, c.Failover.AddressesFile)
 	}
 
+	c.Event.Base = dir
+
 	nodes, err := loadNodes(c.Cluster.NodesFile)
 	if err != nil {
 		var e *Error

@@ -146,6 +146,10 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load of written config: %v", err)
 	}
 	c2.Warnings, c.Warnings = nil, nil
+	if c2.Event.Base != filepath.Dir(other) {
+		t.Errorf("Event.Base = %q, want the directory of %s", c2.Event.Base, other)
+	}
+	c2.Event.Base = c.Event.Base // the scripts live beside each file
 	if !reflect.DeepEqual(c2, c) {
 		t.Errorf("reloaded config differs:\n got %+v\nwant %+v", c2, c)
 	}

@@ -485,9 +485,16 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 	}
 	next := st.Clone()
 	next.View.Disconnected = disc
-	// Until nodes report their own health, a node is unhealthy exactly
-	// while it is disconnected, as ctdbd shows a dead node.
-	next.View.Unhealthy = slices.Clone(disc)
+	// A node is unhealthy while it is disconnected, as ctdbd shows a dead
+	// node, and while its current run has not reported a passing monitor
+	// event (every run starts unhealthy, as in CTDB).
+	next.View.Unhealthy = nil
+	for i := range st.Nodes {
+		p := uint32(i)
+		if !st.Nodes[i].Deleted && (slices.Contains(disc, p) || !st.Healthy(p)) {
+			next.View.Unhealthy = append(next.View.Unhealthy, p)
+		}
+	}
 	active := next.Active()
 	var vnn []uint32
 	for _, p := range active {

@@ -47,6 +47,8 @@ type component struct {
 	// debugging is set while the debug script runs: one at a time, as
 	// ctdb-eventd does.
 	debugging bool
+	// disabled holds the scripts last seen not executable.
+	disabled map[string]bool
 }
 
 // request is one Run call. started, cancelled and result are guarded by
@@ -177,7 +179,7 @@ func (r *Runner) answer(q *request) (Result, error) {
 func (r *Runner) componentLocked(name, dir string) *component {
 	c := r.components[name]
 	if c == nil {
-		c = &component{name: name, dir: dir, results: make(map[string]*Status)}
+		c = &component{name: name, dir: dir, results: make(map[string]*Status), disabled: make(map[string]bool)}
 		r.components[name] = c
 	}
 	return c
@@ -327,9 +329,10 @@ func (r *Runner) runScript(c *component, q *request, s scriptEntry) (sr ScriptRe
 		return finish(-int32(errnoOf(err)))
 	}
 	if st.Mode().Perm()&0o100 == 0 {
-		r.log.Debug(fmt.Sprintf("%s: disabled (not executable), skipped", s.name), "component", c.name, "event", q.event)
+		r.noteDisabled(c, s, true)
 		return finish(ScriptDisabled)
 	}
+	r.noteDisabled(c, s, false)
 	argv := append([]string{s.name, q.event}, q.args...)
 	p, err := startProc(s.path, argv, r.env, r.cfg.MaxOutput, q.deadline)
 	if err != nil {
@@ -358,6 +361,23 @@ func (r *Runner) runScript(c *component, q *request, s scriptEntry) (sr ScriptRe
 		p.killGroup(syscall.SIGKILL)
 		p.finish()
 		return sr, false, nil
+	}
+}
+
+// noteDisabled logs, once until it changes, that a script is skipped
+// because it is not executable: a script an administrator forgot to
+// enable shows in the log, without a line at every monitor.
+func (r *Runner) noteDisabled(c *component, s scriptEntry, disabled bool) {
+	r.mu.Lock()
+	changed := c.disabled[s.name] != disabled
+	if disabled {
+		c.disabled[s.name] = true
+	} else {
+		delete(c.disabled, s.name)
+	}
+	r.mu.Unlock()
+	if changed && disabled {
+		r.log.Warn(fmt.Sprintf("%s: disabled (not executable): skipped (ctdb event script enable %s %s)", s.name, c.name, s.name), "component", c.name)
 	}
 }
 

@@ -347,9 +347,13 @@ func (m *Manager) ctrlReloadPublicIPs(ctx context.Context, r *control.Request) c
 	return control.Status(0)
 }
 
-// ctrlIPReallocated ends a takeover run on this node; the event scripts'
-// ipreallocated event runs here once they are wired in.
+// ctrlIPReallocated runs the ipreallocated event, as at the end of a
+// takeover run (rctdb's nodes run it on their own after each new
+// assignment; this serves 4.17's takeover helper).
 func (m *Manager) ctrlIPReallocated(ctx context.Context, r *control.Request) control.Reply {
+	if err := m.events.RunEvent(ctx, "ipreallocated"); err != nil {
+		return control.FailErr(err)
+	}
 	return control.Status(0)
 }
 

@@ -54,12 +54,6 @@ type Raft interface {
 	Apply(ctx context.Context, c raftlayer.Command) (uint64, error)
 }
 
-// Quorum says whether this node is in contact with a Raft quorum.
-type Quorum interface {
-	Inactive() bool
-	InactiveChanged() <-chan struct{}
-}
-
 // Links are the node links: which peers are connected and how the others
 // left.
 type Links interface {
@@ -80,17 +74,43 @@ type Messenger interface {
 	SendMessage(dest uint32, srvid uint64, data []byte)
 }
 
+// Scripts are the event scripts as failover uses them: the public-address
+// events, and the node's health as its monitor event decides it.
+type Scripts interface {
+	// RunEvent runs takeip, releaseip, updateip or ipreallocated and
+	// returns the scripts' verdict.
+	RunEvent(ctx context.Context, event string, args ...string) error
+	// Healthy reports whether the node's last monitor event passed; a
+	// node that is not healthy holds no address.
+	Healthy() bool
+	HealthChanged() <-chan struct{}
+}
+
+// NoScripts is a node without event scripts: every event passes and the
+// node is healthy.
+type NoScripts struct{}
+
+// RunEvent does nothing.
+func (NoScripts) RunEvent(context.Context, string, ...string) error { return nil }
+
+// Healthy is always true.
+func (NoScripts) Healthy() bool { return true }
+
+// HealthChanged never fires.
+func (NoScripts) HealthChanged() <-chan struct{} { return nil }
+
 // Manager is one node's public-IP failover: its share of the addresses
 // on its interfaces (node), the takeover runs while it leads (leader),
 // the connection lists, and the controls and messages that drive them.
 type Manager struct {
 	cfg    Config
 	raft   Raft
-	quorum Quorum
+	quorum raftlayer.Quorum
 	tr     Links
 	rpc    Nodes
 	host   Host
 	msgs   Messenger
+	events Scripts
 	log    *slog.Logger
 	met    *failoverMetrics
 
@@ -106,7 +126,7 @@ type Manager struct {
 
 // New reads the node's public addresses and checks that their interfaces
 // exist on host; Start runs it.
-func New(cfg Config, r Raft, q Quorum, tr Links, rpc Nodes, host Host, msgs Messenger, log *slog.Logger, set *metrics.Set) (*Manager, error) {
+func New(cfg Config, r Raft, q raftlayer.Quorum, tr Links, rpc Nodes, host Host, msgs Messenger, scripts Scripts, log *slog.Logger, set *metrics.Set) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -116,11 +136,14 @@ func New(cfg Config, r Raft, q Quorum, tr Links, rpc Nodes, host Host, msgs Mess
 	if set == nil {
 		set = metrics.NewSet()
 	}
+	if scripts == nil {
+		scripts = NoScripts{}
+	}
 	addrs, err := config.LoadPublicAddresses(cfg.AddressesFile)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, raft: r, quorum: q, tr: tr, rpc: rpc, host: host, msgs: msgs, log: log,
+	m := &Manager{cfg: cfg, raft: r, quorum: q, tr: tr, rpc: rpc, host: host, msgs: msgs, events: scripts, log: log,
 		conns: newConns(), links: make(chan struct{}, 1)}
 	if err := m.checkIfaces(addrs); err != nil {
 		return nil, err
@@ -169,7 +192,7 @@ func (m *Manager) checkIfaces(addrs []config.PublicAddress) error {
 func (m *Manager) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	for _, f := range []func(context.Context){m.node.loop, m.node.leaseLoop, m.lead.loop, m.pushLoop} {
+	for _, f := range []func(context.Context){m.node.loop, m.node.leaseLoop, m.lead.loop, m.pushLoop, m.node.reallocatedLoop} {
 		m.wg.Go(func() { f(ctx) })
 	}
 }

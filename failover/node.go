@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -95,6 +96,7 @@ func (n *node) loop(ctx context.Context) {
 		case <-watch:
 		case <-quorum:
 		case <-n.m.host.Changes():
+		case <-n.m.events.HealthChanged():
 		case <-n.kick:
 		case <-retry.C:
 		}
@@ -172,7 +174,7 @@ func (n *node) reportAddresses(ctx context.Context, st *raftlayer.State) {
 // mayHold reports whether this node may hold addresses now, and until
 // when (zero: without a time limit).
 func (n *node) mayHold(st *raftlayer.State) (bool, time.Time) {
-	if n.m.cfg.Disabled || n.m.quorum.Inactive() || !canHold(st, n.m.cfg.Self) {
+	if n.m.cfg.Disabled || n.m.quorum.Inactive() || !canHold(st, n.m.cfg.Self) || !n.m.events.Healthy() {
 		return false, time.Time{}
 	}
 	if n.m.cfg.Lease <= 0 {
@@ -258,10 +260,19 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	}
 	failed := false
 	for a, t := range on {
-		if w, keep := want[a]; keep && w.iface == t.iface {
+		w, keep := want[a]
+		if keep && w.iface == t.iface {
 			continue
 		}
-		if err := n.release(a, t); err != nil {
+		if keep && n.held[a] != nil {
+			if err := n.moveIface(a, t, w, lease(until)); err != nil {
+				n.log.Warn("moving a public address to another interface failed", "addr", a, "from", t.iface, "to", w.iface, "err", err)
+				failed = true
+			}
+			on[a] = w
+			continue
+		}
+		if err := n.release(n.ctx, a, t); err != nil {
 			n.log.Warn("release failed", "addr", a, "iface", t.iface, "err", err)
 			failed = true
 		}
@@ -276,18 +287,15 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 		return 100 * time.Millisecond
 	}
 	n.reconciled.Advance(st.IPSeq)
-	lease := time.Duration(0)
-	if !until.IsZero() {
-		lease = time.Until(until)
-	}
 	for a, t := range want {
-		if _, present := on[a]; present && n.held[a] != nil {
-			if err := n.m.host.SetAddress(t.iface, t.prefix, lease); err != nil {
+		_, present := on[a]
+		if present && n.held[a] != nil {
+			if err := n.m.host.SetAddress(t.iface, t.prefix, lease(until)); err != nil {
 				n.log.Warn("cannot renew the lease of a public address", "addr", t.prefix, "iface", t.iface, "err", err)
 			}
 			continue
 		}
-		if err := n.take(a, t, lease); err != nil {
+		if err := n.take(a, t, lease(until), !present); err != nil {
 			n.log.Warn("takeover failed", "addr", t.prefix, "iface", t.iface, "err", err)
 			n.m.met.reconcileErrors.Inc()
 			failed = true
@@ -305,9 +313,30 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	return 0
 }
 
+// lease is what remains of a lease that runs until until (zero: none).
+func lease(until time.Time) time.Duration {
+	if until.IsZero() {
+		return 0
+	}
+	return time.Until(until)
+}
+
+// eventArgs are the arguments of takeip and releaseip: IFACE IP BITS.
+func eventArgs(t target) []string {
+	return []string{t.iface, t.prefix.Addr().String(), strconv.Itoa(t.prefix.Bits())}
+}
+
 // take puts address a on its interface, announces it and tickles the
-// connections its clients had with the previous holder.
-func (n *node) take(a netip.Addr, t target, lease time.Duration) error {
+// connections its clients had with the previous holder. A new address
+// goes through the takeip event first (10.interface adds it; SetAddress
+// then only puts the lease on it); one already there is adopted without
+// the event, as 4.17 answers a redundant takeover.
+func (n *node) take(a netip.Addr, t target, lease time.Duration, fresh bool) error {
+	if fresh {
+		if err := n.m.events.RunEvent(n.ctx, "takeip", eventArgs(t)...); err != nil {
+			return err
+		}
+	}
 	if err := n.m.host.SetAddress(t.iface, t.prefix, lease); err != nil {
 		return err
 	}
@@ -349,10 +378,38 @@ func (n *node) announce(ctx context.Context, a netip.Addr, iface string) {
 	}
 }
 
-// release kills the connections to address a, takes it off its interface
-// and tells the local clients (smbd drops its connections to it).
-func (n *node) release(a netip.Addr, t target) error {
+// moveIface moves a held address to another of its interfaces through
+// the updateip event (OLD NEW IP BITS); its connections stay.
+func (n *node) moveIface(a netip.Addr, from, to target, lease time.Duration) error {
+	if err := n.m.events.RunEvent(n.ctx, "updateip", from.iface, to.iface, a.String(), strconv.Itoa(to.prefix.Bits())); err != nil {
+		return err
+	}
+	if err := n.m.host.DeleteAddress(from.iface, from.prefix); err != nil {
+		return err
+	}
+	if err := n.m.host.SetAddress(to.iface, to.prefix, lease); err != nil {
+		return err
+	}
+	n.log.Info(fmt.Sprintf("Update of IP %s from interface %s to %s", to.prefix, from.iface, to.iface))
+	h := n.held[a]
+	if h.stopAnnounce != nil {
+		h.stopAnnounce()
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	h.iface, h.stopAnnounce = to.iface, cancel
+	n.m.wg.Go(func() { n.announce(ctx, a, to.iface) })
+	return nil
+}
+
+// release runs the releaseip event (whose verdict 4.17 ignores: what
+// counts is that the address is gone), kills the connections to address
+// a, takes it off its interface and tells the local clients (smbd drops
+// its connections to it).
+func (n *node) release(ctx context.Context, a netip.Addr, t target) error {
 	n.forget(a)
+	if err := n.m.events.RunEvent(ctx, "releaseip", eventArgs(t)...); err != nil {
+		n.log.Warn("releaseip event failed", "addr", t.prefix, "iface", t.iface, "err", err)
+	}
 	if killed, total, err := n.m.host.KillConnections(a); err != nil {
 		n.log.Warn("cannot reset the connections of a released address", "addr", a, "err", err)
 	} else if total > 0 {
@@ -379,7 +436,8 @@ func (n *node) forget(a netip.Addr) {
 }
 
 // releaseAll takes every public address off this node's interfaces (the
-// daemon stops).
+// daemon stops: the releaseip events run without the stopped loop's
+// context).
 func (n *node) releaseAll() {
 	observed, err := n.m.host.Addresses(n.ifaces())
 	if err != nil {
@@ -392,8 +450,24 @@ func (n *node) releaseAll() {
 	for iface, ps := range observed {
 		for _, p := range ps {
 			if public[p.Addr()] {
-				n.release(p.Addr(), target{prefix: p, iface: iface})
+				n.release(context.Background(), p.Addr(), target{prefix: p, iface: iface})
 			}
+		}
+	}
+}
+
+// reallocatedLoop runs the ipreallocated event after the interfaces
+// match a new assignment, on every node as 4.17 does after each takeover
+// run; assignments reconciled while one runs are covered by the next.
+func (n *node) reallocatedLoop(ctx context.Context) {
+	var done uint64
+	for {
+		if err := n.reconciled.Wait(ctx, done+1, "public IP assignment"); err != nil {
+			return
+		}
+		done = n.reconciled.Get()
+		if err := n.m.events.RunEvent(ctx, "ipreallocated"); err != nil && ctx.Err() == nil {
+			n.log.Warn("ipreallocated event failed", "err", err)
 		}
 	}
 }

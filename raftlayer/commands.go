@@ -31,6 +31,7 @@ const (
 	typeSetNodes         cmdType = 14
 	typeSetNodeAddresses cmdType = 15
 	typeAssignIPs        cmdType = 16
+	typeSetHealth        cmdType = 17
 )
 
 // CmdNoop changes nothing. The leader appends one after a commit so that
@@ -183,6 +184,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = &CmdSetNodeAddresses{}
 	case typeAssignIPs:
 		c = &CmdAssignIPs{}
+	case typeSetHealth:
+		c = &CmdSetHealth{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown type %d", b[0])
 	}

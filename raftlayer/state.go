@@ -67,6 +67,10 @@ type NodeState struct {
 	// Incarnation identifies the node's current run of its daemon, as
 	// it reported it; 0 until it did.
 	Incarnation uint64 `json:"incarnation,omitempty"`
+	// HealthyIncarnation is the incarnation whose monitor event last
+	// passed, 0 after one failed: a node is healthy only in the run of
+	// its daemon that said so (see Healthy).
+	HealthyIncarnation uint64 `json:"healthy_incarnation,omitempty"`
 }
 
 // Banned reports whether the node is banned.
@@ -411,6 +415,8 @@ func (s *State) Apply(c Command) error {
 		return s.setNodeAddresses(c)
 	case *CmdAssignIPs:
 		return s.assignIPs(c)
+	case *CmdSetHealth:
+		return s.setHealth(c)
 	case *CmdSetDBFlags:
 		db, ok := s.DBs[c.ID]
 		if !ok {
@@ -480,4 +486,12 @@ func (s *State) BanRemaining(pnn uint32, now time.Time) uint32 {
 		return 0
 	}
 	return uint32((left + time.Second - 1) / time.Second)
+}
+
+// Quorum says whether this node is in contact with a Raft quorum: while
+// it is not (INACTIVE), it acts on nothing it believes. The election
+// provides it.
+type Quorum interface {
+	Inactive() bool
+	InactiveChanged() <-chan struct{}
 }

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Installs the Debian packages the tests and the demo need, if missing:
 # the real ctdb 4.17 tool and daemon (reference and client under test),
-# Samba and its tools (clients under test), libtdb for cgo.
+# Samba and its tools (clients under test), libtdb for cgo, and what
+# the packaged event scripts run (ethtool, iptables: ctdb recommends them).
 set -euo pipefail
-pkgs=(ctdb samba samba-common-bin smbclient tdb-tools libtdb-dev python3-samba gcc pkg-config)
+pkgs=(ctdb samba samba-common-bin smbclient tdb-tools libtdb-dev python3-samba gcc pkg-config ethtool iptables)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

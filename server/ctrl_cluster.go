@@ -77,13 +77,7 @@ func (n *Node) ctrlSetRecMode(ctx context.Context, r *control.Request) control.R
 }
 
 func (n *Node) ctrlGetRunstate(ctx context.Context, r *control.Request) control.Reply {
-	return control.OK(protocol.U32(uint32(n.runstate())))
-}
-
-// runstate follows the node's life: FIRST_RECOVERY until it first joined the
-// cluster (quorum contact and caught up with the log), then RUNNING.
-func (n *Node) runstate() protocol.Runstate {
-	return protocol.Runstate(n.rstate.Load())
+	return control.OK(protocol.U32(uint32(n.life.Runstate())))
 }
 
 func (n *Node) ctrlGetCapabilities(ctx context.Context, r *control.Request) control.Reply {

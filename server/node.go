@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -22,6 +22,7 @@ import (
 	"github.com/rctdb/rctdb/election"
 	"github.com/rctdb/rctdb/failover"
 	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/lifecycle"
 	"github.com/rctdb/rctdb/membership"
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/persistent"
@@ -83,7 +84,7 @@ type Node struct {
 
 	started          time.Time
 	clientQueueLimit int
-	rstate           atomic.Uint32
+	life             *lifecycle.Manager
 	part             *recovery.Participant
 	recovery         *recovery.Leader
 	incarnation      uint64 // this run of the daemon, see recovery.MustFreeze
@@ -189,6 +190,12 @@ func New(opts Options) (_ *Node, err error) {
 		n.nodes = append(n.nodes, ns)
 	}
 
+	// The event scripts (ctdb-config) expect every database directory.
+	for _, d := range []string{cfg.Database.VolatileDir, cfg.Database.PersistentDir, cfg.Database.StateDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("database directory: %w", err)
+		}
+	}
 	n.tr = opts.Transport
 	if n.tr == nil {
 		tcfg := transport.Config{Links: cfg.Cluster.Links, ClusterID: cfg.EffectiveClusterID(), Self: self}
@@ -284,13 +291,23 @@ func New(opts Options) (_ *Node, err error) {
 		Incarnation:       n.incarnation,
 		Members:           n.members,
 	}, n.raft, n.tr, n, log.With("subsystem", "election"), set)
+	n.life, err = lifecycle.New(lifecycle.Config{
+		Self: self, Incarnation: n.incarnation, Base: cfg.Event.Base, DebugScript: cfg.Event.DebugScript,
+		EventdSocket: filepath.Join(filepath.Dir(cfg.Cluster.Socket), "eventd.socket"), Socket: cfg.Cluster.Socket,
+		ScriptVarDir: filepath.Join(filepath.Dir(cfg.Database.StateDir), "scripts"),
+		Logging:      cfg.Logging.Location, DebugLevel: cfg.Logging.Level,
+	}, n.raft, n.election, log.With("subsystem", "events"), set)
+	if err != nil {
+		return nil, err
+	}
+	n.onClose("event scripts", n.life.Close)
 	host := opts.Host
 	if host == nil {
 		host = failover.NewMemHost()
 	}
 	n.failover, err = failover.New(failover.Config{
 		Self: self, Disabled: cfg.Failover.Disabled, AddressesFile: cfg.Failover.AddressesFile, Lease: cfg.Failover.Lease,
-	}, n.raft, n.election, n.tr, n.rpc, host, n, log.With("subsystem", "failover"), set)
+	}, n.raft, n.election, n.tr, n.rpc, host, n, n.life, log.With("subsystem", "failover"), set)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +315,6 @@ func New(opts Options) (_ *Node, err error) {
 	n.internal = n.failover.Messages()
 	n.internal[protocol.SrvIDDisableRecoveries] = n.handleDisableRecoveries
 	n.sm = newServerMetrics(set, n)
-	n.rstate.Store(uint32(protocol.RunstateFirstRecovery))
 	return n, nil
 }
 
@@ -318,6 +334,11 @@ func (n *Node) Start() (err error) {
 	trClose := n.takeCloser("transport")
 	n.onClose("goroutines", n.waitGoroutines)
 	n.onClose(trClose.what, trClose.fn)
+	// The init event runs before clients can connect, as in 4.17 (a
+	// failure leaves the node up, not healthy, retrying).
+	if err := n.life.Init(n.ctx); err != nil {
+		return err
+	}
 	ln, err := listenSocket(n.cfg.Cluster.Socket)
 	if err != nil {
 		return err
@@ -331,6 +352,10 @@ func (n *Node) Start() (err error) {
 	n.onClose("election", quiet(n.election.Stop))
 	n.recovery.Start()
 	n.onClose("recovery", quiet(n.recovery.Stop))
+	// The shutdown event runs after failover released the addresses and
+	// while clients (the scripts' ctdb calls) can still connect.
+	n.life.Start()
+	n.onClose("lifecycle", n.life.Stop)
 	// Failover stops first: it releases this node's public addresses
 	// while the node links still tell the leader.
 	n.failover.Start()
@@ -381,7 +406,7 @@ func (n *Node) requestShutdown() { n.shutdownOnce.Do(func() { close(n.done) }) }
 // subsystems: traverses, node controls, volatile databases, Raft, and the
 // persistent databases last, so that nothing runs on a closed one.
 func (n *Node) Shutdown(ctx context.Context) error {
-	n.rstate.Store(uint32(protocol.RunstateShutdown))
+	n.life.BeginShutdown()
 	err := n.closeAll(ctx)
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -485,8 +510,7 @@ func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []by
 // watchState follows the replicated state: it installs the databases and
 // the view, keeps the volatile databases frozen while this node may not
 // serve them (recovery, no quorum, not a member of the generation), records
-// recoveries for ctdb uptime and moves the runstate to RUNNING once the
-// node first joined the cluster.
+// recoveries for ctdb uptime.
 func (n *Node) watchState() {
 	defer n.wg.Done()
 	wasRecovering := false
@@ -504,10 +528,6 @@ func (n *Node) watchState() {
 				n.stats.c.numRecoveries.Add(1)
 			}
 			wasRecovering = recovering
-		}
-		if n.runstate() < protocol.RunstateRunning && !n.election.Inactive() && n.raft.Initialized() {
-			n.rstate.CompareAndSwap(uint32(protocol.RunstateFirstRecovery), uint32(protocol.RunstateRunning))
-			n.notice("node joined the cluster: RUNNING", "generation", st.View.Generation)
 		}
 		select {
 		case <-n.ctx.Done():

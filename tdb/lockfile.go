@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +26,12 @@ const AllRecordOffset = freelistTop
 // file: closing any descriptor of a file drops the fcntl locks the process
 // holds on it, libtdb's included.
 type LockFile struct {
-	f    *os.File
+	f *os.File
+	// rc reaches the descriptor: a call through it holds a reference
+	// that Close waits out before the descriptor is really closed, so a
+	// lock still waiting in the kernel when the file closes can never
+	// act on a recycled descriptor number.
+	rc   syscall.RawConn
 	path string
 }
 
@@ -35,20 +41,34 @@ func OpenLockFile(path string) (*LockFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock descriptor of %s: %w", path, err)
 	}
-	return &LockFile{f: f, path: path}, nil
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open lock descriptor of %s: %w", path, err)
+	}
+	return &LockFile{f: f, rc: rc, path: path}, nil
 }
 
-// Close closes the descriptor; close the DB handle of the file first.
+// Close closes the descriptor; close the DB handle of the file first. A
+// Lock still waiting returns once it obtains the lock (which the close
+// then drops); later calls fail.
 func (l *LockFile) Close() error { return l.f.Close() }
 
 func (l *LockFile) fcntl(cmd int, typ int16, off, length int64) error {
 	lk := unix.Flock_t{Type: typ, Whence: 0, Start: off, Len: length}
-	for {
-		err := unix.FcntlFlock(l.f.Fd(), cmd, &lk)
-		if err != unix.EINTR {
-			return err
+	var ferr error
+	err := l.rc.Control(func(fd uintptr) {
+		for {
+			ferr = unix.FcntlFlock(fd, cmd, &lk)
+			if ferr != unix.EINTR {
+				return
+			}
 		}
+	})
+	if err != nil {
+		return err
 	}
+	return ferr
 }
 
 // TryLock takes a write lock on [off, off+length) if no other owner holds
@@ -86,8 +106,12 @@ func (l *LockFile) Unlock(off, length int64) error {
 // false if none does.
 func (l *LockFile) Holder(off, length int64) (pid int32, ok bool, err error) {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: off, Len: length}
-	if err := unix.FcntlFlock(l.f.Fd(), unix.F_OFD_GETLK, &lk); err != nil {
-		return 0, false, fmt.Errorf("query lock on %s at %d+%d: %w", l.path, off, length, err)
+	var ferr error
+	if err := l.rc.Control(func(fd uintptr) { ferr = unix.FcntlFlock(fd, unix.F_OFD_GETLK, &lk) }); err != nil {
+		ferr = err
+	}
+	if ferr != nil {
+		return 0, false, fmt.Errorf("query lock on %s at %d+%d: %w", l.path, off, length, ferr)
 	}
 	if lk.Type == unix.F_UNLCK {
 		return 0, false, nil

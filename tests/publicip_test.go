@@ -28,6 +28,13 @@ type ipCluster struct {
 // addresses and waits until every address is on exactly one node.
 func startIPCluster(t *testing.T, n, k int) *ipCluster {
 	t.Helper()
+	return startIPClusterWith(t, n, k, nil)
+}
+
+// startIPClusterWith is startIPCluster with the options adjusted by
+// adjust (scripts, environment) before the cluster starts.
+func startIPClusterWith(t *testing.T, n, k int, adjust func(*localcluster.Options)) *ipCluster {
+	t.Helper()
 	rig := netnstest.New(t, n)
 	var public strings.Builder
 	ic := &ipCluster{rig: rig}
@@ -40,6 +47,9 @@ func startIPCluster(t *testing.T, n, k int) *ipCluster {
 	for i := 0; i < n; i++ {
 		opts.Addrs = append(opts.Addrs, rig.PrivateAddr(i))
 		opts.Netns = append(opts.Netns, rig.NodeNS(i))
+	}
+	if adjust != nil {
+		adjust(&opts)
 	}
 	ic.Cluster = clusterWith(t, opts)
 	ic.waitPlaced(t, nil, 15*time.Second)

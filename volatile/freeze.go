@@ -101,6 +101,8 @@ func (db *DB) lockWhole() {
 	defer db.mu.Unlock()
 	db.freezeLocking = false
 	switch {
+	case err != nil && db.closed:
+		return // the descriptor closed under the wait
 	case err != nil:
 		db.log.Error("freeze: waiting for the all-record lock failed", "err", err)
 		if db.freezeWanted && !db.closed {

@@ -48,6 +48,9 @@ type Cluster struct {
 	LogLevel    string `json:"log_level,omitempty"`
 	MetricsPort int    `json:"metrics_port,omitempty"`
 	Extra       string `json:"extra,omitempty"`
+	// Env is added to every daemon's environment (and so its event
+	// scripts').
+	Env []string `json:"env,omitempty"`
 
 	// procs holds the processes this process started, to reap them.
 	mu    sync.Mutex
@@ -84,6 +87,13 @@ type Options struct {
 	Netns []string
 	// PublicAddresses, if set, is written as every node's public_addresses.
 	PublicAddresses string
+	// Env is added to every daemon's environment (and so its event
+	// scripts'): NAME=VALUE entries, later ones win.
+	Env []string
+	// Prepare, if set, is called with each node's directory ($CTDB_BASE)
+	// after it is laid out and before its daemon first starts: event
+	// scripts, notify.sh, script.options and the like go there.
+	Prepare func(pnn uint32, dir string) error
 }
 
 const stateFile = "cluster.json"
@@ -192,7 +202,7 @@ func create(base string, opts Options) (*Cluster, error) {
 	rand.Read(idb)
 	c := &Cluster{
 		Base: base, ClusterID: "local-" + hex.EncodeToString(idb), Ctdbd: ctdbd, Port: opts.Port,
-		LogLevel: opts.LogLevel, MetricsPort: opts.MetricsPort, Extra: opts.Extra,
+		LogLevel: opts.LogLevel, MetricsPort: opts.MetricsPort, Extra: opts.Extra, Env: opts.Env,
 	}
 	nodes := make([]config.Node, opts.N)
 	for i, a := range addrs {
@@ -220,6 +230,11 @@ func create(base string, opts Options) (*Cluster, error) {
 		if opts.PublicAddresses != "" {
 			if err := os.WriteFile(filepath.Join(c.Nodes[i].Dir, "public_addresses"), []byte(opts.PublicAddresses), 0o644); err != nil {
 				return nil, err
+			}
+		}
+		if opts.Prepare != nil {
+			if err := opts.Prepare(uint32(i), c.Nodes[i].Dir); err != nil {
+				return nil, fmt.Errorf("up: prepare node %d: %w", i, err)
 			}
 		}
 	}
@@ -346,6 +361,9 @@ func (c *Cluster) start(pnn uint32) error {
 		cmd = exec.Command("ip", "netns", "exec", n.Netns, c.Ctdbd, "--config", n.Config)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start node %d: %w", pnn, err)
