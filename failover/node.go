@@ -53,8 +53,9 @@ type node struct {
 	adminDown map[string]bool
 	// leaseUntil is when the leader's last grant runs out (zero: none);
 	// leaseSeq the assignment the leader had applied when it granted it:
-	// this node holds nothing while its own state is older, so that a node
-	// back from a freeze or a cut cannot act on what it believed before.
+	// while this node's own state is older it takes and renews nothing,
+	// so that a node back from a freeze or a cut cannot act on what it
+	// believed before (see mayHold).
 	leaseUntil time.Time
 	leaseSeq   uint64
 	// report is the report last committed.
@@ -169,19 +170,46 @@ func (n *node) reportAddresses(ctx context.Context, st *raftlayer.State) {
 	n.log.Info("reported this node's public addresses", "addresses", len(r.Addrs), "links_down", r.LinksDown)
 }
 
-// mayHold reports whether this node may hold addresses now, and until
-// when (zero: without a time limit).
-func (n *node) mayHold(st *raftlayer.State) (bool, time.Time) {
+// holding is what a node may do with its public addresses.
+type holding int
+
+const (
+	// holdNothing: release every address.
+	holdNothing holding = iota
+	// holdKept: the lease is valid but names an assignment newer than
+	// this node's state (a Raft entry the leader applied and this node has
+	// not yet): keep what this run of the daemon put on the interfaces
+	// and the state still gives it, unrenewed, and take nothing until the
+	// state catches up. Releasing instead would reset every client of
+	// this node's addresses whenever a lease reply overtakes a takeover
+	// run's commit. Keeping is safe: the leader gives an address away
+	// only once its holder confirmed the release (which waits for the
+	// state), or its daemon is gone (a new run keeps nothing), or its
+	// lease ran out, and then the kernel already dropped it.
+	holdKept
+	// holdAssigned: carry the addresses the state assigns, renewed.
+	holdAssigned
+)
+
+// mayHold reports what this node may hold now, and until when (zero:
+// without a time limit).
+func (n *node) mayHold(st *raftlayer.State) (holding, time.Time) {
 	if n.m.cfg.Disabled || n.m.quorum.Inactive() || !canHold(st, n.m.cfg.Self) {
-		return false, time.Time{}
+		return holdNothing, time.Time{}
 	}
 	if n.m.cfg.Lease <= 0 {
-		return true, time.Time{}
+		return holdAssigned, time.Time{}
 	}
 	n.mu.Lock()
 	until, seq := n.leaseUntil, n.leaseSeq
 	n.mu.Unlock()
-	return time.Now().Before(until) && st.IPSeq >= seq, until
+	switch {
+	case !time.Now().Before(until):
+		return holdNothing, until
+	case st.IPSeq < seq:
+		return holdKept, until
+	}
+	return holdAssigned, until
 }
 
 // target is where an address should be.
@@ -230,10 +258,17 @@ func (n *node) desired(st *raftlayer.State, up map[string]bool) map[netip.Addr]t
 // on the next event).
 func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	up := n.linksUp()
-	ok, until := n.mayHold(st)
+	hold, until := n.mayHold(st)
 	want := map[netip.Addr]target{}
-	if ok {
+	switch hold {
+	case holdAssigned:
 		want = n.desired(st, up)
+	case holdKept:
+		for a, t := range n.desired(st, up) {
+			if n.held[a] != nil {
+				want[a] = t
+			}
+		}
 	}
 	observed, err := n.m.host.Addresses(n.ifaces())
 	if err != nil {
@@ -279,6 +314,11 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	lease := time.Duration(0)
 	if !until.IsZero() {
 		lease = time.Until(until)
+	}
+	if hold == holdKept {
+		// The kept addresses run out on their kernel leases; the state
+		// catching up wakes the loop.
+		want = nil
 	}
 	for a, t := range want {
 		if _, present := on[a]; present && n.held[a] != nil {
