@@ -31,6 +31,20 @@ import (
 // first, so that nothing it sends reaches anyone (not even the FINs its
 // kernel sends for the sockets of the processes killed next), then its
 // smbd (with every child) and its ctdbd get SIGKILL.
+//
+// The clients whose connections are watched speak just enough SMB2
+// (NEGOTIATE, then ECHO) and keep a read pending all the time, as SMB
+// clients do (Samba's libsmb while a request is out, cifs.ko and Windows
+// always), so that a reset shows the moment it arrives; python3-samba's
+// synchronous Conn reads only inside a call, and would learn of a reset
+// up to its pause between calls late. "Known" connections stay in the
+// tickle lists smbd's TCP_CLIENT filled; "unknown" ones are removed from
+// every node's lists with Debian's `ctdb deltickle`, so that the new
+// holder does not tickle them. An active client (an ECHO every second)
+// then learns of the failover from its own retransmissions, which back
+// off exponentially (0.2 s, 0.4 s, ... after the first unanswered ECHO),
+// so its delay after the move varies between runs; an idle one does not
+// learn of it at all until it sends something.
 
 // echoEvery is how often an active watched client sends an SMB2 ECHO.
 const echoEvery = time.Second
@@ -133,9 +147,13 @@ func TestSambaFailover(t *testing.T) {
 		{name: "active, unknown", active: true},
 		{name: "idle, unknown"},
 	}
+	var connects []string
 	for _, w := range watches {
+		began := time.Now()
 		w.start(t, ic, a)
+		connects = append(connects, time.Since(began).Round(time.Millisecond).String())
 	}
+	t.Logf("4 connections to %s:445 answered NEGOTIATE after %s", a, strings.Join(connects, ", "))
 	// The lists may also hold connections that ended (smbclient's): the
 	// holder's next list sent to the others drops them, as in 4.17.
 	target := netip.AddrPortFrom(a, 445)

@@ -331,10 +331,10 @@ func (s *Server) PID() int {
 }
 
 // Kill ends smbd and all its children at once with SIGKILL, as when
-// their host dies: no client hears a goodbye (the FINs their kernel sends
-// for the closed sockets only reach clients that can still be reached).
-// Stop afterwards reaps them. Killing a server that is not running is
-// harmless.
+// their host dies. Their kernel still closes their sockets (FIN or RST to
+// each client): for clients to hear nothing, as from a dead host, cut the
+// node's link first. Stop afterwards reaps them. Killing a server that is
+// not running is harmless.
 func (s *Server) Kill() error {
 	s.mu.Lock()
 	cmd, exited := s.cmd, s.exited
