@@ -236,6 +236,9 @@ func (m *Manager) ctrlTakeoverIP(ctx context.Context, r *control.Request) contro
 	if _, ok := m.find(a); !ok {
 		return control.Status(0)
 	}
+	if st, _ := m.raft.Current(); m.hosting(st)(a) {
+		return control.Status(0) // a redundant takeover, as 4.17 answers it
+	}
 	data := append(protocol.SockAddrFrom(netip.AddrPortFrom(a, 0)).AppendTo(nil), binary.LittleEndian.AppendUint32(nil, m.cfg.Self)...)
 	var err error
 	if leader, ok := m.raft.Leader(); !ok {

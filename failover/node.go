@@ -26,6 +26,10 @@ var announceRounds = []time.Duration{0, 1100 * time.Millisecond, 2200 * time.Mil
 type held struct {
 	iface  string
 	prefix netip.Prefix
+	// until is the end of the lease last put on the address (zero:
+	// none): it is renewed only when a grant moves it, so that a pass
+	// woken by the host's report of our own change changes nothing.
+	until time.Time
 	// stopAnnounce ends the announcement rounds still to come.
 	stopAnnounce context.CancelFunc
 }
@@ -54,8 +58,9 @@ type node struct {
 	adminDown map[string]bool
 	// leaseUntil is when the leader's last grant runs out (zero: none);
 	// leaseSeq the assignment the leader had applied when it granted it:
-	// this node holds nothing while its own state is older, so that a node
-	// back from a freeze or a cut cannot act on what it believed before.
+	// while this node's own state is older it takes and renews nothing,
+	// so that a node back from a freeze or a cut cannot act on what it
+	// believed before (see mayHold).
 	leaseUntil time.Time
 	leaseSeq   uint64
 	// report is the report last committed.
@@ -171,19 +176,46 @@ func (n *node) reportAddresses(ctx context.Context, st *raftlayer.State) {
 	n.log.Info("reported this node's public addresses", "addresses", len(r.Addrs), "links_down", r.LinksDown)
 }
 
-// mayHold reports whether this node may hold addresses now, and until
-// when (zero: without a time limit).
-func (n *node) mayHold(st *raftlayer.State) (bool, time.Time) {
+// holding is what a node may do with its public addresses.
+type holding int
+
+const (
+	// holdNothing: release every address.
+	holdNothing holding = iota
+	// holdKept: the lease is valid but names an assignment newer than
+	// this node's state (a Raft entry the leader applied and this node has
+	// not yet): keep what this run of the daemon put on the interfaces
+	// and the state still gives it, unrenewed, and take nothing until the
+	// state catches up. Releasing instead would reset every client of
+	// this node's addresses whenever a lease reply overtakes a takeover
+	// run's commit. Keeping is safe: the leader gives an address away
+	// only once its holder confirmed the release (which waits for the
+	// state), or its daemon is gone (a new run keeps nothing), or its
+	// lease ran out, and then the kernel already dropped it.
+	holdKept
+	// holdAssigned: carry the addresses the state assigns, renewed.
+	holdAssigned
+)
+
+// mayHold reports what this node may hold now, and until when (zero:
+// without a time limit).
+func (n *node) mayHold(st *raftlayer.State) (holding, time.Time) {
 	if n.m.cfg.Disabled || n.m.quorum.Inactive() || !canHold(st, n.m.cfg.Self) || !n.m.events.Healthy() {
-		return false, time.Time{}
+		return holdNothing, time.Time{}
 	}
 	if n.m.cfg.Lease <= 0 {
-		return true, time.Time{}
+		return holdAssigned, time.Time{}
 	}
 	n.mu.Lock()
 	until, seq := n.leaseUntil, n.leaseSeq
 	n.mu.Unlock()
-	return time.Now().Before(until) && st.IPSeq >= seq, until
+	switch {
+	case !time.Now().Before(until):
+		return holdNothing, until
+	case st.IPSeq < seq:
+		return holdKept, until
+	}
+	return holdAssigned, until
 }
 
 // target is where an address should be.
@@ -232,10 +264,17 @@ func (n *node) desired(st *raftlayer.State, up map[string]bool) map[netip.Addr]t
 // on the next event).
 func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	up := n.linksUp()
-	ok, until := n.mayHold(st)
+	hold, until := n.mayHold(st)
 	want := map[netip.Addr]target{}
-	if ok {
+	switch hold {
+	case holdAssigned:
 		want = n.desired(st, up)
+	case holdKept:
+		for a, t := range n.desired(st, up) {
+			if n.held[a] != nil {
+				want[a] = t
+			}
+		}
 	}
 	observed, err := n.m.host.Addresses(n.ifaces())
 	if err != nil {
@@ -246,6 +285,9 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	public := map[netip.Addr]bool{}
 	for _, a := range n.config() {
 		public[a.Prefix.Addr()] = true
+	}
+	for a := range n.held {
+		public[a] = true // deleted from the configuration since: it goes
 	}
 	// What the interfaces carry of our public addresses. An address this
 	// node did not put there (left by an earlier run, or by a script) is
@@ -265,7 +307,7 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 			continue
 		}
 		if keep && n.held[a] != nil {
-			if err := n.moveIface(a, t, w, lease(until)); err != nil {
+			if err := n.moveIface(a, t, w, until); err != nil {
 				n.log.Warn("moving a public address to another interface failed", "addr", a, "from", t.iface, "to", w.iface, "err", err)
 				failed = true
 			}
@@ -287,15 +329,28 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 		return 100 * time.Millisecond
 	}
 	n.reconciled.Advance(st.IPSeq)
+	if hold == holdKept {
+		// The kept addresses run out on their kernel leases; the state
+		// catching up wakes the loop.
+		want = nil
+	}
+	if !until.IsZero() && !time.Now().Before(until) {
+		want = nil // the lease ran out during this pass: the next releases
+	}
 	for a, t := range want {
 		_, present := on[a]
-		if present && n.held[a] != nil {
+		if h := n.held[a]; present && h != nil {
+			if h.until.Equal(until) {
+				continue
+			}
 			if err := n.m.host.SetAddress(t.iface, t.prefix, lease(until)); err != nil {
 				n.log.Warn("cannot renew the lease of a public address", "addr", t.prefix, "iface", t.iface, "err", err)
+				continue
 			}
+			h.until = until
 			continue
 		}
-		if err := n.take(a, t, lease(until), !present); err != nil {
+		if err := n.take(a, t, until, !present); err != nil {
 			n.log.Warn("takeover failed", "addr", t.prefix, "iface", t.iface, "err", err)
 			n.m.met.reconcileErrors.Inc()
 			failed = true
@@ -331,16 +386,16 @@ func eventArgs(t target) []string {
 // goes through the takeip event first (10.interface adds it; SetAddress
 // then only puts the lease on it); one already there is adopted without
 // the event, as 4.17 answers a redundant takeover.
-func (n *node) take(a netip.Addr, t target, lease time.Duration, fresh bool) error {
+func (n *node) take(a netip.Addr, t target, until time.Time, fresh bool) error {
 	if fresh {
 		if err := n.m.events.RunEvent(n.ctx, "takeip", eventArgs(t)...); err != nil {
 			return err
 		}
 	}
-	if err := n.m.host.SetAddress(t.iface, t.prefix, lease); err != nil {
+	if err := n.m.host.SetAddress(t.iface, t.prefix, lease(until)); err != nil {
 		return err
 	}
-	h := &held{iface: t.iface, prefix: t.prefix}
+	h := &held{iface: t.iface, prefix: t.prefix, until: until}
 	n.held[a] = h
 	n.log.Info(fmt.Sprintf("Takeover of IP %s on interface %s", t.prefix, t.iface))
 	n.m.met.takes.Inc()
@@ -380,14 +435,14 @@ func (n *node) announce(ctx context.Context, a netip.Addr, iface string) {
 
 // moveIface moves a held address to another of its interfaces through
 // the updateip event (OLD NEW IP BITS); its connections stay.
-func (n *node) moveIface(a netip.Addr, from, to target, lease time.Duration) error {
+func (n *node) moveIface(a netip.Addr, from, to target, until time.Time) error {
 	if err := n.m.events.RunEvent(n.ctx, "updateip", from.iface, to.iface, a.String(), strconv.Itoa(to.prefix.Bits())); err != nil {
 		return err
 	}
 	if err := n.m.host.DeleteAddress(from.iface, from.prefix); err != nil {
 		return err
 	}
-	if err := n.m.host.SetAddress(to.iface, to.prefix, lease); err != nil {
+	if err := n.m.host.SetAddress(to.iface, to.prefix, lease(until)); err != nil {
 		return err
 	}
 	n.log.Info(fmt.Sprintf("Update of IP %s from interface %s to %s", to.prefix, from.iface, to.iface))
@@ -396,7 +451,7 @@ func (n *node) moveIface(a netip.Addr, from, to target, lease time.Duration) err
 		h.stopAnnounce()
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
-	h.iface, h.stopAnnounce = to.iface, cancel
+	h.iface, h.stopAnnounce, h.until = to.iface, cancel, until
 	n.m.wg.Go(func() { n.announce(ctx, a, to.iface) })
 	return nil
 }

@@ -73,15 +73,7 @@ func (e *sambaEnv) must(t *testing.T, err error) {
 // starts the three smbd and waits until each serves SMB.
 func sambaCluster(t *testing.T, registry, start bool) *sambaEnv {
 	t.Helper()
-	tmp, err := os.MkdirTemp("", "rsmb") // short: Samba puts sockets below
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Getenv("RCTDB_SAMBA_KEEP") != "" {
-		t.Logf("Samba directories kept in %s", tmp)
-	} else {
-		t.Cleanup(func() { os.RemoveAll(tmp) })
-	}
+	tmp := sambaDir(t)
 	env := &sambaEnv{}
 	var addrs []string
 	if socks := os.Getenv("RCTDB_SAMBA_SOCKETS"); socks != "" {
@@ -101,18 +93,42 @@ func sambaCluster(t *testing.T, registry, start bool) *sambaEnv {
 	for i := 0; i < sambaNodes; i++ {
 		nodes = append(nodes, sambatest.Node{Socket: env.sockets[i], Addr: addrs[i], Dir: filepath.Join(tmp, fmt.Sprint("node", i))})
 	}
-	sc, err := sambatest.New(sambatest.Options{
+	env.samba = startSamba(t, sambatest.Options{
 		Nodes:    nodes,
 		ShareDir: filepath.Join(tmp, "share"),
 		LogLevel: os.Getenv("RCTDB_SAMBA_LOGLEVEL"),
 		Registry: registry,
-	})
+	}, start)
+	return env
+}
+
+// sambaDir makes the directory of one test's Samba, short because Samba
+// puts sockets below it; removed at the test's end unless RCTDB_SAMBA_KEEP
+// is set.
+func sambaDir(t *testing.T) string {
+	t.Helper()
+	tmp, err := os.MkdirTemp("", "rsmb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.samba = sc
+	if os.Getenv("RCTDB_SAMBA_KEEP") != "" {
+		t.Logf("Samba directories kept in %s", tmp)
+	} else {
+		t.Cleanup(func() { os.RemoveAll(tmp) })
+	}
+	return tmp
+}
+
+// startSamba writes every node's smb.conf; with start it starts their smbd
+// (stopped at the test's end) and waits until each serves SMB.
+func startSamba(t *testing.T, opts sambatest.Options, start bool) *sambatest.Cluster {
+	t.Helper()
+	sc, err := sambatest.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !start {
-		return env
+		return sc
 	}
 	t.Cleanup(func() {
 		if err := sc.Stop(); err != nil {
@@ -125,8 +141,8 @@ func sambaCluster(t *testing.T, registry, start bool) *sambaEnv {
 	if err := sc.Start(ctx); err != nil {
 		t.Fatalf("start Samba: %v", err)
 	}
-	t.Logf("%d smbd serving SMB after %v", sambaNodes, time.Since(began).Round(time.Millisecond))
-	return env
+	t.Logf("%d smbd serving SMB after %v", len(opts.Nodes), time.Since(began).Round(time.Millisecond))
+	return sc
 }
 
 // sambaCtx bounds one Samba step.

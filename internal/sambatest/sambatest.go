@@ -23,12 +23,19 @@ const ShareName = "share"
 type Node struct {
 	// Socket is the node's CTDB client socket (smb.conf "ctdbd socket").
 	Socket string
-	// Addr is the IPv4 address smbd listens on; it need not be configured
-	// on an interface (a 127.x.y.z loopback address is the usual case).
+	// Addr is the IPv4 address smbd serves, which Start waits on. Without
+	// Netns smbd listens on it alone and it need not be configured on an
+	// interface (a 127.x.y.z loopback address is the usual case).
 	Addr string
 	// Dir holds this node's smb.conf, Samba directories and log; it is
 	// created if missing and must not be shared with another node.
 	Dir string
+	// Netns, if set, names the network namespace (ip netns) smbd runs
+	// in. smbd then listens on every address of the namespace ("bind
+	// interfaces only = no"), so that it serves the public addresses
+	// that come and go as its daemon takes and releases them, and Addr
+	// must be an address of the namespace.
+	Netns string
 }
 
 // Options configure a clustered Samba.
@@ -152,11 +159,20 @@ func configure(i int, n Node, opts Options, share string) (*Server, error) {
 	fmt.Fprintf(&b, "# Written by sambatest for node %d.\n[global]\n", i)
 	fmt.Fprintf(&b, "\tclustering = yes\n\tctdbd socket = %s\n", n.Socket)
 	fmt.Fprintf(&b, "\tnetbios name = %s\n\tworkgroup = %s\n", opts.NetbiosName, opts.Workgroup)
-	// Samba accepts a plain address only if an interface carries it
-	// exactly; "address/mask" with the address neither the network nor
-	// the broadcast address of the mask is taken as given. /8 works for
-	// every 127.x.y.z test address, which lo serves without carrying it.
-	fmt.Fprintf(&b, "\tinterfaces = %s/8\n\tbind interfaces only = yes\n\tsmb ports = 445\n", n.Addr)
+	if n.Netns != "" {
+		// A socket bound to one address would miss the public addresses
+		// taken later; "interfaces" is left to Samba's default (every
+		// interface of the namespace), which only nmbd and multichannel
+		// use once smbd listens on the wildcard.
+		b.WriteString("\tbind interfaces only = no\n\tsmb ports = 445\n")
+	} else {
+		// Samba accepts a plain address only if an interface carries it
+		// exactly; "address/mask" with the address neither the network
+		// nor the broadcast address of the mask is taken as given. /8
+		// works for every 127.x.y.z test address, which lo serves
+		// without carrying it.
+		fmt.Fprintf(&b, "\tinterfaces = %s/8\n\tbind interfaces only = yes\n\tsmb ports = 445\n", n.Addr)
+	}
 	for _, d := range sambaDirs {
 		p := filepath.Join(dir, strings.ReplaceAll(d, " ", "_"))
 		if err := os.MkdirAll(p, 0o755); err != nil {
@@ -257,9 +273,10 @@ func (s *Server) start(smbd string) error {
 	// -l (log basename = the node's directory, so the log is Log): with
 	// only smb.conf's "log file", what smbd logs while it loads the
 	// configuration (a failed attach of registry.tdb, say) is lost.
-	cmd := exec.Command(smbd, "--foreground", "--no-process-group", "--log-basename="+s.Dir, "--configfile="+s.Conf)
+	cmd := s.command(smbd, "--foreground", "--no-process-group", "--log-basename="+s.Dir, "--configfile="+s.Conf)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Pdeathsig: smbd (and through it its group) goes if the test dies.
+	// Pdeathsig: smbd (and through it its group) goes if the test dies;
+	// ip netns exec execs smbd, which keeps it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sambatest: start smbd of node %d: %w", s.Index, err)
@@ -289,7 +306,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 				s.Index, err, s.LogTail(30))
 		default:
 		}
-		if last = probeSMB(ctx, s.Addr); last == nil {
+		if last = probeSMB(ctx, s.Netns, s.Addr); last == nil {
 			return nil
 		}
 		select {
@@ -311,6 +328,29 @@ func (s *Server) PID() int {
 		return 0
 	}
 	return s.cmd.Process.Pid
+}
+
+// Kill ends smbd and all its children at once with SIGKILL, as when
+// their host dies. Their kernel still closes their sockets (FIN or RST to
+// each client): for clients to hear nothing, as from a dead host, cut the
+// node's link first. Stop afterwards reaps them. Killing a server that is
+// not running is harmless.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	select {
+	case <-exited:
+		return nil
+	default:
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("sambatest: kill smbd of node %d: %w", s.Index, err)
+	}
+	return nil
 }
 
 // Stop ends smbd: SIGTERM to the parent (which passes it on to its process
@@ -344,4 +384,18 @@ func (s *Server) Stop() error {
 		return fmt.Errorf("sambatest: stop smbd of node %d: %w", s.Index, err)
 	}
 	return nil
+}
+
+// command runs name with args in the node's namespace, if it has one.
+func (s *Server) command(name string, args ...string) *exec.Cmd {
+	return inNetns(context.Background(), s.Netns, name, args...)
+}
+
+// inNetns is exec.CommandContext, through ip netns exec if ns is set
+// (which execs the command: the pid is the command's).
+func inNetns(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
+	if ns == "" {
+		return exec.CommandContext(ctx, name, args...)
+	}
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }

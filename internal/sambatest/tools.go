@@ -16,13 +16,14 @@ import (
 // combined output. A failure names the tool, the node and the exit status
 // and carries the output's tail.
 func (s *Server) Run(ctx context.Context, stdin, tool string, args ...string) (string, error) {
-	return s.run(ctx, stdin, nil, tool, append([]string{"--configfile=" + s.Conf}, args...), strings.Join(args, " "))
+	return s.run(ctx, "", stdin, nil, tool, append([]string{"--configfile=" + s.Conf}, args...), strings.Join(args, " "))
 }
 
-// run runs name with args and extra environment; what names the command
-// in errors (so that passwords in args stay out of them).
-func (s *Server) run(ctx context.Context, stdin string, env []string, name string, args []string, what string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+// run runs name with args and extra environment in network namespace ns
+// (empty: the caller's); what names the command in errors (so that
+// passwords in args stay out of them).
+func (s *Server) run(ctx context.Context, ns, stdin string, env []string, name string, args []string, what string) (string, error) {
+	cmd := inNetns(ctx, ns, name, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
@@ -38,12 +39,33 @@ func (s *Server) run(ctx context.Context, stdin string, env []string, name strin
 // ShareName) as user with password, running commands (smbclient -c). The
 // password is passed in the environment, not on the command line.
 func (s *Server) SMBClient(ctx context.Context, share, user, password, commands string) (string, error) {
+	return s.SMBClientVia(ctx, Via{}, share, user, password, commands)
+}
+
+// Via says where a client tool runs and which server address it connects
+// to, for clients that are not beside the server: a client namespace
+// reaching a public address of the cluster, say.
+type Via struct {
+	// Netns is the network namespace the tool runs in (ip netns exec);
+	// empty: the caller's.
+	Netns string
+	// Addr is the address connected to; empty: the node's Addr.
+	Addr string
+}
+
+// SMBClientVia is SMBClient run from via.Netns against via.Addr, with this
+// node's smb.conf.
+func (s *Server) SMBClientVia(ctx context.Context, via Via, share, user, password, commands string) (string, error) {
 	if share == "" {
 		share = ShareName
 	}
-	svc := fmt.Sprintf("//%s/%s", s.Addr, share)
+	addr := via.Addr
+	if addr == "" {
+		addr = s.Addr
+	}
+	svc := fmt.Sprintf("//%s/%s", addr, share)
 	args := []string{"--configfile=" + s.Conf, svc, "--user=" + user, "-c", commands}
-	return s.run(ctx, "", []string{"PASSWD=" + password}, "smbclient", args,
+	return s.run(ctx, via.Netns, "", []string{"PASSWD=" + password}, "smbclient", args,
 		fmt.Sprintf("%s as %s -c %q", svc, user, commands))
 }
 
@@ -71,7 +93,7 @@ func (s *Server) AddUser(ctx context.Context, user, password string) error {
 		}
 	}
 	pw := password + "\n" + password + "\n"
-	if _, err := s.run(ctx, pw, nil, "pdbedit", []string{"--configfile=" + s.Conf, "--create", "--user=" + user, "--password-from-stdin"},
+	if _, err := s.run(ctx, "", pw, nil, "pdbedit", []string{"--configfile=" + s.Conf, "--create", "--user=" + user, "--password-from-stdin"},
 		"--create --user="+user+" --password-from-stdin"); err != nil {
 		return err
 	}
@@ -100,7 +122,7 @@ func (s *Server) Python(ctx context.Context, script string, args ...string) (str
 	if err != nil {
 		return "", err
 	}
-	return s.run(ctx, "", nil, py, append([]string{"-c", script}, args...), "script "+strings.Join(args, " "))
+	return s.run(ctx, "", "", nil, py, append([]string{"-c", script}, args...), "script "+strings.Join(args, " "))
 }
 
 var (
