@@ -124,6 +124,7 @@ import (
 //	             "nodes": [uint...] (the nodes that reloaded)}
 //	addtickle, deltickle {"command": string, "pnn": uint, "changed": bool,
 //	             "connections": int (sent; changed is false for an empty list)}
+//	tickle      {"command": "tickle", "sent": int (the tickle ACKs sent)}
 
 // printJSON prints v as the command's JSON document.
 func (t *tool) printJSON(v any) error {

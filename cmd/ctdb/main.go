@@ -87,6 +87,7 @@ type CLI struct {
 	Ipreallocate    IpreallocateCmd    `cmd:"" help:"run ip reallocation"`
 	Sync            SyncCmd            `cmd:"" help:"run ip reallocation (deprecated)"`
 	Gratarp         GratarpCmd         `cmd:"" help:"send a gratuitous arp"`
+	Tickle          TickleCmd          `cmd:"" help:"send a tcp tickle ack"`
 	Gettickles      GetticklesCmd      `cmd:"" help:"get the list of tickles"`
 	Addtickle       AddtickleCmd       `cmd:"" help:"add a tickle"`
 	Deltickle       DeltickleCmd       `cmd:"" help:"delete a tickle"`
@@ -161,6 +162,7 @@ var commands = map[string]cmdInfo{
 	"ipreallocate":    {remote: true},
 	"sync":            {remote: true},
 	"gratarp":         {remote: true, args: "<ip> <interface>"},
+	"tickle":          {withoutDaemon: true, args: "<srcip:port> <dstip:port>"},
 	"gettickles":      {remote: true, args: "<ip> [<port>]"},
 	"addtickle":       {remote: true, args: "<ip>:<port> <ip>:<port>"},
 	"deltickle":       {remote: true, args: "<ip>:<port> <ip>:<port>"},
