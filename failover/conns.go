@@ -1,7 +1,6 @@
 package failover
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
 	"sync"
@@ -19,15 +18,22 @@ import (
 // client finds out at once that its connection is gone and reconnects.
 type conns struct {
 	mu sync.Mutex
-	// byAddr holds each address's connections, with the local client that
-	// registered each (nil: learnt from another node).
-	byAddr map[netip.Addr]map[protocol.Connection]control.Client
+	// byAddr holds each address's connections in 4.17's order: as added,
+	// a removed one's place taken by the last.
+	byAddr map[netip.Addr][]connEntry
 	// dirty are the addresses whose list changed since it was last sent.
 	dirty map[netip.Addr]bool
 }
 
+// connEntry is a connection and the local client that registered it (nil:
+// learnt from another node).
+type connEntry struct {
+	c     protocol.Connection
+	owner control.Client
+}
+
 func newConns() *conns {
-	return &conns{byAddr: map[netip.Addr]map[protocol.Connection]control.Client{}, dirty: map[netip.Addr]bool{}}
+	return &conns{byAddr: map[netip.Addr][]connEntry{}, dirty: map[netip.Addr]bool{}}
 }
 
 // canonical keeps only what identifies a connection: IPv4-mapped
@@ -44,13 +50,11 @@ func (cs *conns) Add(owner control.Client, c protocol.Connection) {
 	c = canonical(c)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	m := cs.byAddr[c.Dst.Addr]
-	if m == nil {
-		m = map[protocol.Connection]control.Client{}
-		cs.byAddr[c.Dst.Addr] = m
-	}
-	if _, seen := m[c]; !seen || owner != nil {
-		m[c] = owner
+	list := cs.byAddr[c.Dst.Addr]
+	if i := slices.IndexFunc(list, func(e connEntry) bool { return e.c == c }); i < 0 {
+		cs.byAddr[c.Dst.Addr] = append(list, connEntry{c: c, owner: owner})
+	} else if owner != nil {
+		list[i].owner = owner
 	}
 	cs.dirty[c.Dst.Addr] = true
 }
@@ -60,49 +64,61 @@ func (cs *conns) Remove(c protocol.Connection) {
 	c = canonical(c)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if m := cs.byAddr[c.Dst.Addr]; m != nil {
-		delete(m, c)
+	list := cs.byAddr[c.Dst.Addr]
+	if i := slices.IndexFunc(list, func(e connEntry) bool { return e.c == c }); i >= 0 {
+		cs.byAddr[c.Dst.Addr] = removeAt(list, i)
 		cs.dirty[c.Dst.Addr] = true
 	}
+}
+
+// removeAt removes list[i] as 4.17 does: the last entry takes its place.
+func removeAt(list []connEntry, i int) []connEntry {
+	last := len(list) - 1
+	list[i] = list[last]
+	list[last] = connEntry{}
+	return list[:last]
 }
 
 // DropClient forgets the connections a local client registered.
 func (cs *conns) DropClient(owner control.Client) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	for a, m := range cs.byAddr {
-		for c, o := range m {
-			if o == owner {
-				delete(m, c)
+	for a, list := range cs.byAddr {
+		for i := 0; i < len(list); {
+			if list[i].owner == owner {
+				list = removeAt(list, i)
 				cs.dirty[a] = true
+				continue
 			}
+			i++
 		}
+		cs.byAddr[a] = list
 	}
 }
 
 // Replace installs the list the holder of addr sent.
 func (cs *conns) Replace(addr netip.Addr, list []protocol.Connection) {
 	addr = addr.Unmap()
-	m := map[protocol.Connection]control.Client{}
+	var entries []connEntry
 	for _, c := range list {
-		m[canonical(c)] = nil
+		c = canonical(c)
+		if !slices.ContainsFunc(entries, func(e connEntry) bool { return e.c == c }) {
+			entries = append(entries, connEntry{c: c})
+		}
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	cs.byAddr[addr] = m
+	cs.byAddr[addr] = entries
 }
 
-// List returns addr's connections, ordered by client address and port.
+// List returns addr's connections in 4.17's order.
 func (cs *conns) List(addr netip.Addr) []protocol.Connection {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	var out []protocol.Connection
-	for c := range cs.byAddr[addr.Unmap()] {
-		out = append(out, c)
+	for _, e := range cs.byAddr[addr.Unmap()] {
+		out = append(out, e.c)
 	}
-	slices.SortFunc(out, func(a, b protocol.Connection) int {
-		return cmp.Or(a.Src.Addr.Compare(b.Src.Addr), cmp.Compare(a.Src.Port, b.Src.Port))
-	})
 	return out
 }
 

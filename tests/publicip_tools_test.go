@@ -31,18 +31,10 @@ import (
 // knownDaemonDifferences are the places where rctdb answers differently
 // from ctdbd 4.17, reported to the daemon's owner.
 var knownDaemonDifferences = map[string]string{
-	"tickle order": "GET_TCP_TICKLE_LIST (failover/conns.go, conns.List) returns the connections sorted by " +
-		"client address and port; ctdbd 4.17 returns them in the order they were added, a removed one " +
-		"replaced by the last (ctdb_remove_connection)",
 	"delip of a hosted address": "DEL_PUBLIC_IP (failover/controls.go, ctrlDelPublicIP) of an address the node " +
 		"hosts drops it from GET_PUBLIC_IPS at once and the leader moves it away; ctdbd 4.17 only marks it " +
 		"delete_pending: the node keeps it on its interface and in GET_PUBLIC_IPS until the next takeover run " +
 		"(`ctdb ipreallocate`)",
-	"deleted address lingers": "a node that forgets an address it holds (delip, or reloadips without it) " +
-		"leaves it on its interface until its kernel lease runs out (failover/node.go, reconcile only looks at " +
-		"configured addresses and forgets the held one without DeleteAddress): it goes ~5 s later instead of " +
-		"in the next takeover run, and if another node still has it the leader gives it there at once, so " +
-		"that it is on two interfaces for ~4 s; ctdbd 4.17 releases it in the run before anyone takes it",
 }
 
 // toolResult is one run of a tool.
