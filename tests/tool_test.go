@@ -215,8 +215,10 @@ func TestBanSurvivesWholeClusterRestart(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Banned since it started, node 1 never ran a monitor event in this
+	// run: UNHEALTHY too, as a 4.17 node is until its first monitor.
 	waitUntil(t, 20*time.Second, "cluster back with node 1 still banned", func() error {
-		_, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: protocol.NodeFlagBanned, 2: 0})
+		_, err := agreed(c, others(3), map[uint32]uint32{0: 0, 1: protocol.NodeFlagBanned | protocol.NodeFlagUnhealthy, 2: 0})
 		return err
 	})
 	cl, err := client.Connect(ctx, c.Nodes[1].Socket)

@@ -120,10 +120,14 @@ func Agreed(ctx context.Context, c Sockets, w Want) (View, error) {
 		if err != nil {
 			return View{}, fmt.Errorf("node %d: %w", o, err)
 		}
+		// A banned or stopped node keeps its databases frozen (recovery
+		// mode ACTIVE, as ctdbd's) and, banned or stopped since it
+		// started, stays in FIRST_RECOVERY.
+		inactive := flags[o]&protocol.NodeFlagsInactive != 0
 		switch {
-		case v.Runstate != protocol.RunstateRunning:
+		case v.Runstate != protocol.RunstateRunning && !(inactive && v.Runstate == protocol.RunstateFirstRecovery):
 			return View{}, fmt.Errorf("node %d is %s", o, v.Runstate)
-		case v.RecMode != protocol.RecoveryNormal:
+		case v.RecMode != protocol.RecoveryNormal && !inactive:
 			return View{}, fmt.Errorf("node %d is recovering", o)
 		case v.Generation == protocol.InvalidGeneration:
 			return View{}, fmt.Errorf("node %d has no generation yet", o)

@@ -471,11 +471,18 @@ func (c *Cluster) observe(ctx context.Context, pnn uint32, normal bool, check fu
 		return err
 	}
 	defer cl.Close()
+	nm, err := cl.GetNodeMap(cctx, protocol.CurrentNode)
+	if err != nil {
+		return err
+	}
 	rs, err := cl.GetRunstate(cctx, protocol.CurrentNode)
 	if err != nil {
 		return err
 	}
-	if rs != protocol.RunstateRunning {
+	// A node banned or stopped since its start stays in FIRST_RECOVERY
+	// until a recovery includes it, as in CTDB 4.17.
+	self, _ := nm.Node(pnn)
+	if rs != protocol.RunstateRunning && (rs != protocol.RunstateFirstRecovery || self.Flags&protocol.NodeFlagsInactive == 0) {
 		return fmt.Errorf("runstate %s", rs)
 	}
 	vm, err := cl.GetVNNMap(cctx, protocol.CurrentNode)
@@ -493,10 +500,6 @@ func (c *Cluster) observe(ctx context.Context, pnn uint32, normal bool, check fu
 		if rm != protocol.RecoveryNormal {
 			return errors.New("in recovery")
 		}
-	}
-	nm, err := cl.GetNodeMap(cctx, protocol.CurrentNode)
-	if err != nil {
-		return err
 	}
 	return check(nm)
 }
