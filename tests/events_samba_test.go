@@ -11,86 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/events/eventstest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 )
 
-// sambaNodeFiles are what a node directory needs so that Debian's
-// 50.samba starts, stops and monitors that node's own smbd: an smb.conf,
-// and CTDB's site hook rc.local (which CTDB's functions source) pointing
-// service and testparm at it and keeping killall away from the other
-// nodes' smbd (50.samba runs `killall -9 smbd` before it starts one).
-func sambaNodeFiles(dir, share string) map[string]string {
-	var conf strings.Builder
-	fmt.Fprintf(&conf, `[global]
-	clustering = yes
-	ctdbd socket = %s
-	netbios name = RCTDBEV
-	workgroup = RCTDB
-	bind interfaces only = no
-	smb ports = 445
-	log file = %s
-	log level = 1
-	load printers = no
-	printing = bsd
-	printcap name = /dev/null
-	disable spoolss = yes
-	multicast dns register = no
-	map to guest = Bad User
-`, filepath.Join(dir, "run", "ctdbd.socket"), filepath.Join(dir, "samba", "log.smbd"))
-	for _, d := range []string{"lock directory", "state directory", "cache directory", "private dir", "pid directory", "ncalrpc dir", "binddns dir"} {
-		fmt.Fprintf(&conf, "\t%s = %s\n", d, filepath.Join(dir, "samba", strings.ReplaceAll(d, " ", "_")))
-	}
-	fmt.Fprintf(&conf, "\n[share]\n\tpath = %s\n\tread only = no\n\tguest ok = yes\n\tforce user = root\n", share)
-	return map[string]string{
-		"smb.conf": conf.String(),
-		"rc.local": `# Sourced by CTDB's functions: this test node's smbd, never the host's.
-PATH="$CTDB_BASE/bin:$PATH"
-service () { "$CTDB_BASE/bin/test-service" "$@"; }
-nice_service () { nice "$CTDB_BASE/bin/test-service" "$@"; }
-killall () { return 1; }
-`,
-		"bin/test-service": `#!/bin/sh
-# service(8) for a test node: smbd with $CTDB_BASE/smb.conf, nothing else.
-[ "$1" = smbd ] || { echo "test service: $1 is not a test service" >&2; exit 1; }
-piddir="$CTDB_BASE/samba/pid_directory"
-running () {
-	for f in "$piddir"/smbd*.pid; do
-		[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
-	done
-	return 1
-}
-case "$2" in
-start)
-	# Two smbd of a fresh cluster starting at once can refuse each
-	# other (a version record under a g_lock): start again, as an init
-	# system with restarts would.
-	for try in 1 2 3 4 5; do
-		smbd --daemon --configfile="$CTDB_BASE/smb.conf" || exit 1
-		sleep 1
-		running && exit 0
-		echo "smbd exited at once (try $try)"
-	done
-	exit 1 ;;
-stop)
-	for f in "$piddir"/smbd*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; done
-	for i in $(seq 50); do running || exit 0; sleep 0.1; done
-	for f in "$piddir"/smbd*.pid; do [ -f "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null; done
-	exit 0 ;;
-esac
-echo "test service smbd: $2 is not supported" >&2
-exit 1
-`,
-		"bin/testparm": `#!/bin/sh
-# testparm reads this node's smb.conf unless given a file.
-for a; do case "$a" in -*) ;; *) exec /usr/bin/testparm "$@" ;; esac; done
-exec /usr/bin/testparm "$@" "$CTDB_BASE/smb.conf"
-`,
-	}
-}
-
 // smbdPID is the pid of node pnn's smbd (0 if none runs).
 func smbdPID(c *localcluster.Cluster, pnn int) int {
-	files, _ := filepath.Glob(filepath.Join(c.Nodes[pnn].Dir, "samba", "pid_directory", "smbd*.pid"))
+	files, _ := filepath.Glob(filepath.Join(c.Nodes[pnn].Dir, eventstest.SambaPidDir, "smbd*.pid"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -136,12 +63,7 @@ func TestDebianScriptsServeSMB(t *testing.T) {
 		o.Env = []string{"CTDB_TEST_MODE=1"} // ctdb-config (00.ctdb) reads $CTDB_BASE/ctdb.conf
 		o.Prepare = func(pnn uint32, dir string) error {
 			base = filepath.Dir(dir)
-			for _, d := range []string{"lock directory", "state directory", "cache directory", "private dir", "pid directory", "ncalrpc dir", "binddns dir"} {
-				if err := os.MkdirAll(filepath.Join(dir, "samba", strings.ReplaceAll(d, " ", "_")), 0o755); err != nil {
-					return err
-				}
-			}
-			return scriptBase(dir, []string{"00.ctdb", "05.system", "10.interface", "50.samba"}, sambaNodeFiles(dir, share))
+			return eventstest.LayOutSambaNode(dir, share, "00.ctdb", "05.system", "10.interface", "50.samba")
 		}
 	})
 	t.Cleanup(func() { killUnder(base) })

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,46 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rctdb/rctdb/events/eventstest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 	"github.com/rctdb/rctdb/protocol"
 )
-
-// debianScripts is where Debian's ctdb package keeps its event scripts.
-const debianScripts = "/usr/share/ctdb/events/legacy"
-
-// scriptBase fills a node directory ($CTDB_BASE) the way Debian's package
-// fills /etc/ctdb: the packaged scripts named in enable linked into
-// events/legacy, CTDB's functions, and what extra lists (path relative to
-// the directory -> content; scripts starting with #! and rc.local are
-// made executable).
-func scriptBase(dir string, enable []string, extra map[string]string) error {
-	legacy := filepath.Join(dir, "events", "legacy")
-	if err := os.MkdirAll(legacy, 0o755); err != nil {
-		return err
-	}
-	if err := os.Symlink("/etc/ctdb/functions", filepath.Join(dir, "functions")); err != nil {
-		return err
-	}
-	for _, s := range enable {
-		if err := os.Symlink(filepath.Join(debianScripts, s+".script"), filepath.Join(legacy, s+".script")); err != nil {
-			return err
-		}
-	}
-	for rel, content := range extra {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		mode := os.FileMode(0o644)
-		if strings.HasPrefix(content, "#!") || filepath.Base(rel) == "rc.local" {
-			mode = 0o755 // CTDB's functions source rc.local only if executable
-		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // nodeEventTool runs a ctdb tool's event commands against node pnn: they
 // reach the node's eventd.socket through test mode, as with 4.17.
@@ -178,7 +141,7 @@ echo "debugging pid $1 event $2: $(tr '\0' ' ' < /proc/$1/cmdline)"
 func TestEventScriptsInTheDaemon(t *testing.T) {
 	c := clusterWith(t, localcluster.Options{N: 2, Extra: "[event]\n\tdebug script = debug-hung.sh\n",
 		Prepare: func(pnn uint32, dir string) error {
-			if err := scriptBase(dir, nil, hungScripts); err != nil {
+			if err := eventstest.LayOut(dir, nil, hungScripts); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, "events/legacy/10.off.script"), []byte("#!/bin/sh\necho never\n"), 0o644)
@@ -317,5 +280,3 @@ func normaliseEventStatus(s string) string {
 	}
 	return b.String()
 }
-
-var _ = netip.Addr{}

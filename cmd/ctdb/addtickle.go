@@ -65,18 +65,12 @@ func (t *tool) tickleCommand(args []string, op tickleOp) error {
 	default:
 		return t.usage()
 	}
-	var conn protocol.Connection
-	var ok bool
-	if conn.Src, ok = parseSockAddr(args[0], true); !ok {
-		t.eprintf("Invalid IP address %s\n", args[0])
-		return exitCode(1)
-	}
-	if conn.Dst, ok = parseSockAddr(args[1], true); !ok {
-		t.eprintf("Invalid IP address %s\n", args[1])
-		return exitCode(1)
+	conn, err := t.connArgs(args)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := t.tctx()
-	err := op.send(ctx, t.cmdPNN, conn)
+	err = op.send(ctx, t.cmdPNN, conn)
 	cancel()
 	if err != nil {
 		err = t.ctrlErr(op.op, t.cmdPNN, err)
@@ -98,4 +92,20 @@ func (t *tool) tickleDone(n int) error {
 		jsonAction
 		Connections int `json:"connections"`
 	}{jsonAction{t.name, t.cmdPNN, n > 0}, n})
+}
+
+// connArgs reads a connection given as two arguments, SRC DST
+// (address:port each), with 4.17's message for a bad one.
+func (t *tool) connArgs(args []string) (protocol.Connection, error) {
+	var conn protocol.Connection
+	var ok bool
+	if conn.Src, ok = parseSockAddr(args[0], true); !ok {
+		t.eprintf("Invalid IP address %s\n", args[0])
+		return conn, exitCode(1)
+	}
+	if conn.Dst, ok = parseSockAddr(args[1], true); !ok {
+		t.eprintf("Invalid IP address %s\n", args[1])
+		return conn, exitCode(1)
+	}
+	return conn, nil
 }

@@ -31,15 +31,9 @@ func (c *TickleCmd) Run(t *tool) error {
 	default:
 		return t.usage()
 	}
-	var conn protocol.Connection
-	var ok bool
-	if conn.Src, ok = parseSockAddr(args[0], true); !ok {
-		t.eprintf("Invalid IP address %s\n", args[0])
-		return exitCode(1)
-	}
-	if conn.Dst, ok = parseSockAddr(args[1], true); !ok {
-		t.eprintf("Invalid IP address %s\n", args[1])
-		return exitCode(1)
+	conn, err := t.connArgs(args)
+	if err != nil {
+		return err
 	}
 	if !t.tickle(conn) {
 		t.eprintf("Failed to send tickle ack\n")
