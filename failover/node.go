@@ -25,6 +25,11 @@ var announceRounds = []time.Duration{0, 1100 * time.Millisecond, 2200 * time.Mil
 type held struct {
 	iface  string
 	prefix netip.Prefix
+	// until is the lease deadline the kernel was last given for it (zero:
+	// none); the reconciler refreshes the kernel's lease only when the
+	// leader's grant moved it, since every refresh is a change the host
+	// reports and the reconciler hears.
+	until time.Time
 	// stopAnnounce ends the announcement rounds still to come.
 	stopAnnounce context.CancelFunc
 }
@@ -282,12 +287,16 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	}
 	for a, t := range want {
 		if _, present := on[a]; present && n.held[a] != nil {
-			if err := n.m.host.SetAddress(t.iface, t.prefix, lease); err != nil {
-				n.log.Warn("cannot renew the lease of a public address", "addr", t.prefix, "iface", t.iface, "err", err)
+			if h := n.held[a]; !h.until.Equal(until) {
+				if err := n.m.host.SetAddress(t.iface, t.prefix, lease); err != nil {
+					n.log.Warn("cannot renew the lease of a public address", "addr", t.prefix, "iface", t.iface, "err", err)
+				} else {
+					h.until = until
+				}
 			}
 			continue
 		}
-		if err := n.take(a, t, lease); err != nil {
+		if err := n.take(a, t, until); err != nil {
 			n.log.Warn("takeover failed", "addr", t.prefix, "iface", t.iface, "err", err)
 			n.m.met.reconcileErrors.Inc()
 			failed = true
@@ -305,13 +314,18 @@ func (n *node) reconcile(st *raftlayer.State) time.Duration {
 	return 0
 }
 
-// take puts address a on its interface, announces it and tickles the
-// connections its clients had with the previous holder.
-func (n *node) take(a netip.Addr, t target, lease time.Duration) error {
+// take puts address a on its interface with a lease until `until` (zero:
+// forever), announces it and tickles the connections its clients had with
+// the previous holder.
+func (n *node) take(a netip.Addr, t target, until time.Time) error {
+	lease := time.Duration(0)
+	if !until.IsZero() {
+		lease = time.Until(until)
+	}
 	if err := n.m.host.SetAddress(t.iface, t.prefix, lease); err != nil {
 		return err
 	}
-	h := &held{iface: t.iface, prefix: t.prefix}
+	h := &held{iface: t.iface, prefix: t.prefix, until: until}
 	n.held[a] = h
 	n.log.Info(fmt.Sprintf("Takeover of IP %s on interface %s", t.prefix, t.iface))
 	n.m.met.takes.Inc()
@@ -398,6 +412,10 @@ func (n *node) releaseAll() {
 	}
 }
 
+// leaseRetry is how soon a node asks again after the leader did not grant
+// its lease.
+const leaseRetry = 100 * time.Millisecond
+
 // leaseLoop renews this node's lease on its addresses: every third of
 // the lease it asks the leader, and the lease then runs from the moment
 // it asked.
@@ -407,7 +425,8 @@ func (n *node) leaseLoop(ctx context.Context) {
 	}
 	for {
 		sent := time.Now()
-		if d, seq, err := n.askLease(ctx); err == nil {
+		d, seq, err := n.askLease(ctx)
+		if err == nil {
 			n.log.Debug("lease granted", "sent", sent, "for", d, "assignment", seq)
 			n.mu.Lock()
 			n.leaseUntil, n.leaseSeq = sent.Add(d), seq
@@ -417,6 +436,12 @@ func (n *node) leaseLoop(ctx context.Context) {
 			n.log.Debug("lease not renewed", "err", err)
 		}
 		every := n.m.cfg.Lease / 3
+		if err != nil {
+			// Refusals (no leader yet, or one not yet sure of its
+			// quorum) come at once and pass soon; a node holds nothing
+			// until its first grant, so ask again soon.
+			every = min(every, leaseRetry)
+		}
 		select {
 		case <-ctx.Done():
 			return
