@@ -51,16 +51,31 @@ type Departures interface {
 // probeTimeout bounds the connect that tells a gone peer from a silent one.
 const probeTimeout = 500 * time.Millisecond
 
+// A process killed with SIGKILL has its connections closed before its
+// listening socket, which still completes handshakes in between: a connect
+// that succeeds is tried again probeGap later, probeTries times in all,
+// before the peer counts as silent.
+const (
+	probeTries = 3
+	probeGap   = 100 * time.Millisecond
+)
+
 // probe decides how a peer whose connections closed left: a refused
 // connect means nothing listens on its port any more.
 func probe(addr netip.Addr, port uint16) Departure {
-	c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, port).String(), probeTimeout)
-	if err == nil {
-		c.Close()
+	for i := range probeTries {
+		if i > 0 {
+			time.Sleep(probeGap)
+		}
+		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, port).String(), probeTimeout)
+		if err == nil {
+			c.Close()
+			continue
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return Gone
+		}
 		return Silent
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return Gone
 	}
 	return Silent
 }

@@ -434,3 +434,30 @@ func TestTCPPeerThatClosesButListensIsSilent(t *testing.T) {
 		return nil
 	})
 }
+
+// TestProbeSeesADyingPeerGone: a peer killed with SIGKILL may still
+// complete the probe's handshake on its listening socket, which the kernel
+// closes after its connections; a connect refused a moment later means it
+// is gone, not silent.
+func TestProbeSeesADyingPeerGone(t *testing.T) {
+	addrs := testutil.LoopbackRange(t, 1, testPort)
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(addrs[0], testPort).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // the dying process: one handshake, then its socket closes
+		defer close(done)
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+		ln.Close()
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	if d := probe(addrs[0], testPort); d != Gone {
+		t.Fatalf("departure %s, want gone", d)
+	}
+}
