@@ -315,6 +315,24 @@ func (r *Rig) Holders(addr netip.Addr) ([]int, error) {
 	return out, nil
 }
 
+// Placement lists, for each of addrs, the nodes (ascending) that have it on
+// any interface; it reads each node's addresses once.
+func (r *Rig) Placement(addrs ...netip.Addr) (map[netip.Addr][]int, error) {
+	out := make(map[netip.Addr][]int, len(addrs))
+	for k := range r.n {
+		set, err := r.nodeAddrs(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range addrs {
+			if set[a.Unmap()] {
+				out[a] = append(out[a], k)
+			}
+		}
+	}
+	return out, nil
+}
+
 // nodeAddrs returns the set of addresses on any interface of node k.
 func (r *Rig) nodeAddrs(k int) (map[netip.Addr]bool, error) {
 	all, err := retryDump(func() ([]netlink.Addr, error) { return r.handles[k].AddrList(nil, netlink.FAMILY_ALL) })
