@@ -475,4 +475,3 @@ func (r *failoverRun) ask(a netip.Addr, timeout time.Duration) (int, error) {
 	}
 	return k, nil
 }
-

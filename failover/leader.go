@@ -201,9 +201,10 @@ func (l *leader) run(ctx context.Context) time.Duration {
 // gives it because its holder cannot keep it or it has none: such a run
 // is due whatever else changed.
 func needsHolder(st *raftlayer.State, want map[string]uint32) bool {
+	can := hostables(st)
 	for a, p := range st.IPAssign {
 		addr, err := netip.ParseAddr(a)
-		if err != nil || !canHold(st, p) || !hostable(st, p, addr) {
+		if err != nil || !canHold(st, p) || !can[p][addr] {
 			return true
 		}
 	}
@@ -246,9 +247,29 @@ func (l *leader) finished(ok bool, inputs string, moves map[netip.Addr]uint32) {
 func hostable(st *raftlayer.State, pnn uint32, a netip.Addr) bool {
 	r := st.PublicAddrs[pnn]
 	pa, ok := r.Find(a)
-	if !ok {
-		return false
+	return ok && anyLinkUp(pa, r)
+}
+
+// hostables is hostable for every node and address at once, reading each
+// report once (a run looks at every assigned address).
+func hostables(st *raftlayer.State) map[uint32]map[netip.Addr]bool {
+	out := make(map[uint32]map[netip.Addr]bool, len(st.PublicAddrs))
+	for pnn, r := range st.PublicAddrs {
+		set := make(map[netip.Addr]bool, len(r.Addrs))
+		for _, pa := range r.Addrs {
+			p, err := netip.ParsePrefix(pa.Prefix)
+			if _, seen := set[p.Addr()]; err != nil || seen {
+				continue // Find answers with the first entry of an address
+			}
+			set[p.Addr()] = anyLinkUp(pa, r)
+		}
+		out[pnn] = set
 	}
+	return out
+}
+
+// anyLinkUp reports whether one of pa's interfaces is up in report r.
+func anyLinkUp(pa raftlayer.PublicAddr, r raftlayer.NodeAddresses) bool {
 	for _, i := range pa.Ifaces {
 		if !slices.Contains(r.LinksDown, i) {
 			return true

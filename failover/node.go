@@ -201,15 +201,13 @@ type target struct {
 func (n *node) desired(st *raftlayer.State, up map[string]bool) map[netip.Addr]target {
 	out := map[netip.Addr]target{}
 	refs := map[string]int{}
+	conf := map[netip.Addr]config.PublicAddress{}
+	for _, c := range n.config() {
+		conf[c.Prefix.Addr()] = c
+	}
 	for _, a := range st.HeldBy(n.m.cfg.Self) {
-		var pa *config.PublicAddress
-		for _, c := range n.config() {
-			if c.Prefix.Addr() == a {
-				pa = &c
-				break
-			}
-		}
-		if pa == nil {
+		pa, ok := conf[a]
+		if !ok {
 			continue // assigned from a report this node no longer makes
 		}
 		best := ""
