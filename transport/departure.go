@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -61,13 +62,15 @@ const (
 )
 
 // probe decides how a peer whose connections closed left: a refused
-// connect means nothing listens on its port any more.
-func probe(addr netip.Addr, port uint16) Departure {
+// connect means nothing listens on its port any more. It gives up (Silent)
+// when ctx ends.
+func probe(ctx context.Context, addr netip.Addr, port uint16) Departure {
+	dialer := net.Dialer{Timeout: probeTimeout}
 	for i := range probeTries {
-		if i > 0 {
-			time.Sleep(probeGap)
+		if i > 0 && !sleepCtx(ctx, probeGap) {
+			return Silent
 		}
-		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, port).String(), probeTimeout)
+		c, err := dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, port).String())
 		if err == nil {
 			c.Close()
 			continue
@@ -98,7 +101,7 @@ func (l *link) classify(silent bool) {
 	at := l.depAt
 	l.mu.Unlock()
 	l.t.goFunc(func() {
-		d := probe(l.peer.Addr, l.t.cfg.Port)
+		d := probe(l.ctx, l.peer.Addr, l.t.cfg.Port)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.dep == Probing && l.depAt == at {

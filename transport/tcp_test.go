@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -457,7 +458,7 @@ func TestProbeSeesADyingPeerGone(t *testing.T) {
 		ln.Close()
 		<-done
 	})
-	if d := probe(addrs[0], testPort); d != Gone {
+	if d := probe(context.Background(), addrs[0], testPort); d != Gone {
 		t.Fatalf("departure %s, want gone", d)
 	}
 }
