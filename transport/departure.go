@@ -53,12 +53,14 @@ type Departures interface {
 const probeTimeout = 500 * time.Millisecond
 
 // A process killed with SIGKILL has its connections closed before its
-// listening socket, which still completes handshakes in between: a connect
-// that succeeds is tried again probeGap later, probeTries times in all,
-// before the peer counts as silent.
+// listening socket, which still completes handshakes in between, for as
+// long as the exit takes (longer on a busy machine): a connect that
+// succeeds is tried again probeGap later, probeTries times in all (a
+// second), before the peer counts as silent. Meanwhile it counts as
+// probing, which holds its addresses as silence does.
 const (
-	probeTries = 3
-	probeGap   = 100 * time.Millisecond
+	probeTries = 6
+	probeGap   = 200 * time.Millisecond
 )
 
 // probe decides how a peer whose connections closed left: a refused
