@@ -57,7 +57,7 @@ type FailoverCluster struct {
 	// HoldsRecoveries says that the daemon starts no recovery within its
 	// RerecoveryTimeout of the last one (ctdbd): the run then waits for
 	// that to pass before the kill, so that it measures the failover and
-	// not that hold.
+	// not that hold (rctdb accepts the tunable but holds nothing back).
 	HoldsRecoveries bool
 }
 

@@ -172,8 +172,8 @@ func TestFailoverRowsAndGoals(t *testing.T) {
 	r.Add(fakeFailover(Rctdb, true, 800*time.Millisecond))
 	r.Add(fakeFailover(Ctdbd, true, 3200*time.Millisecond))
 	rows := r.Rows()
-	if len(rows) != 6 {
-		t.Fatalf("%d rows, want 2 start rows and 2 per case", len(rows))
+	if len(rows) != 7 {
+		t.Fatalf("%d rows, want 3 start rows and 2 per case", len(rows))
 	}
 	byMetric := map[string]FailoverRow{}
 	for _, row := range rows {
@@ -222,7 +222,7 @@ func TestFailoverRowsAndGoals(t *testing.T) {
 		Rows []FailoverRow                           `json:"rows"`
 		Runs map[string]map[string][]FailoverOutcome `json:"runs"`
 	}
-	if err := json.Unmarshal(raw, &back); err != nil || len(back.Rows) != 6 || len(back.Runs[KillNonLeader][Rctdb]) != 1 {
+	if err := json.Unmarshal(raw, &back); err != nil || len(back.Rows) != 7 || len(back.Runs[KillNonLeader][Rctdb]) != 1 {
 		t.Fatalf("JSON: %v, %d rows", err, len(back.Rows))
 	}
 }

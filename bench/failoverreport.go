@@ -89,6 +89,7 @@ var (
 	startMetrics = []failoverMetric{
 		{"start -> all nodes OK", func(o *FailoverOutcome) time.Duration { return o.AllOK }, failoverGoal{}},
 		{"all nodes OK -> balanced", func(o *FailoverOutcome) time.Duration { return o.Balanced }, failoverGoal{Median: time.Second}},
+		{"start -> balanced", func(o *FailoverOutcome) time.Duration { return o.AllOK + o.Balanced }, failoverGoal{}},
 	}
 	killMetrics = map[string][]failoverMetric{
 		KillNonLeader: {
@@ -159,7 +160,7 @@ func failoverRow(c string, m failoverMetric, a, b failSide) FailoverRow {
 	if row.Reason == "" && row.Rctdb != nil && row.Ctdbd != nil {
 		row.Ratio = ratio(row.Rctdb.Median, row.Ctdbd.Median, true)
 		if row.Ratio == nil {
-			row.Reason = "a zero value: no ratio"
+			row.Reason = "a median of 0 (balanced by the time the look found every node OK): no ratio"
 		}
 	}
 	if m.goal.Median > 0 && row.Rctdb != nil && a.bad == "" {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -272,19 +274,24 @@ func (rc *rigCtdbd) launch(k int, bin string) error {
 	if err != nil {
 		return err
 	}
-	defer out.Close()
 	// ip netns exec execs ctdbd: the pid stays the daemon's.
 	cmd := rc.rig.Command(k, rc.bin, "-i")
 	cmd.Env = []string{"PATH=" + bin + ":/usr/sbin:/usr/bin:/sbin:/bin", "CTDB_TEST_MODE=yes", "CTDB_BASE=" + d,
 		"CTDB_SCRIPT_VARDIR=" + filepath.Join(d, "var/scripts")}
-	cmd.Stdout, cmd.Stderr = out, out
+	// In the foreground ctdbd logs to its standard error without times;
+	// the log is read against the workload's times, so they are added.
+	// The copy ends when the node's whole process group has exited.
+	stamped := &stampedWriter{w: out}
+	cmd.Stdout, cmd.Stderr = stamped, stamped
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
+		out.Close()
 		return fmt.Errorf("start ctdbd of node %d: %w", k, err)
 	}
 	nd := &realNode{dir: d, socket: filepath.Join(d, "run", "ctdbd.socket"), cmd: cmd, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
+		out.Close()
 		close(nd.done)
 	}()
 	rc.mu.Lock()
@@ -328,4 +335,29 @@ func (rc *rigCtdbd) stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// stampedWriter writes each line with the time it arrived; only the
+// command's copying goroutine writes to it.
+type stampedWriter struct {
+	w       io.Writer
+	partial []byte
+}
+
+func (s *stampedWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, p...)
+			break
+		}
+		line := append(s.partial, p[:i+1]...)
+		s.partial = s.partial[:0]
+		p = p[i+1:]
+		if _, err := fmt.Fprintf(s.w, "%s %s", time.Now().UTC().Format("15:04:05.000000"), line); err != nil {
+			return n - len(p), err
+		}
+	}
+	return n, nil
 }
