@@ -29,6 +29,7 @@ type failoverCmd struct {
 	JSON          string        `name:"json" help:"Write the rows and every run as JSON to this file." type:"path"`
 	Base          string        `help:"Directory for the clusters' state and logs (default: a new temporary one). A run's directory is removed when the run passed, kept when it failed." type:"path"`
 	Keep          bool          `help:"Keep every run's directory (with --base), not only those of failed runs."`
+	KeepSlower    time.Duration `help:"Also keep the directory of a run whose address answered later than this after the kill (0: no)." default:"0s"`
 	Rctdbd        string        `help:"rctdb's ctdbd binary (default: the one beside ctdb-bench)." type:"path"`
 	RctdbLogLevel string        `help:"Log level of the rctdb nodes (their logs stay with failed or --keep runs)." default:"NOTICE"`
 }
@@ -122,7 +123,7 @@ func (c *failoverCmd) run(ctx context.Context) int {
 		failed = true
 	}
 	if failed || c.Base != "" {
-		fmt.Fprintf(os.Stderr, "cluster state and logs of failed (with --keep: all) runs kept in %s\n", base)
+		fmt.Fprintf(os.Stderr, "cluster state and logs of failed (with --keep: all; with --keep-slower: slow) runs kept in %s\n", base)
 	} else {
 		os.RemoveAll(base)
 	}
@@ -162,8 +163,9 @@ func (c *failoverCmd) runOnce(ctx context.Context, t, dir string, p bench.Failov
 		if err := rig.Close(); err != nil {
 			o.Err = joinMsg(o.Err, err.Error())
 		}
+		slow := c.KeepSlower > 0 && o.Answered > c.KeepSlower
 		if o.OK() {
-			if !c.Keep {
+			if !c.Keep && !slow {
 				os.RemoveAll(dir)
 			}
 			return
