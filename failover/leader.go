@@ -355,6 +355,10 @@ func (l *leader) released(ctx context.Context, holders map[uint32]bool, seq uint
 	return notYet, retry
 }
 
+// probingRetry is how soon a run looks again at a node whose link went
+// down while the transport finds out whether its daemon is gone.
+const probingRetry = 100 * time.Millisecond
+
 // errHolds marks a node that may still hold its addresses.
 var errHolds = errors.New("may still hold its addresses")
 
@@ -382,7 +386,7 @@ func (l *leader) releasedBy(ctx context.Context, p uint32, seq uint64) (time.Tim
 		// addresses; like ctdbd, take them over once it is declared dead.
 		return time.Time{}, nil
 	case dep == transport.Probing:
-		return time.Now().Add(100 * time.Millisecond), errHolds
+		return time.Now().Add(probingRetry), errHolds
 	}
 	until := l.holdsUntil(p)
 	if time.Now().After(until) {
@@ -419,10 +423,20 @@ func (l *leader) maybeHeldElsewhere(st *raftlayer.State, p uint32) (time.Time, b
 		if pq == p || pq == l.m.cfg.Self || st.Nodes[q].Deleted || l.m.tr.Connected(pq) {
 			continue
 		}
-		if dep, _ := l.m.tr.Departed(pq); dep != transport.Gone {
-			if u := l.holdsUntil(pq); time.Now().Before(u) && u.After(until) {
-				until = u
+		dep, _ := l.m.tr.Departed(pq)
+		if dep == transport.Gone {
+			continue
+		}
+		u := l.holdsUntil(pq)
+		if dep == transport.Probing {
+			// Whether it is gone is being found out: look again soon,
+			// as releasedBy does, rather than at the end of its lease.
+			if soon := time.Now().Add(probingRetry); soon.Before(u) {
+				u = soon
 			}
+		}
+		if time.Now().Before(u) && u.After(until) {
+			until = u
 		}
 	}
 	return until, !until.IsZero()
