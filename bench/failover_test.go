@@ -198,6 +198,14 @@ func TestFailoverRowsAndGoals(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, tbl.String())
 		}
 	}
+	// Without ctdbd's runs the ratio part of a goal cannot be judged.
+	only := &FailoverResults{Runs: 1, Targets: []string{Rctdb}, Cases: []string{KillLeader}}
+	only.Add(fakeFailover(Rctdb, true, 800*time.Millisecond))
+	for _, row := range only.Rows() {
+		if row.Metric == l.Metric && row.Met != nil {
+			t.Errorf("rctdb only: leader row judged %v", *row.Met)
+		}
+	}
 	// A failed ctdbd run of one case takes that case's ratios away and says why.
 	bad := fakeFailover(Ctdbd, true, 0)
 	bad.Err = "did not answer"

@@ -165,8 +165,12 @@ func failoverRow(c string, m failoverMetric, a, b failSide) FailoverRow {
 	}
 	if m.goal.Median > 0 && row.Rctdb != nil && a.bad == "" {
 		met := row.Rctdb.Median <= float64(m.goal.Median)/float64(time.Millisecond)
-		if m.goal.MinRatio > 0 {
-			met = met && row.Ratio != nil && *row.Ratio >= m.goal.MinRatio
+		switch {
+		case m.goal.MinRatio == 0:
+		case row.Ratio != nil:
+			met = met && *row.Ratio >= m.goal.MinRatio
+		case met:
+			return row // no ratio to judge the rest of the goal by
 		}
 		row.Met = &met
 	}

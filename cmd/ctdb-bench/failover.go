@@ -32,6 +32,7 @@ type failoverCmd struct {
 	KeepSlower    time.Duration `help:"Also keep the directory of a run whose address answered later than this after the kill (0: no)." default:"0s"`
 	Rctdbd        string        `help:"rctdb's ctdbd binary (default: the one beside ctdb-bench)." type:"path"`
 	RctdbLogLevel string        `help:"Log level of the rctdb nodes (their logs stay with failed or --keep runs)." default:"NOTICE"`
+	RctdbConf     string        `help:"Text appended to every rctdb node's ctdb.conf, \\n between lines (e.g. '[raft]\\nheartbeat timeout = 200ms')."`
 }
 
 // Each cluster: three nodes, one public address each when balanced.
@@ -176,7 +177,7 @@ func (c *failoverCmd) runOnce(ctx context.Context, t, dir string, p bench.Failov
 		}
 	}()
 	if t == bench.Rctdb {
-		fc = rctdbInRig(dir, rig, failoverNodes, failoverAddrs, c.Rctdbd, c.RctdbLogLevel)
+		fc = rctdbInRig(dir, rig, failoverNodes, failoverAddrs, c.Rctdbd, c.RctdbLogLevel, strings.ReplaceAll(c.RctdbConf, `\n`, "\n"))
 	} else if fc, err = ctdbdInRig(dir, rig, failoverNodes, failoverAddrs, !c.NoClusterLock); err != nil {
 		o.Err = err.Error()
 		return o

@@ -72,9 +72,12 @@ type failoverCluster struct {
 // rctdbInRig lays out an rctdb cluster in dir whose nodes run in the rig's
 // namespaces (as tests/publicip_test.go runs them); Start launches it
 // through localcluster.
-func rctdbInRig(dir string, rig *netrig.Rig, nodes, addrs int, ctdbd, logLevel string) *failoverCluster {
+func rctdbInRig(dir string, rig *netrig.Rig, nodes, addrs int, ctdbd, logLevel, extra string) *failoverCluster {
 	public, pub := publicAddresses(rig, addrs)
-	opts := localcluster.Options{N: nodes, Base: dir, Ctdbd: ctdbd, PublicAddresses: public, LogLevel: logLevel, Timeout: time.Minute}
+	if extra != "" && !strings.HasSuffix(extra, "\n") {
+		extra += "\n"
+	}
+	opts := localcluster.Options{N: nodes, Base: dir, Ctdbd: ctdbd, PublicAddresses: public, LogLevel: logLevel, Extra: extra, Timeout: time.Minute}
 	var sockets []string
 	for k := range nodes {
 		opts.Addrs = append(opts.Addrs, rig.PrivateAddr(k))
