@@ -59,6 +59,10 @@ type FailoverCluster struct {
 	// that to pass before the kill, so that it measures the failover and
 	// not that hold (rctdb accepts the tunable but holds nothing back).
 	HoldsRecoveries bool
+	// LastHoldStart, if set, tells when that hold last began; without it
+	// the run counts from the end of the last recovery a node reports,
+	// plus 5 s.
+	LastHoldStart func() (time.Time, error)
 }
 
 // FailoverParams configure the failover workload.

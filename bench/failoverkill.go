@@ -16,16 +16,16 @@ import (
 // at the end.
 
 // recoveryHoldSlack is added to the end of the last recovery a node
-// reports before counting ctdbd's RerecoveryTimeout: its recovery daemon
-// starts the hold only after the takeover run that follows the recovery,
-// which clients cannot see (2.9 s after the recovery's end, at most, on a
-// busy 2-core machine).
+// reports when the cluster cannot tell when its hold of new recoveries
+// began: ctdbd's recovery daemon starts it only after the takeover run that
+// follows the recovery, which clients cannot see (2.9 s after the
+// recovery's end, at most, on a busy 2-core machine).
 const recoveryHoldSlack = 5 * time.Second
 
 // settle waits until the addresses were balanced for Quiet and, for a
-// daemon that holds recoveries back, until its RerecoveryTimeout passed
-// since the last recovery any node finished (plus recoveryHoldSlack); then
-// it checks that the victim still has the role the run measures.
+// daemon that holds recoveries back, until that hold ended (its
+// RerecoveryTimeout after the hold began, plus half a second); then it
+// checks that the victim still has the role the run measures.
 func (r *failoverRun) settle(ctx context.Context, balancedAt time.Time) error {
 	start := time.Now()
 	until := balancedAt.Add(r.p.Quiet)
@@ -34,7 +34,13 @@ func (r *failoverRun) settle(ctx context.Context, balancedAt time.Time) error {
 		if err != nil {
 			return err
 		}
-		if t := last.Add(hold + recoveryHoldSlack); t.After(until) {
+		began := last.Add(recoveryHoldSlack)
+		if r.c.LastHoldStart != nil {
+			if began, err = r.c.LastHoldStart(); err != nil {
+				return fmt.Errorf("failover: when %s last held recoveries: %w", r.c.Name, err)
+			}
+		}
+		if t := began.Add(hold + 500*time.Millisecond); t.After(until) {
 			until = t
 		}
 	}

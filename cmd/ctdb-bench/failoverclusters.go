@@ -185,6 +185,7 @@ func ctdbdInRig(dir string, rig *netrig.Rig, nodes, addrs int, lock bool) (*fail
 		Start:           rc.start,
 		Kill:            rc.kill,
 		HoldsRecoveries: true,
+		LastHoldStart:   rc.lastHoldStart,
 	}
 	return fc, nil
 }
@@ -340,6 +341,39 @@ func (rc *rigCtdbd) stop() error {
 	return errors.Join(errs...)
 }
 
+// stampLayout is the time stampedWriter puts before each line.
+const stampLayout = "2006-01-02T15:04:05.000000Z"
+
+// holdLine starts the line ctdbd's recovery daemon logs when it begins to
+// hold new recoveries back for RerecoveryTimeout: after a recovery and the
+// takeover run that follows it (ctdb_recoverd.c, do_recovery).
+const holdLine = "Just finished a recovery."
+
+// lastHoldStart is when a node's recovery daemon (the leader's) last began
+// to hold recoveries back, read from the nodes' logs; clients cannot see it.
+func (rc *rigCtdbd) lastHoldStart() (time.Time, error) {
+	var last time.Time
+	for k := range rc.nodeAddrs {
+		b, err := os.ReadFile(filepath.Join(rc.nodeDir(k), "stderr"))
+		if err != nil {
+			return time.Time{}, err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			stamp, text, ok := strings.Cut(l, " ")
+			if !ok || !strings.HasPrefix(text, holdLine) {
+				continue
+			}
+			if t, err := time.Parse(stampLayout, stamp); err == nil && t.After(last) {
+				last = t
+			}
+		}
+	}
+	if last.IsZero() {
+		return time.Time{}, fmt.Errorf("no node logged %q", holdLine)
+	}
+	return last, nil
+}
+
 // stampedWriter writes each line with the time it arrived; only the
 // command's copying goroutine writes to it.
 type stampedWriter struct {
@@ -358,7 +392,7 @@ func (s *stampedWriter) Write(p []byte) (int, error) {
 		line := append(s.partial, p[:i+1]...)
 		s.partial = s.partial[:0]
 		p = p[i+1:]
-		if _, err := fmt.Fprintf(s.w, "%s %s", time.Now().UTC().Format("15:04:05.000000"), line); err != nil {
+		if _, err := fmt.Fprintf(s.w, "%s %s", time.Now().UTC().Format(stampLayout), line); err != nil {
 			return n - len(p), err
 		}
 	}

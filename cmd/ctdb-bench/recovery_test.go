@@ -44,26 +44,3 @@ func TestStrayProcesses(t *testing.T) {
 		t.Fatalf("after the kill: %q", s)
 	}
 }
-
-// TestStampedWriter: each whole line gets one time stamp, however the
-// writes split it.
-func TestStampedWriter(t *testing.T) {
-	var b strings.Builder
-	w := &stampedWriter{w: &b}
-	for _, p := range []string{"first\nsec", "ond", " line\nthird\n"} {
-		if n, err := w.Write([]byte(p)); n != len(p) || err != nil {
-			t.Fatalf("write %q: %d %v", p, n, err)
-		}
-	}
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	want := []string{"first", "second line", "third"}
-	if len(lines) != len(want) {
-		t.Fatalf("lines %q", lines)
-	}
-	for i, l := range lines {
-		stamp, text, ok := strings.Cut(l, " ")
-		if _, err := time.Parse("15:04:05.000000", stamp); !ok || err != nil || text != want[i] {
-			t.Errorf("line %q: want a time and %q", l, want[i])
-		}
-	}
-}
