@@ -66,23 +66,37 @@ const (
 // probe decides how a peer whose connections closed left: a refused
 // connect means nothing listens on its port any more. It gives up (Silent)
 // when ctx ends.
-func probe(ctx context.Context, addr netip.Addr, port uint16) Departure {
+func probe(ctx context.Context, addr netip.Addr, port uint16) (Departure, error) {
 	dialer := net.Dialer{Timeout: probeTimeout}
-	for i := range probeTries {
-		if i > 0 && !sleepCtx(ctx, probeGap) {
-			return Silent
-		}
+	return probeWith(ctx, func(ctx context.Context) error {
 		c, err := dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, port).String())
 		if err == nil {
 			c.Close()
-			continue
 		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return Gone
+		return err
+	})
+}
+
+// probeWith is probe with its connect. A connect that succeeds, or that
+// the peer resets (its socket answered the handshake and was closed before
+// the connect returned: a dying process again), is tried again; a refused
+// one means gone; any other failure (a timeout) means silent. It also
+// returns the last connect's error.
+func probeWith(ctx context.Context, connect func(context.Context) error) (Departure, error) {
+	var err error
+	for i := range probeTries {
+		if i > 0 && !sleepCtx(ctx, probeGap) {
+			return Silent, err
 		}
-		return Silent
+		switch err = connect(ctx); {
+		case err == nil, errors.Is(err, syscall.ECONNRESET):
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return Gone, err
+		default:
+			return Silent, err
+		}
 	}
-	return Silent
+	return Silent, err
 }
 
 // departedLocked records how l's peer left; l.mu is held.
@@ -103,13 +117,13 @@ func (l *link) classify(silent bool) {
 	at := l.depAt
 	l.mu.Unlock()
 	l.t.goFunc(func() {
-		d := probe(l.ctx, l.peer.Addr, l.t.cfg.Port)
+		d, err := probe(l.ctx, l.peer.Addr, l.t.cfg.Port)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.dep == Probing && l.depAt == at {
 			l.dep = d
 		}
-		l.t.log.Info("node link went down", "pnn", l.peer.PNN, "departure", d.String())
+		l.t.log.Info("node link went down", "pnn", l.peer.PNN, "departure", d.String(), "probe", errString(err))
 	})
 }
 
@@ -138,4 +152,12 @@ func (m *Mem) Departed(pnn uint32) (Departure, time.Time) {
 	default:
 		return Silent, m.downAt[pnn]
 	}
+}
+
+// errString is err's text, "connected" for nil.
+func errString(err error) string {
+	if err == nil {
+		return "connected"
+	}
+	return err.Error()
 }

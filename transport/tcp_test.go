@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -458,7 +459,38 @@ func TestProbeSeesADyingPeerGone(t *testing.T) {
 		ln.Close()
 		<-done
 	})
-	if d := probe(context.Background(), addrs[0], testPort); d != Gone {
+	if d, _ := probe(context.Background(), addrs[0], testPort); d != Gone {
 		t.Fatalf("departure %s, want gone", d)
+	}
+}
+
+// TestProbeRetriesAReset: a connect the peer resets (a dying process whose
+// listening socket answered the handshake and then closed) is tried again,
+// and the refusal that follows means gone; a peer that keeps answering is
+// silent, and a connect that times out means silent at once.
+func TestProbeRetriesAReset(t *testing.T) {
+	timeout := &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}
+	for _, c := range []struct {
+		name    string
+		results []error
+		want    Departure
+		tries   int
+	}{
+		{"reset, then refused", []error{syscall.ECONNRESET, syscall.ECONNREFUSED}, Gone, 2},
+		{"accepted, then reset, then refused", []error{nil, syscall.ECONNRESET, syscall.ECONNREFUSED}, Gone, 3},
+		{"always accepted", nil, Silent, probeTries},
+		{"timeout", []error{timeout}, Silent, 1},
+	} {
+		tries := 0
+		got, _ := probeWith(context.Background(), func(context.Context) error {
+			tries++
+			if tries <= len(c.results) {
+				return c.results[tries-1]
+			}
+			return nil
+		})
+		if got != c.want || tries != c.tries {
+			t.Errorf("%s: %s after %d connects, want %s after %d", c.name, got, tries, c.want, c.tries)
+		}
 	}
 }
