@@ -201,9 +201,10 @@ func (l *leader) run(ctx context.Context) time.Duration {
 // gives it because its holder cannot keep it or it has none: such a run
 // is due whatever else changed.
 func needsHolder(st *raftlayer.State, want map[string]uint32) bool {
+	can := hostables(st)
 	for a, p := range st.IPAssign {
 		addr, err := netip.ParseAddr(a)
-		if err != nil || !canHold(st, p) || !hostable(st, p, addr) {
+		if err != nil || !canHold(st, p) || !can[p][addr] {
 			return true
 		}
 	}
@@ -246,9 +247,29 @@ func (l *leader) finished(ok bool, inputs string, moves map[netip.Addr]uint32) {
 func hostable(st *raftlayer.State, pnn uint32, a netip.Addr) bool {
 	r := st.PublicAddrs[pnn]
 	pa, ok := r.Find(a)
-	if !ok {
-		return false
+	return ok && anyLinkUp(pa, r)
+}
+
+// hostables is hostable for every node and address at once, reading each
+// report once (a run looks at every assigned address).
+func hostables(st *raftlayer.State) map[uint32]map[netip.Addr]bool {
+	out := make(map[uint32]map[netip.Addr]bool, len(st.PublicAddrs))
+	for pnn, r := range st.PublicAddrs {
+		set := make(map[netip.Addr]bool, len(r.Addrs))
+		for _, pa := range r.Addrs {
+			p, err := netip.ParsePrefix(pa.Prefix)
+			if _, seen := set[p.Addr()]; err != nil || seen {
+				continue // Find answers with the first entry of an address
+			}
+			set[p.Addr()] = anyLinkUp(pa, r)
+		}
+		out[pnn] = set
 	}
+	return out
+}
+
+// anyLinkUp reports whether one of pa's interfaces is up in report r.
+func anyLinkUp(pa raftlayer.PublicAddr, r raftlayer.NodeAddresses) bool {
 	for _, i := range pa.Ifaces {
 		if !slices.Contains(r.LinksDown, i) {
 			return true
@@ -334,6 +355,10 @@ func (l *leader) released(ctx context.Context, holders map[uint32]bool, seq uint
 	return notYet, retry
 }
 
+// probingRetry is how soon a run looks again at a node whose link went
+// down while the transport finds out whether its daemon is gone.
+const probingRetry = 100 * time.Millisecond
+
 // errHolds marks a node that may still hold its addresses.
 var errHolds = errors.New("may still hold its addresses")
 
@@ -361,7 +386,7 @@ func (l *leader) releasedBy(ctx context.Context, p uint32, seq uint64) (time.Tim
 		// addresses; like ctdbd, take them over once it is declared dead.
 		return time.Time{}, nil
 	case dep == transport.Probing:
-		return time.Now().Add(100 * time.Millisecond), errHolds
+		return time.Now().Add(probingRetry), errHolds
 	}
 	until := l.holdsUntil(p)
 	if time.Now().After(until) {
@@ -398,10 +423,20 @@ func (l *leader) maybeHeldElsewhere(st *raftlayer.State, p uint32) (time.Time, b
 		if pq == p || pq == l.m.cfg.Self || st.Nodes[q].Deleted || l.m.tr.Connected(pq) {
 			continue
 		}
-		if dep, _ := l.m.tr.Departed(pq); dep != transport.Gone {
-			if u := l.holdsUntil(pq); time.Now().Before(u) && u.After(until) {
-				until = u
+		dep, _ := l.m.tr.Departed(pq)
+		if dep == transport.Gone {
+			continue
+		}
+		u := l.holdsUntil(pq)
+		if dep == transport.Probing {
+			// Whether it is gone is being found out: look again soon,
+			// as releasedBy does, rather than at the end of its lease.
+			if soon := time.Now().Add(probingRetry); soon.Before(u) {
+				u = soon
 			}
+		}
+		if time.Now().Before(u) && u.After(until) {
+			until = u
 		}
 	}
 	return until, !until.IsZero()

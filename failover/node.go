@@ -230,15 +230,13 @@ type target struct {
 func (n *node) desired(st *raftlayer.State, up map[string]bool) map[netip.Addr]target {
 	out := map[netip.Addr]target{}
 	refs := map[string]int{}
+	conf := map[netip.Addr]config.PublicAddress{}
+	for _, c := range n.config() {
+		conf[c.Prefix.Addr()] = c
+	}
 	for _, a := range st.HeldBy(n.m.cfg.Self) {
-		var pa *config.PublicAddress
-		for _, c := range n.config() {
-			if c.Prefix.Addr() == a {
-				pa = &c
-				break
-			}
-		}
-		if pa == nil {
+		pa, ok := conf[a]
+		if !ok {
 			continue // assigned from a report this node no longer makes
 		}
 		best := ""
@@ -527,6 +525,10 @@ func (n *node) reallocatedLoop(ctx context.Context) {
 	}
 }
 
+// leaseRetry is how soon a node asks again after the leader did not grant
+// its lease.
+const leaseRetry = 100 * time.Millisecond
+
 // leaseLoop renews this node's lease on its addresses: every third of
 // the lease it asks the leader, and the lease then runs from the moment
 // it asked.
@@ -536,7 +538,8 @@ func (n *node) leaseLoop(ctx context.Context) {
 	}
 	for {
 		sent := time.Now()
-		if d, seq, err := n.askLease(ctx); err == nil {
+		d, seq, err := n.askLease(ctx)
+		if err == nil {
 			n.log.Debug("lease granted", "sent", sent, "for", d, "assignment", seq)
 			n.mu.Lock()
 			n.leaseUntil, n.leaseSeq = sent.Add(d), seq
@@ -546,6 +549,12 @@ func (n *node) leaseLoop(ctx context.Context) {
 			n.log.Debug("lease not renewed", "err", err)
 		}
 		every := n.m.cfg.Lease / 3
+		if err != nil {
+			// Refusals (no leader yet, or one not yet sure of its
+			// quorum) come at once and pass soon; a node holds nothing
+			// until its first grant, so ask again soon.
+			every = min(every, leaseRetry)
+		}
 		select {
 		case <-ctx.Done():
 			return

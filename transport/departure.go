@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -51,18 +52,51 @@ type Departures interface {
 // probeTimeout bounds the connect that tells a gone peer from a silent one.
 const probeTimeout = 500 * time.Millisecond
 
+// A process killed with SIGKILL has its connections closed before its
+// listening socket, which still completes handshakes in between, for as
+// long as the exit takes (longer on a busy machine): a connect that
+// succeeds is tried again probeGap later, probeTries times in all (a
+// second), before the peer counts as silent. Meanwhile it counts as
+// probing, which holds its addresses as silence does.
+const (
+	probeTries = 6
+	probeGap   = 200 * time.Millisecond
+)
+
 // probe decides how a peer whose connections closed left: a refused
-// connect means nothing listens on its port any more.
-func probe(addr netip.Addr, port uint16) Departure {
-	c, err := net.DialTimeout("tcp", netip.AddrPortFrom(addr, port).String(), probeTimeout)
-	if err == nil {
-		c.Close()
-		return Silent
+// connect means nothing listens on its port any more. It gives up (Silent)
+// when ctx ends.
+func probe(ctx context.Context, addr netip.Addr, port uint16) (Departure, error) {
+	dialer := net.Dialer{Timeout: probeTimeout}
+	return probeWith(ctx, func(ctx context.Context) error {
+		c, err := dialer.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, port).String())
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+}
+
+// probeWith is probe with its connect. A connect that succeeds, or that
+// the peer resets (its socket answered the handshake and was closed before
+// the connect returned: a dying process again), is tried again; a refused
+// one means gone; any other failure (a timeout) means silent. It also
+// returns the last connect's error.
+func probeWith(ctx context.Context, connect func(context.Context) error) (Departure, error) {
+	var err error
+	for i := range probeTries {
+		if i > 0 && !sleepCtx(ctx, probeGap) {
+			return Silent, err
+		}
+		switch err = connect(ctx); {
+		case err == nil, errors.Is(err, syscall.ECONNRESET):
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return Gone, err
+		default:
+			return Silent, err
+		}
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return Gone
-	}
-	return Silent
+	return Silent, err
 }
 
 // departedLocked records how l's peer left; l.mu is held.
@@ -83,13 +117,13 @@ func (l *link) classify(silent bool) {
 	at := l.depAt
 	l.mu.Unlock()
 	l.t.goFunc(func() {
-		d := probe(l.peer.Addr, l.t.cfg.Port)
+		d, err := probe(l.ctx, l.peer.Addr, l.t.cfg.Port)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.dep == Probing && l.depAt == at {
 			l.dep = d
 		}
-		l.t.log.Info("node link went down", "pnn", l.peer.PNN, "departure", d.String())
+		l.t.log.Info("node link went down", "pnn", l.peer.PNN, "departure", d.String(), "probe", errString(err))
 	})
 }
 
@@ -118,4 +152,12 @@ func (m *Mem) Departed(pnn uint32) (Departure, time.Time) {
 	default:
 		return Silent, m.downAt[pnn]
 	}
+}
+
+// errString is err's text, "connected" for nil.
+func errString(err error) string {
+	if err == nil {
+		return "connected"
+	}
+	return err.Error()
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -433,4 +435,62 @@ func TestTCPPeerThatClosesButListensIsSilent(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestProbeSeesADyingPeerGone: a peer killed with SIGKILL may still
+// complete the probe's handshake on its listening socket, which the kernel
+// closes after its connections; a connect refused a moment later means it
+// is gone, not silent.
+func TestProbeSeesADyingPeerGone(t *testing.T) {
+	addrs := testutil.LoopbackRange(t, 1, testPort)
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(addrs[0], testPort).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { // the dying process: one handshake, then its socket closes
+		defer close(done)
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+		ln.Close()
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	if d, _ := probe(context.Background(), addrs[0], testPort); d != Gone {
+		t.Fatalf("departure %s, want gone", d)
+	}
+}
+
+// TestProbeRetriesAReset: a connect the peer resets (a dying process whose
+// listening socket answered the handshake and then closed) is tried again,
+// and the refusal that follows means gone; a peer that keeps answering is
+// silent, and a connect that times out means silent at once.
+func TestProbeRetriesAReset(t *testing.T) {
+	timeout := &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}
+	for _, c := range []struct {
+		name    string
+		results []error
+		want    Departure
+		tries   int
+	}{
+		{"reset, then refused", []error{syscall.ECONNRESET, syscall.ECONNREFUSED}, Gone, 2},
+		{"accepted, then reset, then refused", []error{nil, syscall.ECONNRESET, syscall.ECONNREFUSED}, Gone, 3},
+		{"always accepted", nil, Silent, probeTries},
+		{"timeout", []error{timeout}, Silent, 1},
+	} {
+		tries := 0
+		got, _ := probeWith(context.Background(), func(context.Context) error {
+			tries++
+			if tries <= len(c.results) {
+				return c.results[tries-1]
+			}
+			return nil
+		})
+		if got != c.want || tries != c.tries {
+			t.Errorf("%s: %s after %d connects, want %s after %d", c.name, got, tries, c.want, c.tries)
+		}
+	}
 }

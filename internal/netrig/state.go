@@ -1,4 +1,4 @@
-package netnstest
+package netrig
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ import (
 // stateDir holds one file per live rig, written before the rig creates
 // anything and removed after it removed everything, and the lock that
 // serialises subnet picking and stale-rig cleanup across processes.
-const stateDir = "/run/rctdb-netnstest"
+const stateDir = "/run/rctdb-netnstest" // the name from when only tests built rigs
 
 // rigName matches every name a rig creates and captures the rig id.
 var rigName = regexp.MustCompile(`^` + namePrefix + `([0-9a-f]{6})-`)
@@ -128,7 +128,7 @@ func ownerAlive(id string) (bool, error) {
 }
 
 // CleanupStale removes the rigs whose creating process has died (killed
-// test runs): their processes, links, namespaces and state files. Links and
+// tests or benchmarks): their processes, links, namespaces and state files. Links and
 // namespaces named like a rig's without any state file are stale too: a rig
 // writes its state before creating anything and removes it last. It returns
 // the ids it removed.

@@ -1,4 +1,4 @@
-package netnstest
+package netrig
 
 import (
 	"net/netip"
@@ -41,7 +41,7 @@ type OverlapWatch struct {
 // Overlap only if they all still have it, so an address moving from one
 // node to another between two reads is not mistaken for an overlap. An
 // overlap shorter than the sampling period can be missed. Stop the watch
-// with Stop; t.Cleanup stops it too.
+// with Stop before the rig is closed.
 func (r *Rig) WatchOverlaps(every time.Duration, addrs ...netip.Addr) *OverlapWatch {
 	w := &OverlapWatch{
 		r:       r,
@@ -54,7 +54,6 @@ func (r *Rig) WatchOverlaps(every time.Duration, addrs ...netip.Addr) *OverlapWa
 		w.addrs = append(w.addrs, a.Unmap())
 	}
 	go w.run()
-	r.t.Cleanup(func() { w.Stop() })
 	return w
 }
 

@@ -1,4 +1,4 @@
-package netnstest
+package netrig
 
 import (
 	"crypto/rand"
@@ -171,7 +171,7 @@ func (r *Rig) addNamespace(ns, rootEnd string, br *netlink.Bridge, addrs []netip
 
 // claimSubnets picks the private and public /24s and puts the bridge's .254
 // in both, holding the machine-wide lock so that two rigs never pick the
-// same subnet: a subnet is free if no route of the test's namespace
+// same subnet: a subnet is free if no route of this process's namespace
 // overlaps it, and the bridge's addresses add the routes that tell later
 // rigs it is taken.
 func (r *Rig) claimSubnets(br *netlink.Bridge) error {
@@ -243,8 +243,8 @@ func randomULA() netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
 }
 
-// destroy removes everything the rig created; errors fail the test.
-func (r *Rig) destroy() {
+// destroy removes everything the rig created.
+func (r *Rig) destroy() error {
 	for _, h := range r.handles {
 		h.Close()
 	}
@@ -252,8 +252,9 @@ func (r *Rig) destroy() {
 		fd.Close()
 	}
 	if err := removeRig(r.id); err != nil {
-		r.t.Errorf("netnstest: remove rig %s: %v", r.id, err)
+		return fmt.Errorf("netrig: remove rig %s: %w", r.id, err)
 	}
+	return nil
 }
 
 // removeRig kills the processes in rig id's namespaces, deletes its links
@@ -321,7 +322,7 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
 }
 
-// disableIPv6 turns IPv6 off on a link of the test's own namespace.
+// disableIPv6 turns IPv6 off on a link of this process's namespace.
 func disableIPv6(name string) error {
 	path := filepath.Join("/proc/sys/net/ipv6/conf", name, "disable_ipv6")
 	if err := os.WriteFile(path, []byte("1\n"), 0o644); err != nil {
