@@ -52,10 +52,13 @@ deps:
 vet:
 	$(GO) vet ./...
 
-# Unit and in-process cluster tests (race detector), then the multi-process
-# tests with real daemons and Debian's ctdb tool, one package at a time so
-# that clusters do not starve each other of CPU.
-test: deps vet unit integration
+# Unit and in-process cluster tests (race detector) beside the
+# multi-process tests with real daemons and Debian's ctdb tool (one package
+# at a time there, so that clusters do not starve each other of CPU): both
+# wait on timers far more than they compute, so they share the machine
+# well. Each one's output is printed whole when it ends.
+test: deps vet
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit integration
 
 unit:
 	$(GO) test -race -count=1 -timeout 8m $(UNIT)
