@@ -147,10 +147,9 @@ type Manager struct {
 	serveDone chan struct{}
 
 	// inited is set once the init event passed: only then does Stop run
-	// the shutdown event. started is set by Start.
-	inited  atomic.Bool
-	started atomic.Bool
-	cancel  context.CancelFunc
+	// the shutdown event.
+	inited atomic.Bool
+	cancel context.CancelFunc
 	// wg counts the loop and the goroutines running its events.
 	wg sync.WaitGroup
 }
@@ -249,7 +248,6 @@ func (m *Manager) passedStage(event string) {
 func (m *Manager) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.started.Store(true)
 	retryAt := time.Time{}
 	if m.Runstate() == protocol.RunstateInit {
 		retryAt = time.Now().Add(m.cfg.StartupRetry)
