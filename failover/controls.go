@@ -374,8 +374,15 @@ func (m *Manager) ctrlSendGratuitousARP(ctx context.Context, r *control.Request)
 		}
 	}
 	send()
-	time.AfterFunc(time.Second, send)
-	time.AfterFunc(2*time.Second, send)
+	for _, after := range []time.Duration{time.Second, 2 * time.Second} {
+		time.AfterFunc(after, func() {
+			select {
+			case <-m.stopping:
+			default:
+				send()
+			}
+		})
+	}
 	return control.Status(0)
 }
 

@@ -122,6 +122,10 @@ type Manager struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// stopping is closed by Stop, so that what a control scheduled for
+	// later (the repeats of a gratuitous ARP) leaves the host alone after it.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New reads the node's public addresses and checks that their interfaces
@@ -144,7 +148,7 @@ func New(cfg Config, r Raft, q raftlayer.Quorum, tr Links, rpc Nodes, host Host,
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, raft: r, quorum: q, tr: tr, rpc: rpc, host: host, msgs: msgs, events: scripts, log: log,
-		conns: newConns(), links: make(chan struct{}, 1)}
+		conns: newConns(), links: make(chan struct{}, 1), stopping: make(chan struct{})}
 	if err := m.checkIfaces(addrs); err != nil {
 		return nil, err
 	}
@@ -200,6 +204,7 @@ func (m *Manager) Start() {
 // Stop ends the loops; the node releases every public address it holds
 // first, as 4.17's shutdown event does.
 func (m *Manager) Stop() {
+	m.stopOnce.Do(func() { close(m.stopping) })
 	if m.cancel != nil {
 		m.cancel()
 		m.wg.Wait()

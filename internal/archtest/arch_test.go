@@ -22,12 +22,14 @@ const module = "github.com/rctdb/rctdb/"
 
 // pkg is what `go list` says of one package.
 type pkg struct {
-	ImportPath string
-	Dir        string
-	Doc        string
-	GoFiles    []string
-	CgoFiles   []string
-	Imports    []string
+	ImportPath   string
+	Dir          string
+	Doc          string
+	GoFiles      []string
+	CgoFiles     []string
+	TestGoFiles  []string
+	XTestGoFiles []string
+	Imports      []string
 }
 
 func (p pkg) name() string { return strings.TrimPrefix(p.ImportPath, module) }
@@ -158,6 +160,31 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	for _, p := range listPackages(t) {
 		if len(p.GoFiles)+len(p.CgoFiles) > 0 && p.Doc == "" {
 			t.Errorf("package %s has no doc comment (doc.go)", p.name())
+		}
+	}
+}
+
+// TestEveryTestedPackageChecksForLeaks: a package with tests ends them
+// with goleak's check, so a goroutine left running by any test fails it.
+func TestEveryTestedPackageChecksForLeaks(t *testing.T) {
+	for _, p := range listPackages(t) {
+		files := append(slices.Clone(p.TestGoFiles), p.XTestGoFiles...)
+		if len(files) == 0 {
+			continue
+		}
+		found := false
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(p.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte("func TestMain(")) && (bytes.Contains(b, []byte("goleak.VerifyTestMain(")) || bytes.Contains(b, []byte("goleak.Find("))) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("package %s has tests but no TestMain that checks for leaked goroutines (goleak)", p.name())
 		}
 	}
 }
