@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"sync"
 
+	"github.com/rctdb/rctdb/internal/netnsrun"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -122,34 +122,7 @@ func (h *Host) inNS(fn func() error) error {
 	if !h.ns.IsOpen() {
 		return fn()
 	}
-	return withinNS(h.ns, fn)
-}
-
-// withinNS runs fn on a fresh, locked OS thread switched into ns. The thread
-// goes back to its namespace before it is released; if that fails it stays
-// locked, and the runtime discards it when the goroutine ends, so no other
-// goroutine ever runs in the wrong namespace.
-func withinNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("get current namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("enter namespace: %w", err)
-			return
-		}
-		err = fn()
-		if restoreErr := netns.Set(orig); restoreErr == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	return netnsrun.Run(h.ns, fn)
 }
 
 // linkByName returns the link, or (nil, nil) if it does not exist.

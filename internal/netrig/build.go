@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -329,31 +328,6 @@ func disableIPv6(name string) error {
 		return fmt.Errorf("disable IPv6 on %s: %w", name, err)
 	}
 	return nil
-}
-
-// within runs fn on a fresh, locked OS thread switched into ns; a thread
-// that cannot switch back is never unlocked, so the runtime discards it.
-func within(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("get current namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("enter namespace: %w", err)
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rctdb/rctdb/internal/netnsrun"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -215,11 +216,11 @@ func (r *Rig) InNode(k int, fn func() error) error {
 	if err := r.checkNode(k); err != nil {
 		return err
 	}
-	return within(r.nsfds[k], fn)
+	return netnsrun.Run(r.nsfds[k], fn)
 }
 
 // InClient runs fn on an OS thread inside the client's namespace.
-func (r *Rig) InClient(fn func() error) error { return within(r.nsfds[r.n], fn) }
+func (r *Rig) InClient(fn func() error) error { return netnsrun.Run(r.nsfds[r.n], fn) }
 
 // DialTCP connects from the client's namespace to addr.
 func (r *Rig) DialTCP(addr netip.AddrPort, timeout time.Duration) (*net.TCPConn, error) {

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/rctdb/rctdb/internal/netnsrun"
 )
 
 // probeSMB connects to addr:445 from network namespace ns (empty: this
@@ -34,44 +33,13 @@ func dialFrom(ctx context.Context, ns, addr string) (net.Conn, error) {
 	if ns == "" {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	type result struct {
-		conn net.Conn
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// The thread is handed back to the runtime only in its own
-		// namespace; a thread stuck in ns ends with this goroutine.
-		runtime.LockOSThread()
-		conn, back, err := dialIn(ctx, &d, ns, addr)
-		if back {
-			runtime.UnlockOSThread()
-		}
-		done <- result{conn, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		return nil, fmt.Errorf("connect to %s from namespace %s: %w", addr, ns, r.err)
-	}
-	return r.conn, nil
-}
-
-// dialIn dials from ns on the calling, locked thread; back reports whether
-// the thread is in its own namespace again.
-func dialIn(ctx context.Context, d *net.Dialer, ns, addr string) (conn net.Conn, back bool, err error) {
-	orig, err := netns.Get()
+	var conn net.Conn
+	err := netnsrun.RunNamed(ns, func() (err error) {
+		conn, err = d.DialContext(ctx, "tcp", addr)
+		return err
+	})
 	if err != nil {
-		return nil, true, fmt.Errorf("get current network namespace: %w", err)
+		return nil, fmt.Errorf("connect to %s from namespace %s: %w", addr, ns, err)
 	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		return nil, true, fmt.Errorf("open network namespace: %w", err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return nil, true, fmt.Errorf("enter network namespace: %w", err)
-	}
-	conn, err = d.DialContext(ctx, "tcp", addr)
-	return conn, netns.Set(orig) == nil, err
+	return conn, nil
 }
