@@ -485,16 +485,6 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 	}
 	next := st.Clone()
 	next.View.Disconnected = disc
-	// A node is unhealthy while it is disconnected, as ctdbd shows a dead
-	// node, and while its current run has not reported a passing monitor
-	// event (every run starts unhealthy, as in CTDB).
-	next.View.Unhealthy = nil
-	for i := range st.Nodes {
-		p := uint32(i)
-		if !st.Nodes[i].Deleted && (slices.Contains(disc, p) || !st.Healthy(p)) {
-			next.View.Unhealthy = append(next.View.Unhealthy, p)
-		}
-	}
 	active := next.Active()
 	var vnn []uint32
 	for _, p := range active {
@@ -511,7 +501,7 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 		gen = newGeneration(st.View.Generation)
 	}
 	view := raftlayer.RuntimeView{
-		Generation: gen, VNNMap: vnn, Disconnected: disc, Unhealthy: next.View.Unhealthy, DecidedBy: self,
+		Generation: gen, VNNMap: vnn, Disconnected: disc, DecidedBy: self,
 		Recovering: st.View.Recovering, RecoverFrom: st.View.RecoverFrom, Members: st.View.Members,
 	}
 	if gen != st.View.Generation {
@@ -525,8 +515,7 @@ func DesiredView(st *raftlayer.State, self uint32, connected func(uint32) bool) 
 	}
 	same := gen == st.View.Generation &&
 		slices.Equal(vnn, st.View.VNNMap) &&
-		slices.Equal(disc, st.View.Disconnected) &&
-		slices.Equal(view.Unhealthy, st.View.Unhealthy)
+		slices.Equal(disc, st.View.Disconnected)
 	return view, !same
 }
 

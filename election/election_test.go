@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 )
 
@@ -84,15 +85,25 @@ func TestNewGenerationStartsRecoveryFromMembers(t *testing.T) {
 	}
 }
 
-func TestViewChangeWithoutNewGenerationKeepsRecoveryState(t *testing.T) {
+// TestHealthLeavesTheViewAlone: a node's health shows in its flags as
+// soon as its report is applied; the leader has no view to commit for it.
+func TestHealthLeavesTheViewAlone(t *testing.T) {
 	st := threeNodes(t)
 	v, _ := DesiredView(st, 0, connectedExcept())
 	commit(t, st, v)
-	// Mark node 1 unhealthy only: same active set and vnn map.
-	st.View.Unhealthy = []uint32{1}
-	v, changed := DesiredView(st, 0, connectedExcept())
-	if !changed || v.Generation != st.View.Generation || !v.Recovering {
-		t.Fatalf("health-only change: changed %v %+v", changed, v)
+	if err := st.Apply(&raftlayer.CmdSetCapabilities{PNN: 1, Capabilities: protocol.CapLMaster, Incarnation: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, healthy := range []bool{true, false} {
+		if err := st.Apply(&raftlayer.CmdSetHealth{PNN: 1, Incarnation: 5, Healthy: healthy}); err != nil {
+			t.Fatal(err)
+		}
+		if unhealthy := st.Flags(1)&protocol.NodeFlagUnhealthy != 0; unhealthy == healthy {
+			t.Fatalf("healthy %v: flags %#x", healthy, st.Flags(1))
+		}
+		if v, changed := DesiredView(st, 0, connectedExcept()); changed {
+			t.Fatalf("healthy %v: the leader wants a new view %+v", healthy, v)
+		}
 	}
 }
 

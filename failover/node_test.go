@@ -54,9 +54,13 @@ func setLease(n *node, until time.Time, seq uint64) {
 	n.mu.Unlock()
 }
 
-// assignment is a state at sequence seq giving node 0 the addresses.
+// assignment is a state at sequence seq giving node 0 the addresses;
+// both nodes are healthy.
 func assignment(seq uint64, to0 ...netip.Addr) *raftlayer.State {
-	st := &raftlayer.State{ClusterID: "test", Nodes: []raftlayer.NodeState{{PNN: 0}, {PNN: 1}}, IPSeq: seq, IPAssign: map[string]uint32{}}
+	healthy := func(pnn uint32) raftlayer.NodeState {
+		return raftlayer.NodeState{PNN: pnn, Incarnation: 1, HealthyIncarnation: 1}
+	}
+	st := &raftlayer.State{ClusterID: "test", Nodes: []raftlayer.NodeState{healthy(0), healthy(1)}, IPSeq: seq, IPAssign: map[string]uint32{}}
 	for _, a := range to0 {
 		st.IPAssign[a.String()] = 0
 	}

@@ -29,8 +29,10 @@ func (s *State) setHealth(c *CmdSetHealth) error {
 }
 
 // Healthy reports whether node pnn's current run reported a passing
-// monitor event last. The leader's runtime view turns the others
-// UNHEALTHY (see RuntimeView.Unhealthy).
+// monitor event last; the others are UNHEALTHY (Flags). The flag follows
+// the node's own report as soon as it is applied, with no view for the
+// leader to commit: health moves neither the active set nor the
+// generation, and the report is as replicated a fact as a view.
 func (s *State) Healthy(pnn uint32) bool {
 	if int(pnn) >= len(s.Nodes) {
 		return false

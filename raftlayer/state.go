@@ -108,9 +108,8 @@ type RuntimeView struct {
 	// view.
 	Generation uint32   `json:"generation"`
 	VNNMap     []uint32 `json:"vnn_map"`
-	// Disconnected and Unhealthy list pnns, sorted.
+	// Disconnected lists pnns, sorted.
 	Disconnected []uint32 `json:"disconnected,omitempty"`
-	Unhealthy    []uint32 `json:"unhealthy,omitempty"`
 	// DecidedBy is the leader that committed the view.
 	DecidedBy uint32 `json:"decided_by"`
 	// Seq counts committed views; a view is applied only over the one it was
@@ -177,9 +176,10 @@ func (s *State) Flags(pnn uint32) uint32 {
 		return f | protocol.NodeFlagDisconnected
 	}
 	if slices.Contains(s.View.Disconnected, pnn) {
-		f |= protocol.NodeFlagDisconnected
+		// As ctdbd shows a dead node.
+		f |= protocol.NodeFlagDisconnected | protocol.NodeFlagUnhealthy
 	}
-	if slices.Contains(s.View.Unhealthy, pnn) {
+	if !s.Healthy(pnn) {
 		f |= protocol.NodeFlagUnhealthy
 	}
 	return f
@@ -230,7 +230,6 @@ func (s *State) Clone() *State {
 	}
 	c.View.VNNMap = slices.Clone(s.View.VNNMap)
 	c.View.Disconnected = slices.Clone(s.View.Disconnected)
-	c.View.Unhealthy = slices.Clone(s.View.Unhealthy)
 	c.View.RecoverFrom = slices.Clone(s.View.RecoverFrom)
 	c.View.Members = slices.Clone(s.View.Members)
 	if s.DBs != nil {
@@ -378,7 +377,7 @@ func (s *State) Apply(c Command) error {
 		if v.Generation == protocol.InvalidGeneration || v.Generation == 0 {
 			return reject("view generation %d is invalid", v.Generation)
 		}
-		for _, p := range slices.Concat(v.VNNMap, v.Disconnected, v.Unhealthy, v.RecoverFrom, v.MemberPNNs()) {
+		for _, p := range slices.Concat(v.VNNMap, v.Disconnected, v.RecoverFrom, v.MemberPNNs()) {
 			if int(p) >= len(s.Nodes) {
 				return reject("view names node %d, which does not exist", p)
 			}
@@ -390,7 +389,6 @@ func (s *State) Apply(c Command) error {
 			Generation:   v.Generation,
 			VNNMap:       slices.Clone(v.VNNMap),
 			Disconnected: sortedUnique(v.Disconnected),
-			Unhealthy:    sortedUnique(v.Unhealthy),
 			DecidedBy:    v.DecidedBy,
 			Seq:          s.View.Seq + 1,
 			Recovering:   v.Recovering,

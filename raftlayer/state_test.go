@@ -44,8 +44,23 @@ func TestStateInit(t *testing.T) {
 	}
 }
 
+// reportHealthy gives every node a run whose monitor passed.
+func reportHealthy(t *testing.T, s *State) {
+	t.Helper()
+	for i := range s.Nodes {
+		p := uint32(i)
+		if err := s.Apply(&CmdSetCapabilities{PNN: p, Capabilities: protocol.CapLMaster, Incarnation: uint64(p) + 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(&CmdSetHealth{PNN: p, Incarnation: uint64(p) + 1, Healthy: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestStateFlags(t *testing.T) {
 	s := initState(t)
+	reportHealthy(t, s)
 	now := time.Unix(1000, 0)
 	steps := []struct {
 		cmd   Command
@@ -88,7 +103,7 @@ func TestStateFlags(t *testing.T) {
 
 func TestStateView(t *testing.T) {
 	s := initState(t)
-	v := RuntimeView{Generation: 77, VNNMap: []uint32{0, 2}, Disconnected: []uint32{1, 1}, Unhealthy: []uint32{1}, DecidedBy: 0}
+	v := RuntimeView{Generation: 77, VNNMap: []uint32{0, 2}, Disconnected: []uint32{1, 1}, DecidedBy: 0}
 	if err := s.Apply(&CmdSetView{View: v, PrevSeq: 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +125,47 @@ func TestStateView(t *testing.T) {
 	}
 	if err := s.Apply(&CmdSetView{View: RuntimeView{Generation: 5, VNNMap: []uint32{9}}, PrevSeq: 1}); err == nil {
 		t.Fatal("view naming a missing node accepted")
+	}
+}
+
+// TestStateHealth: a node is UNHEALTHY until its current run reports a
+// passing monitor, at once when it reports a failing one, and again when
+// its daemon restarts (a new incarnation) or it is disconnected; a report
+// from another run is refused.
+func TestStateHealth(t *testing.T) {
+	s := initState(t)
+	unhealthy := func(pnn uint32) bool { return s.Flags(pnn)&protocol.NodeFlagUnhealthy != 0 }
+	if !unhealthy(1) {
+		t.Fatal("a node that never reported is healthy")
+	}
+	if err := s.Apply(&CmdSetHealth{PNN: 1, Incarnation: 7, Healthy: true}); err == nil {
+		t.Fatal("health of an unknown run accepted")
+	}
+	apply := func(c Command) {
+		t.Helper()
+		if err := s.Apply(c); err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
+	}
+	apply(&CmdSetCapabilities{PNN: 1, Capabilities: protocol.CapLMaster, Incarnation: 7})
+	apply(&CmdSetHealth{PNN: 1, Incarnation: 7, Healthy: true})
+	if unhealthy(1) || s.Flags(1) != 0 {
+		t.Fatalf("healthy node's flags %#x", s.Flags(1))
+	}
+	seq := s.View.Seq
+	apply(&CmdSetHealth{PNN: 1, Incarnation: 7, Healthy: false})
+	if !unhealthy(1) || s.View.Seq != seq {
+		t.Fatalf("failing monitor: flags %#x, view seq %d -> %d (health must not touch the view)", s.Flags(1), seq, s.View.Seq)
+	}
+	apply(&CmdSetHealth{PNN: 1, Incarnation: 7, Healthy: true})
+	apply(&CmdSetCapabilities{PNN: 1, Capabilities: protocol.CapLMaster, Incarnation: 8})
+	if !unhealthy(1) {
+		t.Fatal("a restarted daemon kept its previous run's health")
+	}
+	apply(&CmdSetHealth{PNN: 1, Incarnation: 8, Healthy: true})
+	apply(&CmdSetView{View: RuntimeView{Generation: 9, VNNMap: []uint32{0, 2}, Disconnected: []uint32{1}}, PrevSeq: s.View.Seq})
+	if got := s.Flags(1); got != protocol.NodeFlagDisconnected|protocol.NodeFlagUnhealthy {
+		t.Fatalf("disconnected node's flags %#x", got)
 	}
 }
 

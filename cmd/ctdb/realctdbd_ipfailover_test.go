@@ -459,9 +459,17 @@ var canonicalHolders = map[int]int{1: 1, 2: 0, 3: 1}
 
 // canonicalize moves the addresses to canonicalHolders with the real tool
 // (its -t 1 holds the IP checks for 2 s only), again if a takeover run
-// still under way moves them back.
+// still under way moves them back. Takeover runs are allowed again when
+// it returns: ctdbd drops a run asked for while they are held (a link set
+// down in that window would then never release its addresses).
 func (c *ipCluster) canonicalize() {
 	c.t.Helper()
+	everMoved := false
+	defer func() {
+		if everMoved {
+			c.allowTakeoverRuns()
+		}
+	}()
 	testutil.WaitFor(c.t, 30*time.Second, "the canonical holders", func() error {
 		h, err := c.holders()
 		if err != nil {
@@ -475,7 +483,7 @@ func (c *ipCluster) canonicalize() {
 			if r := c.real(0, "", "-t", "1", "moveip", c.ip(i), strconv.Itoa(canonicalHolders[i])); r.rc != 0 {
 				return fmt.Errorf("moveip %s: %+v", c.ip(i), r)
 			}
-			moved = true
+			moved, everMoved = true, true
 		}
 		if moved {
 			return errors.New("moved, not yet checked")
