@@ -34,6 +34,8 @@ type MonitorRun struct {
 	OK         bool
 	// Failure is the failing script and what it said ("" if OK).
 	Failure string
+	// Scripts is how long each script ran ("00.ctdb 12ms, ...").
+	Scripts string
 }
 
 // HealthCluster is a cluster the health workload starts and whose nodes'
@@ -127,6 +129,7 @@ type HealthOutcome struct {
 	// every node showed the victim UNHEALTHY.
 	FailPhase    time.Duration `json:"fail_phase"`
 	FailRun      time.Duration `json:"fail_run"`
+	FailScripts  string        `json:"fail_scripts"`
 	FailReaction time.Duration `json:"fail_reaction"`
 	// StartCmd is how long smbd's start command took. Healthy (c): start
 	// until every node showed the victim healthy. HoldsAgain (d): start
@@ -138,6 +141,7 @@ type HealthOutcome struct {
 	// every node showed the victim healthy.
 	PassPhase    time.Duration `json:"pass_phase"`
 	PassRun      time.Duration `json:"pass_run"`
+	PassScripts  string        `json:"pass_scripts"`
 	PassReaction time.Duration `json:"pass_reaction"`
 	// Overlaps are the samples that found an address on two nodes.
 	Overlaps []string `json:"overlaps,omitempty"`

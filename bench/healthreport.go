@@ -131,6 +131,7 @@ func (r *HealthResults) WriteTable(w io.Writer) {
 				t, i+1, fmtDur(o.AllOK), fmtDur(o.Serving), pnnName(o.Victim), pnnName(o.Leader), o.Addr, fmtDur(o.Settle), fmtDur(o.CadenceGap),
 				fmtDur(o.Unhealthy), fmtDur(o.FailPhase), fmtDur(o.FailRun), o.Addr, o.AnsweredBy, fmtDur(o.Answered), o.Attempts,
 				fmtDur(o.StartCmd), fmtDur(o.Healthy), fmtDur(o.PassPhase), fmtDur(o.PassRun), fmtDur(o.HoldsAgain), o.status())
+			fmt.Fprintf(w, "      failing monitor's scripts: %s; passing monitor's: %s\n", o.FailScripts, o.PassScripts)
 			for _, check := range o.Checks {
 				fmt.Fprintf(w, "      %s\n", check)
 			}

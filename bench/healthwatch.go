@@ -75,16 +75,23 @@ func (r *healthRun) listedNote() string {
 	return " and listed the share"
 }
 
+// listShares lists the share through every address at once (a client
+// process each).
 func (r *healthRun) listShares(ctx context.Context) error {
 	if r.c.ListShare == nil {
 		return nil
 	}
-	for _, a := range r.c.Addrs {
-		if err := r.c.ListShare(ctx, a); err != nil {
-			return fmt.Errorf("list the share through %s: %w", a, err)
-		}
+	errs := make([]error, len(r.c.Addrs))
+	var wg sync.WaitGroup
+	for i, a := range r.c.Addrs {
+		wg.Go(func() {
+			if err := r.c.ListShare(ctx, a); err != nil {
+				errs[i] = fmt.Errorf("list the share through %s: %w", a, err)
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // chooseVictim picks the address to follow and the node whose smbd dies:
@@ -206,6 +213,7 @@ func (r *healthRun) killAndWatch(ctx context.Context, a netip.Addr) (MonitorRun,
 	r.o.Unhealthy = unhealthyAt.Sub(killedAt)
 	r.o.Answered, r.o.AnsweredBy, r.o.Attempts = moved.after, moved.by, moved.attempts
 	r.o.FailPhase, r.o.FailRun, r.o.FailReaction = failing.Begin.Sub(killedAt), failing.End.Sub(failing.Begin), unhealthyAt.Sub(failing.End)
+	r.o.FailScripts = failing.Scripts
 	switch {
 	case failing.OK:
 		r.o.fail("node %d is UNHEALTHY, but its last monitor passed", victim)
@@ -373,6 +381,7 @@ func (r *healthRun) restartAndWatch(ctx context.Context, failing MonitorRun) err
 	}
 	r.o.Healthy, r.o.HoldsAgain = healthyAt.Sub(startedAt), holdsAt.Sub(startedAt)
 	r.o.PassPhase, r.o.PassRun, r.o.PassReaction = passing.Begin.Sub(startedAt), passing.End.Sub(passing.Begin), healthyAt.Sub(passing.End)
+	r.o.PassScripts = passing.Scripts
 	if !passing.OK || passing.Begin.Before(startedAt) {
 		r.o.fail("node %d is healthy, but its last monitor (%+v) is not one that passed after smbd's start", victim, passing)
 	}

@@ -22,7 +22,7 @@ func TestMonitorRunOf(t *testing.T) {
 	}}
 	m, err := monitorRunOf(0, st)
 	if err != nil || m.OK || !m.Begin.Equal(t0) || !m.End.Equal(t0.Add(600*time.Millisecond)) ||
-		m.Failure != "50.samba (status 1): samba not listening on TCP port 445" {
+		m.Failure != "50.samba (status 1): samba not listening on TCP port 445" || m.Scripts != "00.ctdb 100ms, 50.samba 500ms" {
 		t.Fatalf("failing monitor: %+v %v", m, err)
 	}
 	st.Summary, st.Scripts[2].Status = 0, 0

@@ -157,7 +157,11 @@ func monitorRunOf(res int32, st *events.Status) (bench.MonitorRun, error) {
 		return bench.MonitorRun{}, errors.New("status of the monitor event: no scripts")
 	}
 	m := bench.MonitorRun{Begin: st.Scripts[0].Begin, OK: st.Summary == 0}
+	var took []string
 	for _, s := range st.Scripts {
+		if s.Status != events.ScriptDisabled {
+			took = append(took, fmt.Sprintf("%s %v", s.Name, s.End.Sub(s.Begin).Round(time.Millisecond)))
+		}
 		if s.End.After(m.End) {
 			m.End = s.End
 		}
@@ -166,6 +170,7 @@ func monitorRunOf(res int32, st *events.Status) (bench.MonitorRun, error) {
 			m.Failure = fmt.Sprintf("%s (status %d): %s", s.Name, s.Status, out)
 		}
 	}
+	m.Scripts = strings.Join(took, ", ")
 	return m, nil
 }
 
