@@ -3,11 +3,8 @@ package bench
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -176,21 +173,8 @@ func TestHealthRowsAndGoals(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
 	}
-	path := filepath.Join(t.TempDir(), "health.json")
-	if err := WriteHealthJSON(path, r); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back struct {
-		Rows []FailoverRow              `json:"rows"`
-		Runs map[string][]HealthOutcome `json:"runs"`
-	}
-	if err := json.Unmarshal(raw, &back); err != nil {
-		t.Fatal(err)
-	}
+	var back rowsAndRuns[FailoverRow, map[string][]HealthOutcome]
+	jsonRoundTrip(t, func(path string) error { return WriteHealthJSON(path, r) }, &back)
 	if len(back.Rows) != 12 || len(back.Runs[Ctdbd]) != 2 || back.Runs[Ctdbd][1].Failed == "" || back.Runs[Rctdb][0].Unhealthy != 15*time.Second {
 		t.Fatalf("JSON round trip: %d rows, runs %+v", len(back.Rows), back.Runs)
 	}

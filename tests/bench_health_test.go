@@ -1,10 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rctdb/rctdb/bench"
@@ -21,31 +17,11 @@ import (
 // again; never an address on two nodes; smbd on every node at the end),
 // and nothing of a run may be left. The times are logged, not judged.
 func TestBenchHealthQuick(t *testing.T) {
-	exe, both := benchBinary(t)
-	dir := t.TempDir()
-	base := filepath.Join(dir, "clusters")
-	jsonPath := filepath.Join(dir, "health.json")
-	args := []string{"health", "--runs=1", "--monitor-interval=5", "--timeout=40s", "--json", jsonPath, "--base", base,
-		"--rctdbd", filepath.Join(binDir, "ctdbd")}
-	runBench(t, exe, both, args)
-	if strays := processesUnder(base); len(strays) > 0 {
-		t.Errorf("processes of the clusters left: %s", strings.Join(strays, ", "))
-	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res struct {
 		Rows []bench.FailoverRow              `json:"rows"`
 		Runs map[string][]bench.HealthOutcome `json:"runs"`
 	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatalf("JSON: %v", err)
-	}
-	targets := []string{bench.Rctdb}
-	if both {
-		targets = append(targets, bench.Ctdbd)
-	}
+	targets := runBenchRuns(t, []string{"health", "--runs=1", "--monitor-interval=5", "--timeout=40s"}, &res)
 	for _, target := range targets {
 		runs := res.Runs[target]
 		if len(runs) != 1 {
@@ -65,7 +41,7 @@ func TestBenchHealthQuick(t *testing.T) {
 		t.Logf("%s: smbd killed on node %d: UNHEALTHY everywhere after %v, %s answering SMB on node %d after %v; started again: healthy after %v, holding an address after %v",
 			target, o.Victim, o.Unhealthy, o.Addr, o.AnsweredBy, o.Answered, o.Healthy, o.HoldsAgain)
 	}
-	if both {
+	if len(targets) == 2 {
 		for _, r := range res.Rows {
 			if r.Rctdb == nil || r.Ctdbd == nil {
 				t.Errorf("%s: rctdb %v, ctdbd %v", r.Metric, r.Rctdb, r.Ctdbd)
