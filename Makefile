@@ -5,7 +5,7 @@ DEMO    ?= /tmp/rctdb-demo
 CMDS    := ctdbd ctdb ctdb-local
 UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v /tests$$)
 
-.PHONY: all build demo demo-down deps test unit integration vet fuzz clean bench bench-recovery bench-failover
+.PHONY: all build demo demo-down deps test unit integration vet fuzz clean bench bench-recovery bench-failover bench-health
 
 all: build
 
@@ -93,6 +93,18 @@ bench-recovery: deps build
 bench-failover: deps build
 	@mkdir -p $(BENCH_OUT)
 	$(BIN)/ctdb-bench failover --runs 5 --json $(BENCH_OUT)/failover.json
+
+# A node's smbd killed with SIGKILL while its daemon lives (every node runs
+# Debian's 00.ctdb, 05.system, 10.interface and 50.samba, its own smbd
+# serving a share), then started again: until the node is UNHEALTHY
+# everywhere and its address answers SMB on another node, and until it is
+# healthy and holds an address again; rctdb against the real ctdbd 4.17 with
+# the same scripts and MonitorInterval 15, a fresh 3-node cluster in network
+# namespaces per run, 5 runs per daemon: the table on stdout, rows and runs
+# as JSON in $(BENCH_OUT).
+bench-health: deps build
+	@mkdir -p $(BENCH_OUT)
+	$(BIN)/ctdb-bench health --runs 5 --monitor-interval 15 --json $(BENCH_OUT)/health.json
 
 # Short fuzzing of every decoder (seed corpora also run in `make test`).
 fuzz:

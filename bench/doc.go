@@ -10,7 +10,11 @@
 //   - transaction loops on persistent and replicated databases and a
 //     g_lock loop (ctdb's transaction_loop and g_lock_loop);
 //   - the floor: the message ring over raw sockets with no daemon logic,
-//     the machine's limit.
+//     the machine's limit;
+//   - recovery after kill -9 of a node under live clients (Recovery),
+//     public-IP failover after kill -9 of an address's holder (Failover),
+//     and a node's health after its smbd dies while its daemon lives, and
+//     after smbd's restart (Health), each on a fresh cluster per run.
 //
 // Every workload checks its own outcome (counters add up, tokens arrive in
 // order, copies agree) and Compare refuses a ratio when a side failed.

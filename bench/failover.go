@@ -104,9 +104,40 @@ func (p *FailoverParams) defaults() {
 	}
 }
 
-// FailoverOutcome is one run of the failover workload. Err says why it
-// could not complete, Failed which check did not hold; Checks say what
-// was verified.
+// Verdict is how a run of a failover or health workload ended: Err says
+// why it could not complete, Failed which check did not hold; Checks say
+// what was verified.
+type Verdict struct {
+	Checks []string `json:"checks,omitempty"`
+	Failed string   `json:"failed,omitempty"`
+	Err    string   `json:"err,omitempty"`
+}
+
+// OK reports whether the run completed and passed its checks.
+func (v *Verdict) OK() bool { return v.Err == "" && v.Failed == "" }
+
+// fail records a check that did not hold.
+func (v *Verdict) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if v.Failed == "" {
+		v.Failed = msg
+	} else {
+		v.Failed += "; " + msg
+	}
+}
+
+// status is the verdict in a word or a line, for a run's report.
+func (v *Verdict) status() string {
+	switch {
+	case v.Err != "":
+		return "ERROR: " + v.Err
+	case v.Failed != "":
+		return "CHECK FAILED: " + v.Failed
+	}
+	return "ok"
+}
+
+// FailoverOutcome is one run of the failover workload.
 type FailoverOutcome struct {
 	Target     string `json:"target"`
 	KillLeader bool   `json:"kill_leader"`
@@ -133,21 +164,7 @@ type FailoverOutcome struct {
 	Attempts   int           `json:"attempts"`
 	// Overlaps are the samples that found an address on two live nodes.
 	Overlaps []string `json:"overlaps,omitempty"`
-	Checks   []string `json:"checks,omitempty"`
-	Failed   string   `json:"failed,omitempty"`
-	Err      string   `json:"err,omitempty"`
-}
-
-// OK reports whether the run completed and passed its checks.
-func (o *FailoverOutcome) OK() bool { return o.Err == "" && o.Failed == "" }
-
-func (o *FailoverOutcome) fail(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if o.Failed == "" {
-		o.Failed = msg
-	} else {
-		o.Failed += "; " + msg
-	}
+	Verdict
 }
 
 // Failover starts the cluster and runs the failover workload once. The
@@ -192,7 +209,7 @@ func (r *failoverRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sampler := r.sampleOverlaps()
+	sampler := sampleOverlaps(r.c.Net, r.c.Addrs, r.deadNode)
 	defer sampler.stop()
 	a, err := r.chooseVictim(ctx)
 	if err != nil {
@@ -207,12 +224,7 @@ func (r *failoverRun) run(ctx context.Context) error {
 	if err := r.checkEnd(ctx, a); err != nil {
 		return err
 	}
-	if ov := sampler.stop(); len(ov) > 0 {
-		r.o.Overlaps = ov
-		r.o.fail("an address was on two live nodes (%d samples), first: %s", len(ov), ov[0])
-	} else {
-		r.o.Checks = append(r.o.Checks, "sampled every 10 ms from balance to the end: never an address on two live nodes")
-	}
+	r.o.Overlaps = sampler.judge(&r.o.Verdict, "live nodes")
 	return nil
 }
 

@@ -218,19 +218,25 @@ func TestFailoverRowsAndGoals(t *testing.T) {
 			t.Errorf("row %s lost its ratio", row.Metric)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "failover.json")
-	if err := WriteFailoverJSON(path, r); err != nil {
+	var back rowsAndRuns[FailoverRow, map[string]map[string][]FailoverOutcome]
+	jsonRoundTrip(t, func(path string) error { return WriteFailoverJSON(path, r) }, &back)
+	if len(back.Rows) != 7 || len(back.Runs[KillNonLeader][Rctdb]) != 1 {
+		t.Fatalf("JSON: %d rows, runs %+v", len(back.Rows), back.Runs)
+	}
+}
+
+// jsonRoundTrip writes a file with write and decodes it into v.
+func jsonRoundTrip(t *testing.T, write func(path string) error, v any) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "out.json")
+	if err := write(path); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back struct {
-		Rows []FailoverRow                           `json:"rows"`
-		Runs map[string]map[string][]FailoverOutcome `json:"runs"`
-	}
-	if err := json.Unmarshal(raw, &back); err != nil || len(back.Rows) != 7 || len(back.Runs[KillNonLeader][Rctdb]) != 1 {
-		t.Fatalf("JSON: %v, %d rows", err, len(back.Rows))
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("JSON: %v", err)
 	}
 }

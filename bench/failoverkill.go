@@ -234,7 +234,9 @@ type overlapSampler struct {
 	overlaps []string // written by the sampling goroutine, read after done
 }
 
-func (r *failoverRun) sampleOverlaps() *overlapSampler {
+// sampleOverlaps starts sampling where addrs are; dead says which node
+// to leave out (-1: none), as it may change during the run.
+func sampleOverlaps(n FailoverNet, addrs []netip.Addr, dead func() int) *overlapSampler {
 	s := &overlapSampler{quit: make(chan struct{}), done: make(chan struct{})}
 	start := time.Now()
 	go func() {
@@ -242,10 +244,10 @@ func (r *failoverRun) sampleOverlaps() *overlapSampler {
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if doubled := r.liveOverlaps(); len(doubled) > 0 {
+			if doubled := liveOverlaps(n, addrs, dead()); len(doubled) > 0 {
 				// A move between two reads is no overlap: the nodes
 				// must still have it when asked again.
-				for a, on := range r.liveOverlaps() {
+				for a, on := range liveOverlaps(n, addrs, dead()) {
 					if slices.Equal(on, doubled[a]) {
 						s.overlaps = append(s.overlaps, fmt.Sprintf("%s on nodes %v at +%v", a, on, time.Since(start).Round(time.Millisecond)))
 					}
@@ -261,16 +263,20 @@ func (r *failoverRun) sampleOverlaps() *overlapSampler {
 	return s
 }
 
-// liveOverlaps returns the addresses on more than one node other than the
-// killed one, and those nodes.
-func (r *failoverRun) liveOverlaps() map[netip.Addr][]int {
-	pl, err := r.c.Net.Placement(r.c.Addrs)
+// deadNode is the node killed so far (-1: none).
+func (r *failoverRun) deadNode() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dead
+}
+
+// liveOverlaps returns the addresses on more than one node other than
+// dead, and those nodes.
+func liveOverlaps(n FailoverNet, addrs []netip.Addr, dead int) map[netip.Addr][]int {
+	pl, err := n.Placement(addrs)
 	if err != nil {
 		return nil
 	}
-	r.mu.Lock()
-	dead := r.dead
-	r.mu.Unlock()
 	var out map[netip.Addr][]int
 	for a, on := range pl {
 		if on = slices.DeleteFunc(on, func(k int) bool { return k == dead }); len(on) > 1 {
@@ -288,6 +294,19 @@ func (s *overlapSampler) stop() []string {
 	s.once.Do(func() { close(s.quit) })
 	<-s.done
 	return s.overlaps
+}
+
+// judge stops the sampler and records in v whether it found an address
+// on two of the nodes it watched (named by which); it returns the
+// samples that did.
+func (s *overlapSampler) judge(v *Verdict, which string) []string {
+	ov := s.stop()
+	if len(ov) > 0 {
+		v.fail("an address was on two %s (%d samples), first: %s", which, len(ov), ov[0])
+	} else {
+		v.Checks = append(v.Checks, "sampled every 10 ms from balance to the end: never an address on two "+which)
+	}
+	return ov
 }
 
 func fmtHolders(h map[netip.Addr]int) string {

@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -78,12 +76,16 @@ func (g failoverGoal) String() string {
 	return s
 }
 
-// failoverMetric is one row of a case.
-type failoverMetric struct {
+// timedMetric is one row of a table of times: the time of each run, and
+// rctdb's goal.
+type timedMetric[O any] struct {
 	name string
-	f    func(*FailoverOutcome) time.Duration
+	f    func(*O) time.Duration
 	goal failoverGoal
 }
+
+// failoverMetric is one row of a case.
+type failoverMetric = timedMetric[FailoverOutcome]
 
 var (
 	startMetrics = []failoverMetric{
@@ -110,7 +112,7 @@ func failSideOf(runs []FailoverOutcome, name string) failSide {
 }
 
 // statOf is a metric over a side's good runs, in milliseconds.
-func statOf(s failSide, f func(*FailoverOutcome) time.Duration) *Stat {
+func statOf[O any](s side[O], f func(*O) time.Duration) *Stat {
 	if len(s.good) == 0 {
 		return nil
 	}
@@ -143,19 +145,21 @@ func (r *FailoverResults) Rows() []FailoverRow {
 	a := failSideOf(r.joinSides(Rctdb), Rctdb)
 	b := failSideOf(r.joinSides(Ctdbd), Ctdbd)
 	for _, m := range startMetrics {
-		rows = append(rows, failoverRow("", m, a, b))
+		rows = append(rows, timedRow("", m, a, b))
 	}
 	for _, c := range r.Cases {
 		a := failSideOf(r.Outcomes[c][Rctdb], Rctdb)
 		b := failSideOf(r.Outcomes[c][Ctdbd], Ctdbd)
 		for _, m := range killMetrics[c] {
-			rows = append(rows, failoverRow(c, m, a, b))
+			rows = append(rows, timedRow(c, m, a, b))
 		}
 	}
 	return rows
 }
 
-func failoverRow(c string, m failoverMetric, a, b failSide) FailoverRow {
+// timedRow is metric m over both sides' good runs, with the ratio and
+// whether rctdb met its goal.
+func timedRow[O any](c string, m timedMetric[O], a, b side[O]) FailoverRow {
 	row := FailoverRow{Case: c, Metric: m.name, Unit: "ms", Rctdb: statOf(a, m.f), Ctdbd: statOf(b, m.f), Reason: noRatio(a, b), Goal: m.goal.String()}
 	if row.Reason == "" && row.Rctdb != nil && row.Ctdbd != nil {
 		row.Ratio = ratio(row.Rctdb.Median, row.Ctdbd.Median, true)
@@ -179,18 +183,7 @@ func failoverRow(c string, m failoverMetric, a, b failSide) FailoverRow {
 
 // WriteFailoverJSON writes the rows and every run as JSON to path.
 func WriteFailoverJSON(path string, r *FailoverResults) error {
-	type out struct {
-		Rows []FailoverRow                           `json:"rows"`
-		Runs map[string]map[string][]FailoverOutcome `json:"runs"`
-	}
-	b, err := json.MarshalIndent(out{Rows: r.Rows(), Runs: r.Outcomes}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode failover results: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeJSONFile(path, "failover results", rowsAndRuns[FailoverRow, map[string]map[string][]FailoverOutcome]{Rows: r.Rows(), Runs: r.Outcomes})
 }
 
 // WriteTable prints the rows as a table, every reason a ratio is missing,
@@ -206,8 +199,26 @@ func (r *FailoverResults) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "public-IP failover: %d nodes, %d public addresses, a fresh cluster per run, %d run(s) per daemon and case;\n", nodes, addrs, r.Runs)
 	fmt.Fprintf(w, "times in ms, median (min-max); ratio = ctdbd / rctdb (above 1: rctdb faster)\n\n")
+	writeTimedRows(w, r.Rows())
+	fmt.Fprintln(w, "\nruns:")
+	for _, c := range r.Cases {
+		for _, t := range r.Targets {
+			for i, o := range r.Outcomes[c][t] {
+				fmt.Fprintf(w, "  kill %s, %s run %d: all OK %s after the start, balanced %s later; killed node %s (leader %s) holding %s after %s; on a survivor %s, answered by node %d %s after the kill (%d connects); %s\n",
+					c, t, i+1, fmtDur(o.AllOK), fmtDur(o.Balanced), pnnName(o.Victim), pnnName(o.Leader), o.Addr, fmtDur(o.Settle),
+					fmtDur(o.OnSurvivor), o.AnsweredBy, fmtDur(o.Answered), o.Attempts, o.status())
+				for _, check := range o.Checks {
+					fmt.Fprintf(w, "      %s\n", check)
+				}
+			}
+		}
+	}
+}
+
+// writeTimedRows prints rows of times as a table, then every reason a
+// ratio is missing.
+func writeTimedRows(w io.Writer, rows []FailoverRow) {
 	cells := [][]string{{"metric", "rctdb", "ctdbd", "ratio", "goal (rctdb)", "met"}}
-	rows := r.Rows()
 	for _, row := range rows {
 		ratio := "-"
 		if row.Ratio != nil {
@@ -228,26 +239,6 @@ func (r *FailoverResults) WriteTable(w io.Writer) {
 		if row.Reason != "" && !seen[row.Reason] {
 			seen[row.Reason] = true
 			fmt.Fprintf(w, "* %s\n", row.Reason)
-		}
-	}
-	fmt.Fprintln(w, "\nruns:")
-	for _, c := range r.Cases {
-		for _, t := range r.Targets {
-			for i, o := range r.Outcomes[c][t] {
-				status := "ok"
-				switch {
-				case o.Err != "":
-					status = "ERROR: " + o.Err
-				case o.Failed != "":
-					status = "CHECK FAILED: " + o.Failed
-				}
-				fmt.Fprintf(w, "  kill %s, %s run %d: all OK %s after the start, balanced %s later; killed node %s (leader %s) holding %s after %s; on a survivor %s, answered by node %d %s after the kill (%d connects); %s\n",
-					c, t, i+1, fmtDur(o.AllOK), fmtDur(o.Balanced), pnnName(o.Victim), pnnName(o.Leader), o.Addr, fmtDur(o.Settle),
-					fmtDur(o.OnSurvivor), o.AnsweredBy, fmtDur(o.Answered), o.Attempts, status)
-				for _, check := range o.Checks {
-					fmt.Fprintf(w, "      %s\n", check)
-				}
-			}
 		}
 	}
 }

@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -110,18 +108,7 @@ func (r *RecoveryResults) Rows() []RecoveryRow {
 
 // WriteRecoveryJSON writes the rows and every run as JSON to path.
 func WriteRecoveryJSON(path string, r *RecoveryResults) error {
-	type out struct {
-		Rows []RecoveryRow                        `json:"rows"`
-		Runs map[int]map[string][]RecoveryOutcome `json:"runs"`
-	}
-	b, err := json.MarshalIndent(out{Rows: r.Rows(), Runs: r.Outcomes}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode recovery results: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeJSONFile(path, "recovery results", rowsAndRuns[RecoveryRow, map[int]map[string][]RecoveryOutcome]{Rows: r.Rows(), Runs: r.Outcomes})
 }
 
 // fmtStat prints "median (min-max)" of a row's cell.

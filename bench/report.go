@@ -247,9 +247,21 @@ func ratio(a, b float64, lower bool) *float64 {
 
 // WriteJSON writes the rows as a JSON list to path.
 func WriteJSON(path string, rows []Row) error {
-	b, err := json.MarshalIndent(rows, "", "  ")
+	return writeJSONFile(path, "rows", rows)
+}
+
+// rowsAndRuns is the JSON of a command's results: its table's rows and
+// every run.
+type rowsAndRuns[R, O any] struct {
+	Rows []R `json:"rows"`
+	Runs O   `json:"runs"`
+}
+
+// writeJSONFile writes v, indented, to path; what names it in errors.
+func writeJSONFile(path, what string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode rows: %w", err)
+		return fmt.Errorf("encode %s: %w", what, err)
 	}
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -1,10 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rctdb/rctdb/bench"
@@ -18,31 +14,11 @@ import (
 // address answers on exactly one survivor, never on two live nodes), and
 // nothing of a run may be left. The times are logged, not judged.
 func TestBenchFailoverQuick(t *testing.T) {
-	exe, both := benchBinary(t)
-	dir := t.TempDir()
-	base := filepath.Join(dir, "clusters")
-	jsonPath := filepath.Join(dir, "failover.json")
-	args := []string{"failover", "--runs=1", "--timeout=40s", "--json", jsonPath, "--base", base,
-		"--rctdbd", filepath.Join(binDir, "ctdbd")}
-	runBench(t, exe, both, args)
-	if strays := processesUnder(base); len(strays) > 0 {
-		t.Errorf("processes of the clusters left: %s", strings.Join(strays, ", "))
-	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res struct {
 		Rows []bench.FailoverRow                           `json:"rows"`
 		Runs map[string]map[string][]bench.FailoverOutcome `json:"runs"`
 	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatalf("JSON: %v", err)
-	}
-	targets := []string{bench.Rctdb}
-	if both {
-		targets = append(targets, bench.Ctdbd)
-	}
+	targets := runBenchRuns(t, []string{"failover", "--runs=1", "--timeout=40s"}, &res)
 	for _, c := range []string{bench.KillNonLeader, bench.KillLeader} {
 		for _, target := range targets {
 			runs := res.Runs[c][target]
@@ -62,7 +38,7 @@ func TestBenchFailoverQuick(t *testing.T) {
 				c, target, o.AllOK, o.Balanced, o.OnSurvivor, o.Answered)
 		}
 	}
-	if both {
+	if len(targets) == 2 {
 		for _, r := range res.Rows {
 			switch {
 			case r.Rctdb == nil || r.Ctdbd == nil:

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,31 +19,12 @@ import (
 // confirmed value; no process of either cluster may be left. The times are
 // logged, not judged.
 func TestBenchRecoveryQuick(t *testing.T) {
-	exe, both := benchBinary(t)
-	dir := t.TempDir()
-	base := filepath.Join(dir, "clusters")
-	jsonPath := filepath.Join(dir, "recovery.json")
-	args := []string{"recovery", "--records=10000", "--runs=1", "--after=1s", "--timeout=60s", "--json", jsonPath,
-		"--base", base, "--rctdbd", filepath.Join(binDir, "ctdbd"), "--rctdb-addr=127.93.0.1", "--ctdbd-prefix=127.94.0"}
-	runBench(t, exe, both, args)
-	if strays := processesUnder(base); len(strays) > 0 {
-		t.Errorf("processes of the clusters left: %s", strings.Join(strays, ", "))
-	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var res struct {
 		Rows []bench.RecoveryRow                        `json:"rows"`
 		Runs map[int]map[string][]bench.RecoveryOutcome `json:"runs"`
 	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		t.Fatalf("JSON: %v", err)
-	}
-	targets := []string{bench.Rctdb}
-	if both {
-		targets = append(targets, bench.Ctdbd)
-	}
+	targets := runBenchRuns(t, []string{"recovery", "--records=10000", "--runs=1", "--after=1s", "--timeout=60s",
+		"--rctdb-addr=127.93.0.1", "--ctdbd-prefix=127.94.0"}, &res)
 	for _, target := range targets {
 		runs := res.Runs[10000][target]
 		if len(runs) != 1 {
@@ -68,7 +48,7 @@ func TestBenchRecoveryQuick(t *testing.T) {
 		if r.Metric != "kill -> thawed" {
 			continue
 		}
-		if both && (r.Ratio == nil || r.Reason != "") {
+		if len(targets) == 2 && (r.Ratio == nil || r.Reason != "") {
 			t.Errorf("no ratio for kill -> thawed: %s", r.Reason)
 		}
 		if r.Ratio != nil {

@@ -52,6 +52,34 @@ func runBench(t *testing.T, exe string, both bool, args []string) string {
 	return stdout.String()
 }
 
+// runBenchRuns runs a ctdb-bench command that starts fresh clusters (args:
+// the command and its flags) with --json, --base and --rctdbd added,
+// checks that no process of its clusters is left, and decodes its JSON
+// into res; it returns the daemons that ran.
+func runBenchRuns(t *testing.T, args []string, res any) []string {
+	t.Helper()
+	exe, both := benchBinary(t)
+	dir := t.TempDir()
+	base := filepath.Join(dir, "clusters")
+	jsonPath := filepath.Join(dir, "runs.json")
+	runBench(t, exe, both, append(args, "--json", jsonPath, "--base", base, "--rctdbd", filepath.Join(binDir, "ctdbd")))
+	if strays := processesUnder(base); len(strays) > 0 {
+		t.Errorf("processes of the clusters left: %s", strings.Join(strays, ", "))
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, res); err != nil {
+		t.Fatalf("JSON: %v", err)
+	}
+	targets := []string{bench.Rctdb}
+	if both {
+		targets = append(targets, bench.Ctdbd)
+	}
+	return targets
+}
+
 // TestBenchCompareQuick runs `ctdb-bench compare --quick` with very short
 // runs against an rctdb cluster and, when Debian's ctdbd is installed (make
 // test installs it), a real ctdbd cluster: every workload must complete on

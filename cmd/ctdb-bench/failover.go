@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,78 +60,26 @@ func (c *failoverCmd) Validate() error {
 // only when every run completed and passed its checks and nothing of a
 // run was left behind.
 func (c *failoverCmd) run(ctx context.Context) int {
-	start := time.Now()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	base := c.Base
-	if base == "" {
-		var err error
-		if base, err = os.MkdirTemp("", "ctdb-bench-failover-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	} else if err := os.MkdirAll(base, 0o755); err != nil {
+	b, err := newRigBench(c.Base, "ctdb-bench-failover-", c.Only)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if removed, err := netrig.CleanupStale(); err != nil {
-		log.Warn("failover: cleaning up the rigs of dead processes", "err", err)
-	} else if len(removed) > 0 {
-		log.Info("failover: removed the rigs of dead processes", "rigs", removed)
-	}
-	targets := []string{bench.Rctdb, bench.Ctdbd}
-	if c.Only != "" {
-		targets = []string{c.Only}
-	}
 	cases := slices.Compact(slices.Clone(c.Cases))
-	res := &bench.FailoverResults{Runs: c.Runs, Targets: targets, Cases: cases}
-	p := bench.FailoverParams{Port: c.Port, Quiet: c.Quiet, Timeout: c.Timeout, Log: log}
-	failed := false
-	total, done := len(cases)*c.Runs*len(targets), 0
-	for run := 0; run < c.Runs; run++ {
-		for _, cs := range cases {
-			for k := range targets {
-				if ctx.Err() != nil {
-					break
-				}
-				t := targets[(k+run)%len(targets)]
-				done++
-				fmt.Fprintf(os.Stderr, "[%d/%d] kill %s, %s, run %d/%d\n", done, total, cs, t, run+1, c.Runs)
-				p.KillLeader = cs == bench.KillLeader
-				dir := filepath.Join(base, fmt.Sprintf("%s-%s-run%d", t, cs, run+1))
-				o := c.runOnce(ctx, t, dir, p)
-				res.Add(o)
-				status := "ok"
-				if !o.OK() {
-					failed = true
-					status = "FAILED: " + firstLineOf(o.Err+o.Failed)
-				}
-				fmt.Fprintf(os.Stderr, "[%d/%d] kill %s, %s, run %d: balanced %v after all OK; answered on node %d %v after the kill; %s\n",
-					done, total, cs, t, run+1, o.Balanced.Round(time.Millisecond), o.AnsweredBy, o.Answered.Round(time.Millisecond), status)
-			}
-		}
+	var labels []string
+	for _, cs := range cases {
+		labels = append(labels, "kill "+cs)
 	}
-	fmt.Printf("\n%s\n", strings.Join(os.Args[1:], " "))
-	res.WriteTable(os.Stdout)
-	if c.JSON != "" {
-		if err := bench.WriteFailoverJSON(c.JSON, res); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			failed = true
-		}
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "interrupted: the table shows the runs that were made")
-		failed = true
-	}
-	if failed || c.Base != "" {
-		fmt.Fprintf(os.Stderr, "cluster state and logs of failed (with --keep: all; with --keep-slower: slow) runs kept in %s\n", base)
-	} else {
-		os.RemoveAll(base)
-	}
-	fmt.Fprintf(os.Stderr, "done in %.0fs\n", time.Since(start).Seconds())
-	if failed {
-		return 1
-	}
-	return 0
+	res := &bench.FailoverResults{Runs: c.Runs, Targets: b.targets, Cases: cases}
+	p := bench.FailoverParams{Port: c.Port, Quiet: c.Quiet, Timeout: c.Timeout, Log: b.log}
+	b.forEach(ctx, c.Runs, labels, func(round, k int, t string) (bench.Verdict, string) {
+		p.KillLeader = cases[k] == bench.KillLeader
+		o := c.runOnce(ctx, t, filepath.Join(b.base, fmt.Sprintf("%s-%s-run%d", t, cases[k], round+1)), p)
+		res.Add(o)
+		return o.Verdict, fmt.Sprintf("balanced %v after all OK; answered on node %d %v after the kill",
+			o.Balanced.Round(time.Millisecond), o.AnsweredBy, o.Answered.Round(time.Millisecond))
+	})
+	return b.finish(ctx, res.WriteTable, c.JSON, func(path string) error { return bench.WriteFailoverJSON(path, res) })
 }
 
 // runOnce builds a rig, runs the workload on a fresh cluster of daemon t
@@ -141,46 +88,19 @@ func (c *failoverCmd) run(ctx context.Context) int {
 // with the tail of each node's log printed, after a bad one.
 func (c *failoverCmd) runOnce(ctx context.Context, t, dir string, p bench.FailoverParams) (o bench.FailoverOutcome) {
 	o = bench.FailoverOutcome{Target: t, KillLeader: p.KillLeader, AnsweredBy: -1}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		o.Err = err.Error()
-		return o
-	}
-	rig, err := netrig.New(failoverNodes)
-	if err != nil {
-		o.Err = err.Error()
-		return o
-	}
 	var fc *failoverCluster
-	defer func() {
-		if fc != nil {
-			if err := fc.stop(); err != nil {
-				o.Err = joinMsg(o.Err, err.Error())
+	errs := inFreshRig(dir, func(dir string, rig *netrig.Rig) (*rigRun, error) {
+		if t == bench.Rctdb {
+			fc = rctdbInRig(dir, rig, failoverNodes, failoverAddrs, c.Rctdbd, c.RctdbLogLevel, strings.ReplaceAll(c.RctdbConf, `\n`, "\n"))
+		} else {
+			var err error
+			if fc, err = ctdbdInRig(dir, rig, failoverNodes, failoverAddrs, !c.NoClusterLock, ""); err != nil {
+				return nil, err
 			}
 		}
-		if strays := strayProcesses(dir); len(strays) > 0 {
-			o.Err = joinMsg(o.Err, fmt.Sprintf("processes of the cluster left after stopping it (killed now): %s", strings.Join(strays, ", ")))
-		}
-		if err := rig.Close(); err != nil {
-			o.Err = joinMsg(o.Err, err.Error())
-		}
-		slow := c.KeepSlower > 0 && o.Answered > c.KeepSlower
-		if o.OK() {
-			if !c.Keep && !slow {
-				os.RemoveAll(dir)
-			}
-			return
-		}
-		if fc != nil {
-			printLogTails(fc.logs)
-			fmt.Fprintf(os.Stderr, "logs: %s\n", fc.logs)
-		}
-	}()
-	if t == bench.Rctdb {
-		fc = rctdbInRig(dir, rig, failoverNodes, failoverAddrs, c.Rctdbd, c.RctdbLogLevel, strings.ReplaceAll(c.RctdbConf, `\n`, "\n"))
-	} else if fc, err = ctdbdInRig(dir, rig, failoverNodes, failoverAddrs, !c.NoClusterLock); err != nil {
-		o.Err = err.Error()
-		return o
-	}
-	return bench.Failover(ctx, fc.FailoverCluster, p)
+		keep := func() bool { return c.Keep || c.KeepSlower > 0 && o.Answered > c.KeepSlower }
+		return &rigRun{logs: fc.logs, stop: fc.stop, ok: o.OK, keep: keep}, nil
+	}, func() { o = bench.Failover(ctx, fc.FailoverCluster, p) })
+	o.Err = joinMsg(o.Err, errs)
+	return o
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/bench"
+	"github.com/rctdb/rctdb/events/eventstest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 	"github.com/rctdb/rctdb/internal/netrig"
 )
@@ -72,7 +73,7 @@ type failoverCluster struct {
 // rctdbInRig lays out an rctdb cluster in dir whose nodes run in the rig's
 // namespaces (as tests/publicip_test.go runs them); Start launches it
 // through localcluster.
-func rctdbInRig(dir string, rig *netrig.Rig, nodes, addrs int, ctdbd, logLevel, extra string) *failoverCluster {
+func rctdbInRig(dir string, rig *netrig.Rig, nodes, addrs int, ctdbd, logLevel, extra string, adjust ...func(*localcluster.Options)) *failoverCluster {
 	public, pub := publicAddresses(rig, addrs)
 	if extra != "" && !strings.HasSuffix(extra, "\n") {
 		extra += "\n"
@@ -83,6 +84,9 @@ func rctdbInRig(dir string, rig *netrig.Rig, nodes, addrs int, ctdbd, logLevel, 
 		opts.Addrs = append(opts.Addrs, rig.PrivateAddr(k))
 		opts.Netns = append(opts.Netns, rig.NodeNS(k))
 		sockets = append(sockets, filepath.Join(dir, fmt.Sprintf("node%d", k), "run", "ctdbd.socket"))
+	}
+	for _, f := range adjust {
+		f(&opts)
 	}
 	var mu sync.Mutex
 	var lc *localcluster.Cluster
@@ -129,11 +133,10 @@ func rctdbInRig(dir string, rig *netrig.Rig, nodes, addrs int, ctdbd, logLevel, 
 // packaged script fails on; and it sends no gratuitous ARP after a
 // takeover, which production ctdbd does at once, so the shim asks the
 // daemon for the same ARPs (ctdb gratarp: the daemon's own ARP code, three
-// rounds a second apart, as the packaged script's updateip does). The
-// link monitoring (startup, monitor) needs ethtool and is left out.
+// rounds a second apart, as the packaged script's updateip does).
+// Everything else, the link monitoring included, is the packaged script.
 const interfaceShim = `#!/bin/sh
 case "$1" in
-startup|monitor) exit 0 ;;
 takeip)
 	if [ -n "$(ip -o addr show dev "$2" to "$3/32")" ]; then
 		echo "redundant takeip $3 on $2"
@@ -155,6 +158,10 @@ type rigCtdbd struct {
 	public    string
 	lock      bool
 	nodeAddrs []string
+	// share, if set, lays every node out with its own smbd serving it
+	// (eventstest.LayOutSambaNode), and the same scripts as rctdb's
+	// nodes get: 00.ctdb, 05.system, 10.interface (the shim), 50.samba.
+	share string
 
 	mu    sync.Mutex
 	nodes []*realNode
@@ -165,13 +172,14 @@ type rigCtdbd struct {
 // namespaces, so that Debian's 10.interface adds and removes the public
 // addresses on each node's own interface. With lock, the nodes share a
 // cluster lock file (ctdb_mutex_fcntl_helper), as production clusters do.
-func ctdbdInRig(dir string, rig *netrig.Rig, nodes, addrs int, lock bool) (*failoverCluster, error) {
+// With share, every node runs its own smbd serving it (rigCtdbd.share).
+func ctdbdInRig(dir string, rig *netrig.Rig, nodes, addrs int, lock bool, share string) (*failoverCluster, error) {
 	bin, err := findRealCtdbd()
 	if err != nil {
 		return nil, err
 	}
 	public, pub := publicAddresses(rig, addrs)
-	rc := &rigCtdbd{bin: bin, dir: dir, rig: rig, public: public, lock: lock}
+	rc := &rigCtdbd{bin: bin, dir: dir, rig: rig, public: public, lock: lock, share: share}
 	var sockets []string
 	for k := range nodes {
 		rc.nodeAddrs = append(rc.nodeAddrs, rig.PrivateAddr(k).String())
@@ -194,19 +202,8 @@ func (rc *rigCtdbd) nodeDir(k int) string { return filepath.Join(rc.dir, fmt.Spr
 
 // start lays out every node and launches its daemon; it does not wait.
 func (rc *rigCtdbd) start(ctx context.Context) error {
-	bin := filepath.Join(rc.dir, "bin")
 	if err := os.MkdirAll(filepath.Join(rc.dir, "shared"), 0o755); err != nil {
 		return err
-	}
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
-	}
-	// The scripts' firewall rules need iptables, which a test machine may
-	// lack; they would only log its absence on every release.
-	for _, name := range []string{"iptables", "ip6tables"} {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-			return err
-		}
 	}
 	for k := range rc.nodeAddrs {
 		if err := rc.layOut(k); err != nil {
@@ -214,7 +211,7 @@ func (rc *rigCtdbd) start(ctx context.Context) error {
 		}
 	}
 	for k := range rc.nodeAddrs {
-		if err := rc.launch(k, bin); err != nil {
+		if err := rc.launch(k); err != nil {
 			return err
 		}
 	}
@@ -223,7 +220,8 @@ func (rc *rigCtdbd) start(ctx context.Context) error {
 
 // layOut writes node k's CTDB_BASE: configuration, nodes, public
 // addresses, the files the event scripts source, and the scripts Debian
-// enables (10.interface through the shim).
+// enables (10.interface through the shim), or with a share the node's
+// own smbd and 50.samba.
 func (rc *rigCtdbd) layOut(k int) error {
 	d := rc.nodeDir(k)
 	for _, sub := range []string{"run", "volatile", "persistent", "state", "var/scripts", "events/legacy"} {
@@ -252,17 +250,26 @@ func (rc *rigCtdbd) layOut(k int) error {
 			return err
 		}
 	}
-	for _, f := range []string{"functions", "notify.sh", "debug-hung-script.sh", "script.options"} {
+	packaged := []string{"notify.sh", "debug-hung-script.sh", "script.options"}
+	if rc.share != "" {
+		// functions is linked there.
+		if err := eventstest.LayOutSambaNode(d, rc.share, "00.ctdb", "05.system", "50.samba"); err != nil {
+			return err
+		}
+	} else {
+		packaged = append(packaged, "functions")
+		for _, s := range []string{"00.ctdb.script", "01.reclock.script", "05.system.script"} {
+			if err := os.Symlink("/usr/share/ctdb/events/legacy/"+s, filepath.Join(d, "events/legacy", s)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range packaged {
 		b, err := os.ReadFile(filepath.Join("/etc/ctdb", f))
 		if err != nil {
 			return fmt.Errorf("Debian's ctdb package: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(d, f), b, 0o755); err != nil {
-			return err
-		}
-	}
-	for _, s := range []string{"00.ctdb.script", "01.reclock.script", "05.system.script"} {
-		if err := os.Symlink("/usr/share/ctdb/events/legacy/"+s, filepath.Join(d, "events/legacy", s)); err != nil {
 			return err
 		}
 	}
@@ -272,7 +279,7 @@ func (rc *rigCtdbd) layOut(k int) error {
 // launch starts node k's ctdbd in the foreground (-i) inside its
 // namespace, in a process group of its own that takes its event daemon,
 // recovery daemon and lock helper along.
-func (rc *rigCtdbd) launch(k int, bin string) error {
+func (rc *rigCtdbd) launch(k int) error {
 	d := rc.nodeDir(k)
 	out, err := os.OpenFile(filepath.Join(d, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -280,7 +287,7 @@ func (rc *rigCtdbd) launch(k int, bin string) error {
 	}
 	// ip netns exec execs ctdbd: the pid stays the daemon's.
 	cmd := rc.rig.Command(k, rc.bin, "-i")
-	cmd.Env = []string{"PATH=" + bin + ":/usr/sbin:/usr/bin:/sbin:/bin", "CTDB_TEST_MODE=yes", "CTDB_BASE=" + d,
+	cmd.Env = []string{"PATH=" + systemPath, "CTDB_TEST_MODE=yes", "CTDB_BASE=" + d,
 		"CTDB_SCRIPT_VARDIR=" + filepath.Join(d, "var/scripts")}
 	// In the foreground ctdbd logs to its standard error without times;
 	// the log is read against the workload's times, so they are added.
@@ -340,6 +347,10 @@ func (rc *rigCtdbd) stop() error {
 	}
 	return errors.Join(errs...)
 }
+
+// systemPath is the PATH of the daemons' and smbd's environments: the
+// scripts call tools in the sbin directories too.
+const systemPath = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 // stampLayout is the time stampedWriter puts before each line.
 const stampLayout = "2006-01-02T15:04:05.000000Z"

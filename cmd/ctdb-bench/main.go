@@ -37,6 +37,7 @@ type cli struct {
 	Run         runCmd      `cmd:"" help:"Run one workload on running daemons (--sockets)."`
 	Recovery    recoveryCmd `cmd:"" help:"Kill -9 one node of 3 under live clients: time to recovery and correctness, rctdb against the real ctdbd, a fresh cluster per run."`
 	Failover    failoverCmd `cmd:"" help:"Kill -9 the holder of a public address: time until it answers on a survivor, rctdb against the real ctdbd, a fresh cluster in network namespaces per run."`
+	Health      healthCmd   `cmd:"" help:"Kill -9 smbd on the holder of a public address (its daemon lives; every node runs Debian's scripts for a Samba node): time until the node is UNHEALTHY everywhere and the address answers SMB on another node, and back after smbd's restart; rctdb against the real ctdbd, a fresh cluster in network namespaces per run."`
 	MessageRing struct{}    `cmd:"" help:"Pass a message around the nodes each way (ctdb message_ring); same as run message-ring."`
 	FetchRing   struct {
 		DB string `help:"Volatile database to use." default:"fetch_ring.tdb"`
@@ -70,6 +71,8 @@ func main() {
 		code = c.Recovery.run(ctx)
 	case "failover":
 		code = c.Failover.run(ctx)
+	case "health":
+		code = c.Health.run(ctx)
 	case "run <workload>":
 		code = runOne(ctx, c.Run.Workload, c.Sockets, c.Run.params(durationOr(c.Duration, 5*time.Second)), "")
 	case "message-ring":

@@ -157,17 +157,30 @@ func (c *recoveryCmd) runOnce(ctx context.Context, t, dir string, p bench.Recove
 	return bench.Recovery(ctx, cl.target, p)
 }
 
+// joinMsg joins two messages, either of which may be empty.
 func joinMsg(a, b string) string {
-	if a == "" {
-		return b
+	if a == "" || b == "" {
+		return a + b
 	}
 	return a + "; " + b
 }
 
 // strayProcesses finds, kills and names the processes that still belong
-// to a cluster in dir: rctdb's daemons name their configuration there,
-// the real ctdbd and its helpers carry CTDB_BASE there.
+// to a cluster in dir (clusterProcesses).
 func strayProcesses(dir string) []string {
+	var strays []string
+	for pid, cmdline := range clusterProcesses(dir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		strays = append(strays, fmt.Sprintf("%d (%s)", pid, cmdline))
+	}
+	return strays
+}
+
+// clusterProcesses are the live processes of a cluster in dir, by pid
+// with their command lines: rctdb's daemons name their configuration
+// there, the real ctdbd, its helpers and what its scripts start carry
+// CTDB_BASE there, smbd names its configuration there.
+func clusterProcesses(dir string) map[int]string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil
@@ -176,7 +189,7 @@ func strayProcesses(dir string) []string {
 	if err != nil {
 		return nil
 	}
-	var strays []string
+	procs := map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -187,14 +200,18 @@ func strayProcesses(dir string) []string {
 		if !strings.Contains(string(cmdline), abs+"/") && !strings.Contains(string(environ), "CTDB_BASE="+abs+"/") {
 			continue
 		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if isZombieStat(stat) {
+		if isZombie(pid) {
 			continue
 		}
-		syscall.Kill(pid, syscall.SIGKILL)
-		strays = append(strays, fmt.Sprintf("%d (%s)", pid, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")))
+		procs[pid] = strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")
 	}
-	return strays
+	return procs
+}
+
+// isZombie says whether pid has exited and waits for its parent.
+func isZombie(pid int) bool {
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return isZombieStat(stat)
 }
 
 // isZombieStat reads the state after the command name in /proc/PID/stat.
