@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rctdb/rctdb/client"
 	"github.com/rctdb/rctdb/internal/localcluster"
+	"github.com/rctdb/rctdb/internal/testutil"
 )
 
 // lockPairWorker is smbd holding a record of one database while it needs a
@@ -214,11 +216,14 @@ func TestKillRestartCycles(t *testing.T) {
 	for cycle := 1; cycle <= cycles; cycle++ {
 		victim := uint32(rng.IntN(n))
 		var envs []map[string]string
+		var ready []string
 		for p := 0; p < n; p++ {
 			for w := 0; w < perNode; w++ {
+				ready = append(ready, filepath.Join(t.TempDir(), "ready"))
 				envs = append(envs, map[string]string{
 					"RCTDB_WORKER": "increment", "RCTDB_SOCKET": c.Nodes[p].Socket, "RCTDB_DB": db,
 					"RCTDB_KEYS": strings.Join(keysOf(p), ","), "RCTDB_DURATION": "1500ms",
+					"RCTDB_READY": ready[len(ready)-1],
 				})
 			}
 		}
@@ -227,7 +232,19 @@ func TestKillRestartCycles(t *testing.T) {
 			res, _ := runWorkers(envs) // the victim's workers fail; checked below
 			done <- res
 		}()
-		time.Sleep(700 * time.Millisecond) // the load is on
+		// The kill comes under load, once every worker has incremented
+		// each of its keys: a node's keys are then that node's, and the
+		// previous cycle's reads through the next node left none behind
+		// on it (a record whose only current copy dies with its node goes
+		// back to an older copy, as in CTDB; that is the victim's loss).
+		testutil.WaitFor(t, 30*time.Second, "every worker under way", func() error {
+			for _, f := range ready {
+				if _, err := os.Stat(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err := c.Kill(victim); err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +273,8 @@ func TestKillRestartCycles(t *testing.T) {
 				got := readCounter(t, c, uint32((p+1)%n), db, k)
 				switch {
 				case uint32(p) != victim && got != want[k]+made:
-					t.Fatalf("cycle %d (killed node %d): %s = %d, want %d: an update of a surviving node was lost", cycle, victim, k, got, want[k]+made)
+					t.Fatalf("cycle %d (killed node %d): %s = %d, want %d (%d before the cycle, %d made in it): an update of a surviving node was lost",
+						cycle, victim, k, got, want[k]+made, want[k], made)
 				case uint32(p) == victim && (got < want[k] || got > want[k]+made+perNode):
 					t.Fatalf("cycle %d: %s of the killed node = %d, outside [%d, %d]", cycle, k, got, want[k], want[k]+made+perNode)
 				}

@@ -56,7 +56,8 @@ func runWorker() int {
 
 // incrementWorker fetch-locks random keys of RCTDB_KEYS (comma separated) in
 // RCTDB_DB through RCTDB_SOCKET until RCTDB_DURATION ends, adding one to a
-// little-endian u64 counter each time.
+// little-endian u64 counter each time. Once it has incremented every key,
+// it creates the file RCTDB_READY (if set).
 func incrementWorker() (workerResult, error) {
 	res := workerResult{PerKey: map[string]int{}}
 	d, _ := time.ParseDuration(os.Getenv("RCTDB_DURATION"))
@@ -76,7 +77,15 @@ func incrementWorker() (workerResult, error) {
 	}
 	defer db.Close()
 	end := time.Now().Add(d)
+	ready := os.Getenv("RCTDB_READY")
 	for time.Now().Before(end) {
+		if ready != "" && len(res.PerKey) == len(keys) {
+			// Every key was this node's at least once.
+			if err := os.WriteFile(ready, nil, 0o644); err != nil {
+				return res, err
+			}
+			ready = ""
+		}
 		k := keys[rand.IntN(len(keys))]
 		start := time.Now()
 		rec, err := db.FetchLock(ctx, []byte(k))
