@@ -5,7 +5,7 @@ DEMO    ?= /tmp/rctdb-demo
 CMDS    := ctdbd ctdb ctdb-local
 UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v /tests$$)
 
-.PHONY: all build demo demo-down deps test unit integration vet fuzz clean bench bench-recovery bench-failover bench-health
+.PHONY: all build demo demo-down deps test unit integration integration-bench vet fuzz clean bench bench-recovery bench-failover bench-health
 
 all: build
 
@@ -53,18 +53,24 @@ vet:
 	$(GO) vet ./...
 
 # Unit and in-process cluster tests (race detector) beside the
-# multi-process tests with real daemons and Debian's ctdb tool (one package
-# at a time there, so that clusters do not starve each other of CPU): both
+# multi-process tests with real daemons and Debian's ctdb tool (one test at
+# a time there, so that clusters do not starve each other of CPU); the quick
+# forms of the benchmarks (whole clusters of both daemons in network
+# namespaces) run once the unit tests are done, beside the rest. All of them
 # wait on timers far more than they compute, so they share the machine
 # well. Each one's output is printed whole when it ends.
+BENCH_TESTS := ^TestBench
 test: deps vet
-	@$(MAKE) --no-print-directory -j2 --output-sync=target unit integration
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit integration integration-bench
 
 unit:
 	$(GO) test -race -count=1 -timeout 8m $(UNIT)
 
 integration:
-	$(GO) test -race -count=1 -timeout 15m -p 1 -v ./tests/
+	$(GO) test -race -count=1 -timeout 15m -p 1 -v -skip '$(BENCH_TESTS)' ./tests/
+
+integration-bench:
+	$(GO) test -race -count=1 -timeout 15m -p 1 -v -run '$(BENCH_TESTS)' ./tests/
 
 # rctdb against the real ctdbd 4.17 (3-node clusters on loopback, the
 # standard workloads, 3 runs each; about 6 minutes on 2 cores): the table on

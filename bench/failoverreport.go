@@ -111,24 +111,6 @@ func failSideOf(runs []FailoverOutcome, name string) failSide {
 	return sideOf(runs, name, func(o *FailoverOutcome) (string, string) { return o.Err, o.Failed })
 }
 
-// statOf is a metric over a side's good runs, in milliseconds.
-func statOf[O any](s side[O], f func(*O) time.Duration) *Stat {
-	if len(s.good) == 0 {
-		return nil
-	}
-	st := &Stat{}
-	for i := range s.good {
-		v := float64(f(&s.good[i])) / float64(time.Millisecond)
-		st.Runs = append(st.Runs, v)
-		if i == 0 || v < st.Min {
-			st.Min = v
-		}
-		st.Max = max(st.Max, v)
-	}
-	st.Median = median(append([]float64(nil), st.Runs...))
-	return st
-}
-
 // joinSides puts the runs of every case of one target together.
 func (r *FailoverResults) joinSides(target string) []FailoverOutcome {
 	var all []FailoverOutcome

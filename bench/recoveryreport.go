@@ -68,23 +68,6 @@ func recSideOf(runs []RecoveryOutcome, name string) recSide {
 	return sideOf(runs, name, func(o *RecoveryOutcome) (string, string) { return o.Err, o.Failed })
 }
 
-func recStat(s recSide, f func(*RecoveryOutcome) time.Duration) *Stat {
-	if len(s.good) == 0 {
-		return nil
-	}
-	st := &Stat{}
-	for i := range s.good {
-		v := float64(f(&s.good[i])) / float64(time.Millisecond)
-		st.Runs = append(st.Runs, v)
-		if i == 0 || v < st.Min {
-			st.Min = v
-		}
-		st.Max = max(st.Max, v)
-	}
-	st.Median = median(append([]float64(nil), st.Runs...))
-	return st
-}
-
 // Rows turns the results into the table's rows.
 func (r *RecoveryResults) Rows() []RecoveryRow {
 	var rows []RecoveryRow
@@ -93,7 +76,7 @@ func (r *RecoveryResults) Rows() []RecoveryRow {
 		b := recSideOf(r.Outcomes[n][Ctdbd], Ctdbd)
 		reason := noRatio(a, b)
 		for _, m := range recoveryMetrics {
-			row := RecoveryRow{Records: n, Metric: m.name, Unit: "ms", Rctdb: recStat(a, m.f), Ctdbd: recStat(b, m.f), Reason: reason}
+			row := RecoveryRow{Records: n, Metric: m.name, Unit: "ms", Rctdb: statOf(a, m.f), Ctdbd: statOf(b, m.f), Reason: reason}
 			if reason == "" && row.Rctdb != nil && row.Ctdbd != nil {
 				row.Ratio = ratio(row.Rctdb.Median, row.Ctdbd.Median, true)
 				if row.Ratio == nil {
