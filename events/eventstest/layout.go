@@ -109,22 +109,31 @@ running () {
 	done
 	return 1
 }
+listening () { [ -n "$(ss -Hltn 'sport = :445')" ]; }
+stop () {
+	for f in "$piddir"/smbd*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; done
+	for i in $(seq 50); do running || return 0; sleep 0.1; done
+	for f in "$piddir"/smbd*.pid; do [ -f "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null; done
+	return 0
+}
 case "$2" in
 start)
-	# Two smbd of a fresh cluster starting at once can refuse each
-	# other (a version record under a g_lock): start again, as an init
-	# system with restarts would.
-	for try in 1 2 3 4 5; do
+	# The smbd of a fresh cluster record their version under a g_lock,
+	# and Samba refuses one of two that do it at once (it logs
+	# NT_STATUS_SXS_VERSION_CONFLICT and exits a moment later): start
+	# again until it listens, as an init system with restarts would.
+	for try in 1 2 3 4; do
 		smbd --daemon --configfile="$CTDB_BASE/smb.conf" || exit 1
-		sleep 1
-		running && exit 0
-		echo "smbd exited at once (try $try)"
+		for i in $(seq 50); do
+			listening && exit 0
+			sleep 0.1
+		done
+		echo "smbd does not listen after 5 s (try $try)"
+		stop
 	done
 	exit 1 ;;
 stop)
-	for f in "$piddir"/smbd*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; done
-	for i in $(seq 50); do running || exit 0; sleep 0.1; done
-	for f in "$piddir"/smbd*.pid; do [ -f "$f" ] && kill -KILL -- "-$(cat "$f")" 2>/dev/null; done
+	stop
 	exit 0 ;;
 esac
 echo "test service smbd: $2 is not supported" >&2
