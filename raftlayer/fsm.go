@@ -25,15 +25,25 @@ type fsm struct {
 	data Data // may be nil
 
 	cur     atomic.Pointer[published]
-	applied watch.Index  // the index of cur, for waiters
-	changed watch.Signal // notified after every apply or restore
+	applied watch.Index // the index of cur, for waiters
+	// changed is notified when the state changes (a command, a restore),
+	// not for the data entries and no-ops that leave it as it was: every
+	// persistent commit is one, and the state's followers (the leader's
+	// loops, the failover reconciler, ...) have nothing to do for it.
+	changed watch.Signal
+	// restored makes the next entry count as a change: a restore
+	// publishes at the index before it.
+	restored bool
 }
 
 // published is one applied state: st is shared and never modified; index
-// is the log index it reflects.
+// is the log index it reflects, changedAt that of the last entry (or
+// restore) that changed it: the state as of index is the state as of
+// changedAt.
 type published struct {
-	st    *State
-	index uint64
+	st        *State
+	index     uint64
+	changedAt uint64
 }
 
 func newFSM(log *slog.Logger, data Data) *fsm {
@@ -50,6 +60,8 @@ func newFSM(log *slog.Logger, data Data) *fsm {
 func (f *fsm) Apply(l *raft.Log) any {
 	var result error
 	st := f.cur.Load().st
+	changed := f.restored
+	f.restored = false
 	switch cmd, err := DecodeCommand(l.Data); {
 	case err != nil:
 		f.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
@@ -70,20 +82,34 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// command leaves no trace.
 		next := st.Clone()
 		if result = next.Apply(cmd); result == nil {
-			st = next
+			st, changed = next, true
 		}
 	}
-	f.publish(st, l.Index)
+	f.publish(st, l.Index, changed)
 	return result
 }
 
 func isData(c Command) bool { _, ok := c.(*CmdData); return ok }
 func isNoop(c Command) bool { _, ok := c.(*CmdNoop); return ok }
 
-func (f *fsm) publish(st *State, index uint64) {
-	f.cur.Store(&published{st: st, index: index})
+func (f *fsm) publish(st *State, index uint64, changed bool) {
+	p := &published{st: st, index: index, changedAt: f.cur.Load().changedAt}
+	if changed {
+		p.changedAt = index
+	}
+	f.cur.Store(p)
 	f.applied.Advance(index)
-	f.changed.Notify()
+	if changed {
+		f.changed.Notify()
+	}
+}
+
+// lastChange returns the index of the last change of the state at or
+// before index, given that index is applied: installing that index
+// installs the state as of index. A change after index says nothing of
+// the ones before, so then index itself is the answer.
+func (f *fsm) lastChange(index uint64) uint64 {
+	return min(index, f.cur.Load().changedAt)
 }
 
 // read returns the published state and the index it reflects.
@@ -218,7 +244,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	// The snapshot's index is Raft's; the applied index moves on with the
 	// next entry.
-	f.publish(st, f.cur.Load().index)
+	f.publish(st, f.cur.Load().index, true)
+	f.restored = true
 	f.log.Info("restored cluster state from snapshot", "state", st.String())
 	return nil
 }

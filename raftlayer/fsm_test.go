@@ -206,3 +206,55 @@ func TestPublishedStateNeverChanges(t *testing.T) {
 		t.Fatalf("a refused command published another state (index %d)", idx)
 	}
 }
+
+// TestDataEntriesLeaveTheStateAlone: data entries advance the applied
+// index without waking the state's followers, and installing the last
+// change installs the state as of any later data entry; a restore is a
+// change, and so is the entry after it (the restore publishes at the
+// index before it).
+func TestDataEntriesLeaveTheStateAlone(t *testing.T) {
+	f := newFSM(slog.New(slog.DiscardHandler), &memData{})
+	watch := f.changed.Changed()
+	applyCmd(t, f, 1, &CmdInit{ClusterID: "c", Nodes: threeNodes()})
+	select {
+	case <-watch:
+	default:
+		t.Fatal("a command that changed the state woke nobody")
+	}
+	watch = f.changed.Changed()
+	applyCmd(t, f, 2, &CmdData{Payload: []byte("tx")})
+	applyCmd(t, f, 3, &CmdNoop{})
+	select {
+	case <-watch:
+		t.Fatal("data entries and no-ops woke the state's followers")
+	default:
+	}
+	if f.applied.Get() != 3 || f.lastChange(3) != 1 || f.lastChange(2) != 1 {
+		t.Fatalf("applied %d, last change before 3: %d, before 2: %d", f.applied.Get(), f.lastChange(3), f.lastChange(2))
+	}
+	applyCmd(t, f, 4, &CmdBan{PNN: 1, Seconds: 5, Until: 1})
+	if f.lastChange(3) != 3 || f.lastChange(5) != 4 {
+		t.Fatalf("after a change at 4: last change before 3 is %d, before 5 is %d", f.lastChange(3), f.lastChange(5))
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	watch = f.changed.Changed() // after the restore's own notification
+	applyCmd(t, f, 9, &CmdData{Payload: []byte("after")})
+	select {
+	case <-watch:
+	default:
+		t.Fatal("the entry after a restore did not count as a change")
+	}
+	if f.lastChange(9) != 9 {
+		t.Fatalf("last change before 9 after a restore: %d", f.lastChange(9))
+	}
+}

@@ -280,8 +280,9 @@ func (n *Node) Initialized() bool {
 	return st.Initialized()
 }
 
-// Watch returns a channel closed at the next applied entry. Take it before
-// reading Current, so that no change is missed.
+// Watch returns a channel closed at the next change of the state (not at
+// data entries, which leave it as it was). Take it before reading Current,
+// so that no change is missed.
 func (n *Node) Watch() <-chan struct{} { return n.fsm.changed.Changed() }
 
 // AppliedIndex is the last log index applied to the local state.
@@ -300,7 +301,9 @@ func (n *Node) waitInstalled(ctx context.Context, index uint64) error {
 	if err := n.WaitApplied(ctx, index); err != nil || !n.cfg.WaitInstalled {
 		return err
 	}
-	return n.installed.Wait(ctx, index, "installed raft index")
+	// The owner installs what changes the state; the entries after that
+	// change (persistent commits, mostly) leave nothing more to install.
+	return n.installed.Wait(ctx, n.fsm.lastChange(index), "installed raft index")
 }
 
 // WaitApplied blocks until the local state reflects index.
