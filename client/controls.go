@@ -398,17 +398,27 @@ func (c *Client) ReloadNodesFile(ctx context.Context, dest uint32) error {
 // DisableRecoveries asks each of pnns to hold recoveries for timeout
 // seconds (0 lets them run again), as the ctdb tool brackets reloadnodes,
 // and waits until every node has confirmed with its pnn. A negative
-// confirmation is an error.
+// confirmation is a *RefusedError.
 func (c *Client) DisableRecoveries(ctx context.Context, pnns []uint32, timeout uint32) error {
+	return c.disableOn(ctx, "disable recoveries", protocol.SrvIDDisableRecoveries, pnns, timeout)
+}
+
+// disableOn sends the request message target (a protocol.DisableMessage)
+// to every node of pnns and waits until each has answered with its pnn.
+// The first negative answer ends the wait with a *RefusedError; answers
+// of the wrong size or from other nodes are ignored, as the ctdb tool
+// ignores them.
+func (c *Client) disableOn(ctx context.Context, what string, target uint64, pnns []uint32, timeout uint32) error {
 	srvid := toolSrvID(nextSeq())
-	ch, unsub, err := c.Subscribe(ctx, srvid, len(pnns)+1)
+	// Room for stray answers too: a full buffer drops messages.
+	ch, unsub, err := c.Subscribe(ctx, srvid, 2*len(pnns)+16)
 	if err != nil {
 		return err
 	}
 	defer unsub()
 	req := protocol.DisableMessage{PNN: c.pnn, SrvID: srvid, Timeout: timeout}
 	for _, p := range pnns {
-		if err := c.SendMessage(p, protocol.SrvIDDisableRecoveries, req.Marshal()); err != nil {
+		if err := c.SendMessage(p, target, req.Marshal()); err != nil {
 			return err
 		}
 	}
@@ -424,14 +434,14 @@ func (c *Client) DisableRecoveries(ctx context.Context, pnns []uint32, timeout u
 			}
 			v, err := protocol.ParseU32(m.Data)
 			if err != nil {
-				continue // ctdb ignores malformed answers
+				continue
 			}
 			if int32(v) < 0 {
-				return fmt.Errorf("disable recoveries: node answered %d", int32(v))
+				return &RefusedError{SrvID: target, Status: int32(v)}
 			}
 			delete(waiting, v)
 		case <-ctx.Done():
-			return fmt.Errorf("disable recoveries: %w", ctx.Err())
+			return fmt.Errorf("%s: %d of %d nodes did not answer: %w", what, len(waiting), len(pnns), ctx.Err())
 		}
 	}
 	return nil

@@ -145,40 +145,5 @@ func (e *RefusedError) Error() string {
 // is in progress) ends the wait with a *RefusedError; answers of the wrong
 // size or from other nodes are ignored, as the ctdb tool ignores them.
 func (c *Client) DisableTakeoverRuns(ctx context.Context, pnns []uint32, timeout uint32) error {
-	srvid := toolSrvID(nextSeq())
-	// Room for stray answers too: a full buffer drops messages.
-	ch, unsub, err := c.Subscribe(ctx, srvid, 2*len(pnns)+16)
-	if err != nil {
-		return err
-	}
-	defer unsub()
-	req := protocol.DisableMessage{PNN: c.pnn, SrvID: srvid, Timeout: timeout}
-	for _, p := range pnns {
-		if err := c.SendMessage(p, protocol.SrvIDDisableTakeoverRuns, req.Marshal()); err != nil {
-			return err
-		}
-	}
-	waiting := make(map[uint32]bool, len(pnns))
-	for _, p := range pnns {
-		waiting[p] = true
-	}
-	for len(waiting) > 0 {
-		select {
-		case m, ok := <-ch:
-			if !ok {
-				return c.Err()
-			}
-			if len(m.Data) != 4 {
-				continue
-			}
-			v, _ := protocol.ParseU32(m.Data)
-			if int32(v) < 0 {
-				return &RefusedError{SrvID: protocol.SrvIDDisableTakeoverRuns, Status: int32(v)}
-			}
-			delete(waiting, v)
-		case <-ctx.Done():
-			return fmt.Errorf("disable takeover runs: %d of %d nodes did not answer: %w", len(waiting), len(pnns), ctx.Err())
-		}
-	}
-	return nil
+	return c.disableOn(ctx, "disable takeover runs", protocol.SrvIDDisableTakeoverRuns, pnns, timeout)
 }
