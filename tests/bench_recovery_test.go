@@ -23,8 +23,9 @@ func TestBenchRecoveryQuick(t *testing.T) {
 		Rows []bench.RecoveryRow                        `json:"rows"`
 		Runs map[int]map[string][]bench.RecoveryOutcome `json:"runs"`
 	}
+	rctdb, ctdbd := loopbackNodes(t), loopbackNodes(t)
 	targets := runBenchRuns(t, []string{"recovery", "--records=10000", "--runs=1", "--after=1s", "--timeout=60s",
-		"--rctdb-addr=127.93.0.1", "--ctdbd-prefix=127.94.0"}, &res)
+		"--rctdb-addr=" + rctdb.first, "--ctdbd-prefix=" + ctdbd.prefix}, &res)
 	for _, target := range targets {
 		runs := res.Runs[10000][target]
 		if len(runs) != 1 {

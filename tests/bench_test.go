@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/bench"
+	"github.com/rctdb/rctdb/internal/testutil"
 )
 
 // benchBinary builds ctdb-bench into the tests' bin directory; both says
@@ -89,9 +91,10 @@ func TestBenchCompareQuick(t *testing.T) {
 	exe, both := benchBinary(t)
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "rows.json")
+	rctdb, ctdbd, floor := loopbackNodes(t), loopbackNodes(t), loopbackNodes(t)
 	args := []string{"compare", "--quick", "--duration=300ms", "--json", jsonPath, "--svg", filepath.Join(dir, "svg"),
 		"--base", filepath.Join(dir, "clusters"), "--rctdbd", filepath.Join(binDir, "ctdbd"),
-		"--rctdb-addr=127.84.0.1", "--ctdbd-prefix=127.85.0", "--floor-addr=127.86.0.1"}
+		"--rctdb-addr=" + rctdb.first, "--ctdbd-prefix=" + ctdbd.prefix, "--floor-addr=" + floor.first}
 	table := runBench(t, exe, both, args)
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
@@ -130,4 +133,19 @@ func TestBenchCompareQuick(t *testing.T) {
 	if len(svgs) != len(bench.Workloads()) {
 		t.Errorf("%d plots, want one per workload", len(svgs))
 	}
+}
+
+// loopbackRange is a free range of three loopback addresses for one
+// cluster of a bench test, picked at random so that concurrent runs of the
+// tests (two `make test` at once) never meet.
+type loopbackRange struct {
+	first  string // 127.A.B.1
+	prefix string // 127.A.B
+}
+
+func loopbackNodes(t *testing.T) loopbackRange {
+	t.Helper()
+	addrs := testutil.LoopbackRange(t, 3, 4379)
+	b := addrs[0].As4()
+	return loopbackRange{first: addrs[0].String(), prefix: fmt.Sprintf("%d.%d.%d", b[0], b[1], b[2])}
 }

@@ -85,12 +85,14 @@ func TestAddAndRemoveNodeUnderLoad(t *testing.T) {
 	const db = "membership.tdb"
 	attachDB(t, c, 0, db).Close()
 	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"}
+	// The load runs until the node is removed (stop), 60 s at the most.
+	stop := filepath.Join(t.TempDir(), "stop")
 	var envs []map[string]string
 	for p := 0; p < 3; p++ {
 		for w := 0; w < 2; w++ {
 			envs = append(envs, map[string]string{
 				"RCTDB_WORKER": "increment", "RCTDB_SOCKET": c.Nodes[p].Socket, "RCTDB_DB": db,
-				"RCTDB_KEYS": strings.Join(keys, ","), "RCTDB_DURATION": "10s",
+				"RCTDB_KEYS": strings.Join(keys, ","), "RCTDB_DURATION": "60s", "RCTDB_STOP": stop,
 			})
 		}
 	}
@@ -229,6 +231,9 @@ func TestAddAndRemoveNodeUnderLoad(t *testing.T) {
 	}
 	logHas(t, c, 3, "pnn 3 is not a peer of node")
 
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	o := <-done
 	if o.err != nil {
 		t.Fatalf("a worker failed: %v", o.err)

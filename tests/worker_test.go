@@ -56,8 +56,9 @@ func runWorker() int {
 
 // incrementWorker fetch-locks random keys of RCTDB_KEYS (comma separated) in
 // RCTDB_DB through RCTDB_SOCKET until RCTDB_DURATION ends, adding one to a
-// little-endian u64 counter each time. Once it has incremented every key,
-// it creates the file RCTDB_READY (if set).
+// little-endian u64 counter each time, or until the file RCTDB_STOP (if
+// set) exists. Once it has incremented every key, it creates the file
+// RCTDB_READY (if set).
 func incrementWorker() (workerResult, error) {
 	res := workerResult{PerKey: map[string]int{}}
 	d, _ := time.ParseDuration(os.Getenv("RCTDB_DURATION"))
@@ -77,8 +78,15 @@ func incrementWorker() (workerResult, error) {
 	}
 	defer db.Close()
 	end := time.Now().Add(d)
-	ready := os.Getenv("RCTDB_READY")
+	ready, stop := os.Getenv("RCTDB_READY"), os.Getenv("RCTDB_STOP")
+	var looked time.Time
 	for time.Now().Before(end) {
+		if stop != "" && time.Since(looked) > 10*time.Millisecond {
+			if _, err := os.Stat(stop); err == nil {
+				break
+			}
+			looked = time.Now()
+		}
 		if ready != "" && len(res.PerKey) == len(keys) {
 			// Every key was this node's at least once.
 			if err := os.WriteFile(ready, nil, 0o644); err != nil {
