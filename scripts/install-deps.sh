@@ -4,7 +4,7 @@
 # Samba and its tools (clients under test), libtdb for cgo, and what
 # the packaged event scripts run (ethtool, iptables: ctdb recommends them).
 set -euo pipefail
-pkgs=(ctdb samba samba-common-bin smbclient tdb-tools libtdb-dev python3-samba gcc pkg-config ethtool iptables)
+pkgs=(ctdb samba samba-common-bin smbclient tdb-tools libtdb-dev python3-samba gcc pkg-config ethtool iptables iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
