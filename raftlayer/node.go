@@ -59,6 +59,13 @@ type Node struct {
 	nudgeCh chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
+
+	// waitersMu guards waitersClosed, so that no waiter is added to
+	// waiters once Shutdown waits for them.
+	waitersMu     sync.Mutex
+	waitersClosed bool
+	// waiters are the goroutines of await, each blocked on one Raft future.
+	waiters sync.WaitGroup
 }
 
 // Open starts the Raft member: it opens (or creates) the stores, bootstraps
@@ -246,6 +253,7 @@ func (n *Node) checkStoredPNN(stable raft.StableStore) error {
 // Shutdown leaves the Raft group and closes the stores.
 func (n *Node) Shutdown() error {
 	close(n.stop)
+	n.drainWaiters(futureDrainTimeout)
 	err := n.raft.Shutdown().Error()
 	n.raft.DeregisterObserver(n.observer)
 	n.wg.Wait()
@@ -459,8 +467,18 @@ func (n *Node) applyLocalCtx(ctx context.Context, data []byte) (uint64, error) {
 // when it shuts down with their entries still queued for the state machine,
 // so the wait also ends on ctx and on Shutdown.
 func (n *Node) await(ctx context.Context, f raft.Future) error {
+	n.waitersMu.Lock()
+	if n.waitersClosed {
+		n.waitersMu.Unlock()
+		return raft.ErrRaftShutdown
+	}
+	n.waiters.Add(1)
+	n.waitersMu.Unlock()
 	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
+	go func() {
+		defer n.waiters.Done()
+		done <- f.Error()
+	}()
 	select {
 	case err := <-done:
 		return err
@@ -468,6 +486,31 @@ func (n *Node) await(ctx context.Context, f raft.Future) error {
 		return ctx.Err()
 	case <-n.stop:
 		return raft.ErrRaftShutdown
+	}
+}
+
+// futureDrainTimeout bounds how long Shutdown lets Raft answer the futures
+// still awaited: committed entries are applied within milliseconds, and a
+// leader cut off from its followers answers the rest when its lease runs out.
+const futureDrainTimeout = 5 * time.Second
+
+// drainWaiters lets Raft answer the futures that await's goroutines still
+// wait on before it is shut down: hashicorp/raft never answers entries
+// still queued for the state machine at shutdown, and their waiters would
+// block for ever.
+func (n *Node) drainWaiters(timeout time.Duration) {
+	n.waitersMu.Lock()
+	n.waitersClosed = true
+	n.waitersMu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		n.waiters.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-time.After(timeout):
+		n.log.Warn("raft futures still unanswered at shutdown", "waited", timeout)
 	}
 }
 
