@@ -274,7 +274,10 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	if hops >= 10 {
 		t.Errorf("max hopcount %d", hops)
 	}
-	if rateDuring < rateAll/4 {
+	// A node blocked behind the held chain would bring this near zero; a
+	// neighbour's load on a 2-core machine swings the rate by 4x and
+	// more (seen: 21 % of the average), so only a collapse fails.
+	if rateDuring < rateAll/10 {
 		t.Errorf("traffic nearly stopped while one chain was held elsewhere: %.0f/s vs %.0f/s", rateDuring, rateAll)
 	}
 }

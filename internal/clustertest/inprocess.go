@@ -104,7 +104,8 @@ func NodeConfig(dir string, n int, pnn uint32) *config.Config {
 }
 
 // Logger is the logger of in-process nodes: quiet unless the test is
-// verbose or RCTDB_TEST_LOG names a level.
+// verbose or RCTDB_TEST_LOG names a level. Whatever the level, the last
+// lines at NOTICE and above are kept in a file if the test fails.
 func Logger(t testing.TB) (*slog.Logger, *slog.LevelVar) {
 	lv := new(slog.LevelVar)
 	lv.Set(logging.LevelError + 4) // raft logs expected errors at ERROR under partitions
@@ -114,7 +115,8 @@ func Logger(t testing.TB) (*slog.Logger, *slog.LevelVar) {
 	if l, err := logging.ParseLevel(os.Getenv("RCTDB_TEST_LOG")); err == nil {
 		lv.Set(l)
 	}
-	return slog.New(logging.NewHandler(os.Stderr, lv)).With("test", t.Name()), lv
+	h := slog.NewMultiHandler(logging.NewHandler(os.Stderr, lv), tailHandler(t))
+	return slog.New(h).With("test", t.Name()), lv
 }
 
 // StartNode starts node pnn (again).
