@@ -64,7 +64,7 @@ test: deps vet
 	@$(MAKE) --no-print-directory -j2 --output-sync=target unit integration integration-bench
 
 unit:
-	$(GO) test -race -count=1 -timeout 8m $(UNIT)
+	$(GO) test -race -count=1 -timeout 12m $(UNIT)
 
 integration:
 	$(GO) test -race -count=1 -timeout 15m -p 1 -v -skip '$(BENCH_TESTS)' ./tests/
