@@ -103,8 +103,8 @@ func (n *Node) deliverTunnel(p *protocol.ReqTunnel) {
 		Header:   protocol.Header{Generation: n.generation(), SrcNode: n.self},
 		TunnelID: p.TunnelID, Flags: p.Flags, Data: p.Data,
 	}
-	h.send(out.Marshal())
 	n.sm.tunnelsToLocal.Inc()
+	h.send(out.Marshal())
 }
 
 // dropTunnel counts and logs a tunnel packet that goes nowhere; at debug
