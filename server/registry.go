@@ -37,7 +37,8 @@ func (r *registry) add(c *clientConn) {
 	r.clients[c.id] = c
 }
 
-// remove forgets the client and every srvid it registered.
+// remove forgets the client, every srvid it registered and every tunnel
+// id it holds.
 func (r *registry) remove(c *clientConn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
