@@ -62,6 +62,7 @@ type Client struct {
 	pending  map[uint32]chan *protocol.ReplyControl
 	calls    map[uint32]chan *protocol.ReplyCall
 	handlers map[uint64][]chan Message
+	tunnels  map[uint64]chan TunnelPacket
 	err      error
 	done     chan struct{}
 
@@ -84,6 +85,7 @@ func Connect(ctx context.Context, path string) (*Client, error) {
 		pending:  make(map[uint32]chan *protocol.ReplyControl),
 		calls:    make(map[uint32]chan *protocol.ReplyCall),
 		handlers: make(map[uint64][]chan Message),
+		tunnels:  make(map[uint64]chan TunnelPacket),
 		done:     make(chan struct{}),
 	}
 	go c.readLoop()
@@ -162,6 +164,8 @@ func (c *Client) readLoop() {
 				break
 			}
 			c.dispatch(Message{SrvID: m.SrvID, Src: m.SrcNode, Data: m.Data})
+		case protocol.OpReqTunnel:
+			err = c.dispatchTunnel(pkt)
 		}
 		if err != nil {
 			break
@@ -183,6 +187,10 @@ func (c *Client) readLoop() {
 			close(ch)
 		}
 		delete(c.handlers, srvid)
+	}
+	for id, ch := range c.tunnels {
+		close(ch)
+		delete(c.tunnels, id)
 	}
 	c.mu.Unlock()
 	close(c.done)

@@ -164,6 +164,16 @@ func (f *fakeCtdbd) serve(conn net.Conn) {
 			}
 			r := protocol.ReplyCall{Header: protocol.Header{DestNode: req.SrcNode, SrcNode: f.pnn, ReqID: req.ReqID}, Status: st}
 			conn.Write(r.Marshal())
+		case protocol.OpReqTunnel:
+			// Every tunnel packet comes back, as a daemon delivers one
+			// sent to its own node: in a header of its own.
+			var p protocol.ReqTunnel
+			if err := p.Unmarshal(pkt); err != nil {
+				f.t.Error(err)
+				return
+			}
+			p.Header = protocol.Header{SrcNode: f.pnn}
+			conn.Write(p.Marshal())
 		}
 	}
 }

@@ -440,6 +440,8 @@ func (n *Node) HandlePacket(from uint32, pkt []byte) {
 		n.handleNodeControl(from, pkt)
 	case protocol.OpReqMessage:
 		n.handleNodeMessage(from, pkt)
+	case protocol.OpReqTunnel:
+		n.handleNodeTunnel(from, pkt)
 	case protocol.OpReqCall:
 		n.vol.HandleReqCall(pkt)
 	case protocol.OpReqDMaster:
@@ -500,8 +502,7 @@ func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []by
 		}
 		return nil
 	case protocol.OpReqTunnel:
-		var t protocol.ReqTunnel
-		return t.Unmarshal(pkt)
+		return n.clientTunnel(c, pkt)
 	default:
 		return fmt.Errorf("operation %v is not sent by clients", op)
 	}

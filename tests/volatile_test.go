@@ -18,14 +18,7 @@ import (
 
 func connect(t *testing.T, c *localcluster.Cluster, pnn uint32) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cl, err := client.Connect(ctx, c.Nodes[pnn].Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	return cl
+	return dialSocket(t, c.Nodes[pnn].Socket)
 }
 
 func attachDB(t *testing.T, c *localcluster.Cluster, pnn uint32, name string) *client.DB {
