@@ -27,7 +27,7 @@ import (
 // returns once the daemon serves in the background. Debian's ctdb tool and
 // a clustered smbd use the cluster; a second ctdbd on a running node's base
 // is refused; `ctdb shutdown` ends a node (exit 0, pid file and socket
-// gone) and starting it again rejoins it.
+// gone) and starting it again rejoins it; SIGTERM ends one as cleanly.
 func TestDropInTestMode(t *testing.T) {
 	// The daemons leave the command that started them: as this process's
 	// orphans they come back here, to be waited for and their exit
@@ -97,11 +97,7 @@ func TestDropInTestMode(t *testing.T) {
 	if status := d.waitExit(pid, 20*time.Second); status != 0 {
 		t.Fatalf("node %d's ctdbd exited with status %d after ctdb shutdown, want 0", victim, status)
 	}
-	for _, f := range []string{"ctdbd.pid", "ctdbd.socket"} {
-		if _, err := os.Stat(filepath.Join(d.dir(victim), "run", f)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("node %d's %s after shutdown: %v, want it removed", victim, f, err)
-		}
-	}
+	d.checkRemoved(victim)
 
 	// Started again the same way, it rejoins.
 	if out, rc := d.ctdbd(victim); rc != 0 {
@@ -109,6 +105,24 @@ func TestDropInTestMode(t *testing.T) {
 	}
 	d.waitAllOK(victim, 30*time.Second)
 	d.waitAllOK(0, 10*time.Second)
+
+	// SIGTERM ends a daemon as cleanly.
+	pid = d.pids[1]
+	syscall.Kill(pid, syscall.SIGTERM)
+	if status := d.waitExit(pid, 20*time.Second); status != 0 {
+		t.Fatalf("node 1's ctdbd exited with status %d after SIGTERM, want 0", status)
+	}
+	d.checkRemoved(1)
+}
+
+// checkRemoved checks that node k's daemon removed its pid file and socket.
+func (d *dropIn) checkRemoved(k int) {
+	d.t.Helper()
+	for _, f := range []string{"ctdbd.pid", "ctdbd.socket"} {
+		if _, err := os.Stat(filepath.Join(d.dir(k), "run", f)); !errors.Is(err, os.ErrNotExist) {
+			d.t.Errorf("node %d's %s after it exited: %v, want it removed", k, f, err)
+		}
+	}
 }
 
 // dropIn is the test's cluster: one CTDB_BASE per node under base.
