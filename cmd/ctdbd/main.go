@@ -5,9 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"log/syslog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -240,31 +238,6 @@ func shutdown(node *server.Node, log *slog.Logger) error {
 		return err
 	}
 	return nil
-}
-
-// logOutput opens the configured log location.
-func logOutput(location string) (io.Writer, func(), error) {
-	switch {
-	case location == "stderr":
-		return os.Stderr, func() {}, nil
-	case location == "syslog":
-		w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_NOTICE, "ctdbd")
-		if err != nil {
-			return nil, nil, fmt.Errorf("open syslog: %w", err)
-		}
-		return w, func() { w.Close() }, nil
-	case strings.HasPrefix(location, "file:"):
-		path := strings.TrimPrefix(location, "file:")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
-		}
-		return f, func() { f.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("[logging] location: %q is not stderr, syslog or file:PATH", location)
 }
 
 // serveMetrics serves Prometheus text on /metrics.
