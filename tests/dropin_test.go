@@ -125,21 +125,100 @@ func (d *dropIn) checkRemoved(k int) {
 	}
 }
 
+// TestDropInDebianLayout runs three nodes as on three Debian machines
+// with the ctdb package installed: each in a mount namespace of its own
+// where /etc/ctdb is a copy of the host's (Debian's ctdb.conf verbatim:
+// logging to syslog, no node address, no database directories; Debian's
+// enabled event scripts) with a nodes file, and /var/lib/ctdb and
+// /run/ctdb are the node's; ctdbd is started with no arguments and no
+// CTDB variables, as the package's unit starts it. Each node takes the
+// first address of the nodes file it can bind, Debian's ctdb tool run
+// there sees every node OK, and `ctdb shutdown` and a restart work.
+func TestDropInDebianLayout(t *testing.T) {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0); errno != 0 {
+		t.Fatalf("become subreaper: %v", errno)
+	}
+	base, err := os.MkdirTemp("", "rctdb-dropdeb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dropIn{t: t, base: base, addrs: testutil.LoopbackRange(t, 3, 4379), debian: true, pids: map[int]int{}}
+	t.Cleanup(func() {
+		d.stopAll()
+		os.RemoveAll(base)
+	})
+	for k := range d.addrs {
+		d.layOut(k)
+	}
+	// One after the other, as 4.17's choice of address needs: each takes
+	// the first address nobody listens on yet.
+	for k := range d.addrs {
+		if out, rc := d.ctdbd(k); rc != 0 {
+			t.Fatalf("ctdbd of node %d: exit %d: %s", k, rc, out)
+		}
+	}
+	d.waitAllOK(0, 60*time.Second)
+	for k := range d.addrs {
+		if out, rc := d.tool(k, "pnn"); rc != 0 || strings.TrimSpace(out) != strconv.Itoa(k) {
+			t.Fatalf("ctdb pnn on node %d: exit %d, %q", k, rc, out)
+		}
+	}
+
+	pid := d.pids[1]
+	if out, rc := d.tool(1, "shutdown"); rc != 0 {
+		t.Fatalf("ctdb shutdown on node 1: exit %d: %s", rc, out)
+	}
+	if status := d.waitExit(pid, 20*time.Second); status != 0 {
+		t.Fatalf("node 1's ctdbd exited with status %d after ctdb shutdown, want 0", status)
+	}
+	d.checkRemoved(1)
+	if out, rc := d.ctdbd(1); rc != 0 {
+		t.Fatalf("restart of node 1: exit %d: %s", rc, out)
+	}
+	d.waitAllOK(1, 30*time.Second)
+	if out, _ := d.tool(1, "pnn"); strings.TrimSpace(out) != "1" {
+		t.Fatalf("restarted node 1 is pnn %q", out)
+	}
+}
+
 // dropIn is the test's cluster: one CTDB_BASE per node under base.
 type dropIn struct {
 	t     *testing.T
 	base  string
 	addrs []netip.Addr
-	mu    sync.Mutex
-	pids  map[int]int // node -> pid of its running daemon
+	// debian runs each node with Debian's layout in a mount namespace of
+	// its own instead of in test mode.
+	debian bool
+	mu     sync.Mutex
+	pids   map[int]int // node -> pid of its running daemon
 }
 
 func (d *dropIn) dir(k int) string    { return filepath.Join(d.base, fmt.Sprint("node", k)) }
 func (d *dropIn) socket(k int) string { return filepath.Join(d.dir(k), "run", "ctdbd.socket") }
 
-// layOut writes node k's CTDB_BASE as 4.17's test mode wants it.
+// layOut writes node k's CTDB_BASE as 4.17's test mode wants it, or with
+// debian a copy of the host's /etc/ctdb with a nodes file beside empty
+// /var/lib/ctdb and /run/ctdb.
 func (d *dropIn) layOut(k int) {
 	dir := d.dir(k)
+	if d.debian {
+		for _, sub := range []string{"etc", "var", "run"} {
+			if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+				d.t.Fatal(err)
+			}
+		}
+		if out, err := exec.Command("cp", "-a", "/etc/ctdb/.", filepath.Join(dir, "etc")).CombinedOutput(); err != nil {
+			d.t.Fatalf("copy /etc/ctdb: %v: %s", err, out)
+		}
+		var nodes strings.Builder
+		for _, a := range d.addrs {
+			fmt.Fprintln(&nodes, a)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "etc", "nodes"), []byte(nodes.String()), 0o644); err != nil {
+			d.t.Fatal(err)
+		}
+		return
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "events", "legacy"), 0o755); err != nil {
 		d.t.Fatal(err)
 	}
@@ -173,7 +252,18 @@ func (d *dropIn) env(k int) []string {
 			env = append(env, kv)
 		}
 	}
+	if d.debian {
+		return env
+	}
 	return append(env, "CTDB_TEST_MODE=yes", "CTDB_BASE="+d.dir(k))
+}
+
+// debianMounts puts node k's directories in place of /etc/ctdb,
+// /var/lib/ctdb and /run/ctdb for the command that follows in a shell.
+func (d *dropIn) debianMounts(k int) string {
+	dir := d.dir(k)
+	return fmt.Sprintf("mount --bind %[1]s/etc /etc/ctdb && mount --bind %[1]s/var /var/lib/ctdb && "+
+		"mount -t tmpfs tmpfs /run && mkdir /run/ctdb && mount --bind %[1]s/run /run/ctdb && ", dir)
 }
 
 // ctdbd runs `ctdbd` with no arguments for node k and returns its output
@@ -182,6 +272,10 @@ func (d *dropIn) ctdbd(k int) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "ctdbd"))
+	if d.debian {
+		cmd = exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private",
+			"sh", "-c", d.debianMounts(k)+`exec "$0"`, filepath.Join(binDir, "ctdbd"))
+	}
 	cmd.Env = d.env(k)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -222,11 +316,20 @@ func (d *dropIn) readPID(k int) int {
 }
 
 // tool runs Debian's ctdb on node k, found through CTDB_TEST_MODE and
-// CTDB_BASE as an admin's scripts find it.
+// CTDB_BASE, or through the default paths in the node's namespace, as an
+// admin's scripts find it.
 func (d *dropIn) tool(k int, args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, realCtdb(d.t), args...)
+	if d.debian {
+		// In the daemon's mount namespace, where /etc/ctdb and
+		// /run/ctdb are the node's.
+		d.mu.Lock()
+		pid := d.pids[k]
+		d.mu.Unlock()
+		cmd = exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(pid), "-m", realCtdb(d.t)}, args...)...)
+	}
 	cmd.Env = d.env(k)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
