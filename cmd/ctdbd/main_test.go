@@ -8,9 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/internal/testutil"
 )
+
+// TestMain fails the package's tests if any goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestParseOptions(t *testing.T) {
 	for _, args := range [][]string{{"-i"}, {"--interactive"}, {"-interactive"}} {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // roleEnv makes the test binary act as a daemon for the tests that need a
@@ -17,7 +19,7 @@ func TestMain(m *testing.M) {
 	if role, ok := os.LookupEnv(roleEnv); ok {
 		os.Exit(actAs(role))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func actAs(role string) int {
