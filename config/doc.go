@@ -1,8 +1,8 @@
 // Package config owns the configuration of ctdbd: the ctdb.conf file, the
 // nodes file, their defaults, and the checks that reject a bad setting before
 // the daemon starts. It performs file I/O only in Load, Layout.Load and
-// LoadNodes; of
-// ours it imports only internal/logging, for the names of the log levels.
+// LoadNodes; of ours it imports only internal/logging, for the names of the
+// log levels.
 // The settings of the node links (Links) and of Raft (Raft), with their
 // defaults, are declared here once and taken as they are by packages
 // transport and raftlayer.
