@@ -26,7 +26,7 @@ import (
 // `CTDB_TEST_MODE=yes CTDB_BASE=<dir> ctdbd` and no arguments; the command
 // returns once the daemon serves in the background. Debian's ctdb tool and
 // a clustered smbd use the cluster; a second ctdbd on a running node's base
-// is refused; `ctdb shutdown` ends a node (exit 0, pid file and socket
+// or socket is refused; `ctdb shutdown` ends a node (exit 0, pid file and socket
 // gone) and starting it again rejoins it; SIGTERM ends one as cleanly.
 func TestDropInTestMode(t *testing.T) {
 	// The daemons leave the command that started them: as this process's
@@ -86,6 +86,18 @@ func TestDropInTestMode(t *testing.T) {
 	if got := d.readPID(0); got != pid0 {
 		t.Fatalf("pid file of node 0 holds %d after the refused start, want %d", got, pid0)
 	}
+	// So is one with a base of its own on node 0's socket (CTDB_SOCKET),
+	// which stays node 0's (4.17 would remove it and take it over).
+	intruder := len(d.addrs)
+	d.layOut(intruder)
+	out, rc = d.ctdbd(intruder, "CTDB_SOCKET="+d.socket(0))
+	if rc == 0 || !strings.Contains(out, d.socket(0)) || !strings.Contains(out, "a daemon answers on it") {
+		t.Fatalf("ctdbd on node 0's socket: exit %d, %q; want a failure naming the socket", rc, out)
+	}
+	if out, rc := d.tool(0, "pnn"); rc != 0 || strings.TrimSpace(out) != "0" {
+		t.Fatalf("node 0 after the refused start on its socket: ctdb pnn exit %d, %q", rc, out)
+	}
+	d.checkRemoved(intruder) // the pid file it had created
 
 	// ctdb shutdown ends node 2's daemon with exit status 0; it removes
 	// its pid file and socket.
@@ -235,7 +247,7 @@ func (d *dropIn) layOut(k int) {
 	volatile database directory = %[1]s/volatile
 	persistent database directory = %[1]s/persistent
 	state database directory = %[1]s/state
-`, dir, d.addrs[k])
+`, dir, d.addrs[k%len(d.addrs)])
 	for name, text := range map[string]string{"nodes": nodes.String(), "ctdb.conf": conf} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			d.t.Fatal(err)
@@ -266,9 +278,10 @@ func (d *dropIn) debianMounts(k int) string {
 		"mount -t tmpfs tmpfs /run && mkdir /run/ctdb && mount --bind %[1]s/run /run/ctdb && ", dir)
 }
 
-// ctdbd runs `ctdbd` with no arguments for node k and returns its output
-// and exit status. On success it records the daemon's pid.
-func (d *dropIn) ctdbd(k int) (string, int) {
+// ctdbd runs `ctdbd` with no arguments for node k, with extra added to
+// its environment, and returns its output and exit status. On success it
+// records the daemon's pid.
+func (d *dropIn) ctdbd(k int, extra ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "ctdbd"))
@@ -276,7 +289,7 @@ func (d *dropIn) ctdbd(k int) (string, int) {
 		cmd = exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private",
 			"sh", "-c", d.debianMounts(k)+`exec "$0"`, filepath.Join(binDir, "ctdbd"))
 	}
-	cmd.Env = d.env(k)
+	cmd.Env = append(d.env(k), extra...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// The daemon must not keep our output pipe; if it did, this bounds
