@@ -29,36 +29,7 @@ import (
 // or socket is refused; `ctdb shutdown` ends a node (exit 0, pid file and socket
 // gone) and starting it again rejoins it; SIGTERM ends one as cleanly.
 func TestDropInTestMode(t *testing.T) {
-	// The daemons leave the command that started them: as this process's
-	// orphans they come back here, to be waited for and their exit
-	// status seen (sambatest does the same for smbd).
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0); errno != 0 {
-		t.Fatalf("become subreaper: %v", errno)
-	}
-	base, err := os.MkdirTemp("", "rctdb-dropin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &dropIn{t: t, addrs: testutil.LoopbackRange(t, 3, 4379), pids: map[int]int{}}
-	t.Cleanup(func() {
-		d.stopAll()
-		if t.Failed() {
-			for k := range d.addrs {
-				b, _ := os.ReadFile(filepath.Join(d.dir(k), "log.ctdb"))
-				t.Logf("node %d log tail:\n%s", k, tailLines(string(b), 15))
-			}
-		}
-		os.RemoveAll(base)
-	})
-	d.base = base
-	for k := range d.addrs {
-		d.layOut(k)
-	}
-	for k := range d.addrs {
-		if out, rc := d.ctdbd(k); rc != 0 {
-			t.Fatalf("ctdbd of node %d: exit %d: %s", k, rc, out)
-		}
-	}
+	d := startDropIn(t, false)
 	d.waitAllOK(0, 60*time.Second)
 	d.waitAllOK(2, 10*time.Second)
 
@@ -147,28 +118,7 @@ func (d *dropIn) checkRemoved(k int) {
 // first address of the nodes file it can bind, Debian's ctdb tool run
 // there sees every node OK, and `ctdb shutdown` and a restart work.
 func TestDropInDebianLayout(t *testing.T) {
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0); errno != 0 {
-		t.Fatalf("become subreaper: %v", errno)
-	}
-	base, err := os.MkdirTemp("", "rctdb-dropdeb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &dropIn{t: t, base: base, addrs: testutil.LoopbackRange(t, 3, 4379), debian: true, pids: map[int]int{}}
-	t.Cleanup(func() {
-		d.stopAll()
-		os.RemoveAll(base)
-	})
-	for k := range d.addrs {
-		d.layOut(k)
-	}
-	// One after the other, as 4.17's choice of address needs: each takes
-	// the first address nobody listens on yet.
-	for k := range d.addrs {
-		if out, rc := d.ctdbd(k); rc != 0 {
-			t.Fatalf("ctdbd of node %d: exit %d: %s", k, rc, out)
-		}
-	}
+	d := startDropIn(t, true)
 	d.waitAllOK(0, 60*time.Second)
 	for k := range d.addrs {
 		if out, rc := d.tool(k, "pnn"); rc != 0 || strings.TrimSpace(out) != strconv.Itoa(k) {
@@ -191,6 +141,44 @@ func TestDropInDebianLayout(t *testing.T) {
 	if out, _ := d.tool(1, "pnn"); strings.TrimSpace(out) != "1" {
 		t.Fatalf("restarted node 1 is pnn %q", out)
 	}
+}
+
+// startDropIn lays out three nodes (with debian, in Debian's layout) and
+// starts their daemons one after the other, as 4.17's choice of a missing
+// node address needs: each takes the first address nobody listens on yet.
+// Every daemon is stopped and the directories removed at the test's end.
+func startDropIn(t *testing.T, debian bool) *dropIn {
+	t.Helper()
+	// The daemons leave the command that started them: as this process's
+	// orphans they come back here, to be waited for and their exit
+	// status seen (sambatest does the same for smbd).
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, 36 /* PR_SET_CHILD_SUBREAPER */, 1, 0); errno != 0 {
+		t.Fatalf("become subreaper: %v", errno)
+	}
+	base, err := os.MkdirTemp("", "rctdb-dropin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dropIn{t: t, base: base, addrs: testutil.LoopbackRange(t, 3, 4379), debian: debian, pids: map[int]int{}}
+	t.Cleanup(func() {
+		d.stopAll()
+		if t.Failed() && !debian { // Debian's ctdb.conf logs to syslog
+			for k := range d.addrs {
+				b, _ := os.ReadFile(filepath.Join(d.dir(k), "log.ctdb"))
+				t.Logf("node %d log tail:\n%s", k, tailLines(string(b), 15))
+			}
+		}
+		os.RemoveAll(base)
+	})
+	for k := range d.addrs {
+		d.layOut(k)
+	}
+	for k := range d.addrs {
+		if out, rc := d.ctdbd(k); rc != 0 {
+			t.Fatalf("ctdbd of node %d: exit %d: %s", k, rc, out)
+		}
+	}
+	return d
 }
 
 // dropIn is the test's cluster: one CTDB_BASE per node under base.
