@@ -5,13 +5,31 @@ DEMO    ?= /tmp/rctdb-demo
 CMDS    := ctdbd ctdb ctdb-local
 UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v /tests$$)
 
-.PHONY: all build demo demo-down deps test unit integration integration-bench vet fuzz clean bench bench-recovery bench-failover bench-health
+.PHONY: all build install deb demo demo-down deps test unit integration integration-bench vet fuzz clean bench bench-recovery bench-failover bench-health
 
 all: build
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The daemon and the tool where Debian's ctdb package has them
+# (/usr/sbin/ctdbd, /usr/bin/ctdb); /etc/ctdb is left alone.
+PREFIX  ?= /usr
+DESTDIR ?=
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/ctdbd $(DESTDIR)$(PREFIX)/sbin/ctdbd
+	install -m 0755 $(BIN)/ctdb $(DESTDIR)$(PREFIX)/bin/ctdb
+
+# A Debian package, rctdb, that puts the same two binaries in place of
+# the ctdb package's with dpkg-divert (their originals are kept as
+# *.distrib and come back when rctdb is removed); it depends on ctdb for
+# the event scripts, /etc/ctdb and the systemd unit.
+DEB_VERSION ?= 0.1.0
+DEB_OUT     ?= $(BIN)
+deb: build
+	./scripts/build-deb.sh $(BIN) $(DEB_VERSION) $(DEB_OUT)
 
 # A local 3-node cluster on loopback, left running.
 demo: deps build

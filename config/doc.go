@@ -1,7 +1,8 @@
 // Package config owns the configuration of ctdbd: the ctdb.conf file, the
 // nodes file, their defaults, and the checks that reject a bad setting before
-// the daemon starts. It performs file I/O only in Load and LoadNodes; of
-// ours it imports only internal/logging, for the names of the log levels.
+// the daemon starts. It performs file I/O only in Load, Layout.Load and
+// LoadNodes; of ours it imports only internal/logging, for the names of the
+// log levels.
 // The settings of the node links (Links) and of Raft (Raft), with their
 // defaults, are declared here once and taken as they are by packages
 // transport and raftlayer.
@@ -38,6 +39,16 @@
 // starting with '#' is a deleted node: it keeps its PNN so that later nodes
 // do not change theirs. Because of that the nodes file has no comments: every
 // '#' line takes a PNN. Blank lines are skipped and take no PNN.
+//
+// # Where the files are
+//
+// Layout (layout.go) is CTDB 4.17's file layout from the environment:
+// /etc/ctdb, /run/ctdb and /var/lib/ctdb, or all of them under $CTDB_BASE
+// in test mode (CTDB_TEST_MODE), with $CTDB_SOCKET naming the socket.
+// Layout.Load fills what ctdb.conf leaves unset from it: the socket, Raft's
+// directory (VarDir/raft), the nodes file and public_addresses from
+// $CTDB_BASE, the log location, and the node address (chosen among the
+// nodes by a function the daemon passes in, as 4.17 binds to find it).
 //
 // # Errors
 //

@@ -14,7 +14,11 @@ import (
 // validates the result. The nodes file defaults to "nodes" in the directory
 // of path, and a relative nodes file is taken relative to that directory,
 // so that a cluster's files can be moved together.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, nil) }
+
+// load is Load; a layout, if given, decides what the file leaves unset
+// (see Layout.Load).
+func load(path string, l *Layout) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -28,6 +32,13 @@ func Load(path string) (*Config, error) {
 	dir := filepath.Dir(path)
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
+	}
+	if l != nil {
+		dir = l.Base
+		l.fill(&c, func(section, key string) bool {
+			_, set := lines[lineKey(section, key)]
+			return set
+		})
 	}
 	if _, set := lines[lineKey(secCluster, keyNodesFile)]; !set {
 		c.Cluster.NodesFile = filepath.Join(dir, "nodes")
@@ -54,6 +65,13 @@ func Load(path string) (*Config, error) {
 		return nil, e
 	}
 	c.Nodes = nodes
+	if l != nil {
+		if err := l.chooseAddress(&c); err != nil {
+			e := &Error{Section: secCluster, Key: keyNodeAddress, Err: err}
+			annotate(e, path, lines)
+			return nil, e
+		}
+	}
 
 	if e := c.validate(); e != nil {
 		annotate(e, path, lines)

@@ -50,7 +50,7 @@ func TestOtherClusterRefused(t *testing.T) {
 	if err := os.WriteFile(confPath, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, "ctdbd"), "--config", confPath)
+	cmd := exec.Command(filepath.Join(binDir, "ctdbd"), "--interactive", "--config", confPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -355,10 +355,11 @@ func (c *Cluster) start(pnn uint32) error {
 		return err
 	}
 	defer out.Close()
-	cmd := exec.Command(c.Ctdbd, "--config", n.Config)
+	// In the foreground (--interactive): this process supervises it.
+	cmd := exec.Command(c.Ctdbd, "--interactive", "--config", n.Config)
 	if n.Netns != "" {
 		// ip netns exec execs the daemon: the pid stays the daemon's.
-		cmd = exec.Command("ip", "netns", "exec", n.Netns, c.Ctdbd, "--config", n.Config)
+		cmd = exec.Command("ip", "netns", "exec", n.Netns, c.Ctdbd, "--interactive", "--config", n.Config)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if len(c.Env) > 0 {
