@@ -59,6 +59,7 @@ func (n *Node) controlTable() control.Table {
 	}
 	t.Merge(n.dbs.Controls())
 	t.Merge(n.failover.Controls())
+	t.Merge(n.compatControls())
 	return t
 }
 

@@ -314,6 +314,7 @@ func New(opts Options) (_ *Node, err error) {
 	n.controls = n.controlTable()
 	n.internal = n.failover.Messages()
 	n.internal[protocol.SrvIDDisableRecoveries] = n.handleDisableRecoveries
+	n.internal[protocol.SrvIDMemDump] = n.handleMemDump
 	n.sm = newServerMetrics(set, n)
 	return n, nil
 }
