@@ -1,6 +1,10 @@
 package main
 
-import "github.com/rctdb/rctdb/protocol"
+import (
+	"context"
+
+	"github.com/rctdb/rctdb/protocol"
+)
 
 // SetleaderroleCmd is "ctdb setleaderrole on|off": the addressed node's
 // LEADER capability, until it restarts (the configuration's "leader
@@ -10,30 +14,21 @@ type SetleaderroleCmd struct{ Args }
 
 // Run sends SET_RECMASTERROLE.
 func (c *SetleaderroleCmd) Run(t *tool) error {
-	on, ok := parseRole(c.Args.Args)
-	if !ok {
+	return t.roleCommand(c.Args.Args, protocol.ControlSetRecMasterRole, t.c.SetLeaderRole)
+}
+
+// roleCommand is setleaderrole and setlmasterrole: the on|off argument
+// (anything else, or another number of arguments, is a usage error), then
+// the control that sets the role.
+func (t *tool) roleCommand(args []string, op protocol.Opcode, set func(ctx context.Context, dest uint32, on bool) error) error {
+	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
 		return t.usage()
 	}
 	ctx, cancel := t.tctx()
-	err := t.c.SetLeaderRole(ctx, t.cmdPNN, on)
+	err := set(ctx, t.cmdPNN, args[0] == "on")
 	cancel()
 	if err != nil {
-		return t.ctrlErr(protocol.ControlSetRecMasterRole, t.cmdPNN, err)
+		return t.ctrlErr(op, t.cmdPNN, err)
 	}
 	return nil
-}
-
-// parseRole reads the on|off argument of the role commands; anything else
-// (or another number of arguments) is a usage error.
-func parseRole(args []string) (on, ok bool) {
-	if len(args) != 1 {
-		return false, false
-	}
-	switch args[0] {
-	case "on":
-		return true, true
-	case "off":
-		return false, true
-	}
-	return false, false
 }

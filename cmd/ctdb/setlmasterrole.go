@@ -10,15 +10,5 @@ type SetlmasterroleCmd struct{ Args }
 
 // Run sends SET_LMASTERROLE.
 func (c *SetlmasterroleCmd) Run(t *tool) error {
-	on, ok := parseRole(c.Args.Args)
-	if !ok {
-		return t.usage()
-	}
-	ctx, cancel := t.tctx()
-	err := t.c.SetLMasterRole(ctx, t.cmdPNN, on)
-	cancel()
-	if err != nil {
-		return t.ctrlErr(protocol.ControlSetLMasterRole, t.cmdPNN, err)
-	}
-	return nil
+	return t.roleCommand(c.Args.Args, protocol.ControlSetLMasterRole, t.c.SetLMasterRole)
 }
