@@ -94,7 +94,13 @@ func tcpConfig(addrs []netip.Addr, self uint32, clusterID string) Config {
 
 func startTCP(t *testing.T, cfg Config) (*TCP, *recorder) {
 	t.Helper()
-	tr, err := NewTCP(cfg, testLogger(t).With("pnn", cfg.Self), nil)
+	return startTCPLogging(t, cfg, testLogger(t).With("pnn", cfg.Self))
+}
+
+// startTCPLogging is startTCP logging to log.
+func startTCPLogging(t *testing.T, cfg Config, log *slog.Logger) (*TCP, *recorder) {
+	t.Helper()
+	tr, err := NewTCP(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,15 +52,7 @@ func rawHello4(samba, pnn uint32, clusterID, software string) []byte {
 func TestPeerOfAnotherSambaReleaseRefused(t *testing.T) {
 	addrs := testutil.LoopbackRange(t, 2, testPort)
 	var logs logBuffer
-	tr, err := NewTCP(tcpConfig(addrs, 0, "versions"), slog.New(slog.NewTextHandler(&logs, nil)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder()
-	if err := tr.Start(rec); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
+	tr, rec := startTCPLogging(t, tcpConfig(addrs, 0, "versions"), slog.New(slog.NewTextHandler(&logs, nil)))
 
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: addrs[1].AsSlice()}, Timeout: 2 * time.Second}
 	c, err := d.Dial("tcp", netip.AddrPortFrom(addrs[0], testPort).String())
