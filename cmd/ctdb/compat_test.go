@@ -172,3 +172,36 @@ func TestChecktcpportBusy(t *testing.T) {
 	}
 	checkRun(t, "real tool", runResult{"", stderr.String(), rc}, sample(want))
 }
+
+// TestFullUsageMatchesRealTool: the usage of every command (no command, or
+// checktcpport's bad arguments) is the real tool's, but for the lines of
+// commands we do not have.
+func TestFullUsageMatchesRealTool(t *testing.T) {
+	real, err := exec.LookPath("ctdb")
+	if err != nil {
+		t.Fatal("Debian's ctdb tool is not installed (make test installs the ctdb package)")
+	}
+	for _, args := range [][]string{{}, {"checktcpport"}, {"checktcpport", "1", "2"}} {
+		var stdout strings.Builder
+		cmd := exec.Command(real, args...)
+		cmd.Env = []string{"CTDB_SOCKET=/nonexistent/ctdbd.socket"}
+		cmd.Stdout = &stdout
+		err := cmd.Run()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 1 {
+			t.Fatalf("real ctdb %v: %v", args, err)
+		}
+		var want strings.Builder
+		inCommands := false
+		for _, line := range strings.SplitAfter(stdout.String(), "\n") {
+			if f := strings.Fields(line); inCommands && len(f) > 0 {
+				if _, ours := commands[f[0]]; !ours {
+					continue
+				}
+			}
+			inCommands = inCommands || line == "Commands:\n"
+			want.WriteString(line)
+		}
+		checkRun(t, strings.Join(args, " "), runTool(nil, nil, args...), sample{stdout: want.String(), rc: 1})
+	}
+}

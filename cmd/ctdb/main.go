@@ -43,7 +43,7 @@ type CLI struct {
 	Statisticsreset StatisticsresetCmd `cmd:"" help:"reset ctdb statistics"`
 	Stats           StatsCmd           `cmd:"" help:"show rolling statistics"`
 	Getcapabilities GetcapabilitiesCmd `cmd:"" help:"show node capabilities"`
-	Pnn             PnnCmd             `cmd:"" help:"show the pnn of the current node"`
+	Pnn             PnnCmd             `cmd:"" help:"show the pnn of the currnet node"`
 	Getpid          GetpidCmd          `cmd:"" help:"get ctdbd process ID"`
 	Disable         DisableCmd         `cmd:"" help:"disable a node"`
 	Enable          EnableCmd          `cmd:"" help:"enable a node"`
@@ -53,7 +53,7 @@ type CLI struct {
 	Unban           UnbanCmd           `cmd:"" help:"unban a node"`
 	Shutdown        ShutdownCmd        `cmd:"" help:"shutdown ctdb daemon"`
 	Listnodes       ListnodesCmd       `cmd:"" help:"list nodes in the cluster"`
-	Reloadnodes     ReloadnodesCmd     `cmd:"" help:"reload the nodes file on all nodes"`
+	Reloadnodes     ReloadnodesCmd     `cmd:"" help:"reload the nodes file all nodes"`
 	Leader          LeaderCmd          `cmd:"" help:"show the pnn of the leader"`
 	Nodestatus      NodestatusCmd      `cmd:"" help:"show and return node status"`
 	Version         VersionCmd         `cmd:"" help:"show version of ctdb"`
