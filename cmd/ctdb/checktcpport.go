@@ -30,5 +30,11 @@ func (c *ChecktcpportCmd) Run(t *tool) error {
 		t.eprintf("Failed to bind to TCP port %d\n", port)
 		return errnoOf(err)
 	}
+	if t.opts.json {
+		return t.printJSON(struct {
+			Port uint16 `json:"port"`
+			Free bool   `json:"free"`
+		}{uint16(port), true})
+	}
 	return nil
 }

@@ -205,3 +205,22 @@ func TestFullUsageMatchesRealTool(t *testing.T) {
 		checkRun(t, strings.Join(args, " "), runTool(nil, nil, args...), sample{stdout: want.String(), rc: 1})
 	}
 }
+
+func TestCompatJSON(t *testing.T) {
+	fd := compatDaemon(t)
+	fd.reply(protocol.ControlDumpMemory, 0, []byte("r\n"))
+	checkResult(t, "dumpmemory", runTool(fd, nil, "--json", "dumpmemory"), "{\n  \"pnn\": 0,\n  \"report\": \"r\\n\"\n}\n", "", 0)
+	checkResult(t, "getreclock", runTool(fd, nil, "--json", "getreclock"), "{\n  \"pnn\": 0,\n  \"reclock\": null\n}\n", "", 0)
+	checkResult(t, "setleaderrole", runTool(fd, nil, "--json", "setleaderrole", "off"),
+		"{\n  \"command\": \"setleaderrole\",\n  \"pnn\": 0,\n  \"changed\": true\n}\n", "", 0)
+	checkResult(t, "process-exists", runTool(fd, nil, "--json", "process-exists", "7", "0x10"),
+		"{\n  \"pnn\": 0,\n  \"pid\": 7,\n  \"srvid\": 16,\n  \"exists\": false\n}\n", "", 1)
+	free, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	checkResult(t, "checktcpport", runTool(nil, nil, "--json", "checktcpport", fmt.Sprint(port)),
+		fmt.Sprintf("{\n  \"port\": %d,\n  \"free\": true\n}\n", port), "", 0)
+}

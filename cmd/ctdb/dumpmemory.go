@@ -22,6 +22,12 @@ func (c *DumpmemoryCmd) Run(t *tool) error {
 // writeReport prints a memory report as the real tool does: one write,
 // and a message on standard error when it fails.
 func (t *tool) writeReport(report string) error {
+	if t.opts.json {
+		return t.printJSON(struct {
+			PNN    uint32 `json:"pnn"`
+			Report string `json:"report"`
+		}{t.cmdPNN, report})
+	}
 	if _, err := t.out.Write([]byte(report)); err != nil {
 		t.eprintf("Failed to write talloc summary\n")
 		return exitCode(1)

@@ -30,5 +30,5 @@ func (t *tool) roleCommand(args []string, op protocol.Opcode, set func(ctx conte
 	if err != nil {
 		return t.ctrlErr(op, t.cmdPNN, err)
 	}
-	return nil
+	return t.done(true)
 }
