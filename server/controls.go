@@ -60,6 +60,7 @@ func (n *Node) controlTable() control.Table {
 	t.Merge(n.dbs.Controls())
 	t.Merge(n.failover.Controls())
 	t.Merge(n.tunnelControls())
+	t.Merge(n.compatControls())
 	return t
 }
 

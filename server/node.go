@@ -198,7 +198,9 @@ func New(opts Options) (_ *Node, err error) {
 	}
 	n.tr = opts.Transport
 	if n.tr == nil {
-		tcfg := transport.Config{Links: cfg.Cluster.Links, ClusterID: cfg.EffectiveClusterID(), Self: self}
+		tcfg := transport.Config{Links: cfg.Cluster.Links, ClusterID: cfg.EffectiveClusterID(), Self: self,
+			SambaVersion:       transport.SambaVersionFromEnv(os.LookupEnv),
+			AllowMixedVersions: func() bool { return n.tunables().AllowMixedVersions != 0 }}
 		for _, cn := range cfg.Nodes {
 			if !cn.Deleted {
 				tcfg.Peers = append(tcfg.Peers, transport.Peer{PNN: cn.PNN, Addr: cn.Addr})
@@ -314,6 +316,7 @@ func New(opts Options) (_ *Node, err error) {
 	n.controls = n.controlTable()
 	n.internal = n.failover.Messages()
 	n.internal[protocol.SrvIDDisableRecoveries] = n.handleDisableRecoveries
+	n.internal[protocol.SrvIDMemDump] = n.handleMemDump
 	n.sm = newServerMetrics(set, n)
 	return n, nil
 }

@@ -1,6 +1,8 @@
 // Package transport owns the links between nodes: one TCP listener per node,
-// a handshake that carries the cluster id, the sender's pnn and the link
-// protocol version, one outgoing connection per peer that carries our CTDB
+// a handshake that carries the cluster id, the sender's pnn, the link
+// protocol version, the Samba release the node is compatible with (a node
+// of another release is refused, as ctdbd 4.17 refuses a cluster with mixed
+// versions) and rctdb's own version, one outgoing connection per peer that carries our CTDB
 // packets and one incoming connection per peer that carries theirs (CTDB's
 // model: packets flow one way on each connection), keepalives, dead-peer
 // detection and reconnection with backoff.

@@ -17,8 +17,14 @@ const (
 // linkVersion is the version of our node link protocol (handshake,
 // framing and the node-to-node controls it carries); both ends must agree.
 // 2: the welcome's Formed bit; 3: recovery pulls and pushes carry packed
-// records and pushes only changes.
-const linkVersion = 3
+// records and pushes only changes; 4: the hello carries the Samba release
+// the node is compatible with and rctdb's own version.
+const linkVersion = 4
+
+// firstVersionWithSamba is the first link version whose hello carries the
+// Samba release, right after the link version: later versions must keep
+// it there, so that a node of another release is told why it is refused.
+const firstVersionWithSamba = 4
 
 var helloMagic = [4]byte{'R', 'C', 'T', 'D'}
 
@@ -26,9 +32,15 @@ const maxClusterID = 255
 
 // hello is what a dialer sends after the tag byte.
 type hello struct {
-	Version   uint32
-	PNN       uint32
-	ClusterID string
+	Version uint32
+	// SambaVersion is the Samba release the node is compatible with, as
+	// ctdbd's keepalives carry it (major<<16 | minor); 0 in the hello of a
+	// link version before firstVersionWithSamba.
+	SambaVersion uint32
+	PNN          uint32
+	ClusterID    string
+	// Software is rctdb's own version, for the other side's logs.
+	Software string
 }
 
 // welcome is the acceptor's answer.
@@ -51,22 +63,34 @@ const (
 // errRefused marks a handshake the other side refused.
 var errRefused = errors.New("handshake refused")
 
+// writeHello writes the tag, magic, link version, Samba release, pnn,
+// cluster id and software version (each string with a length byte).
 func writeHello(w io.Writer, tag byte, h hello) error {
-	b := make([]byte, 0, 16+len(h.ClusterID))
+	b := make([]byte, 0, 20+len(h.ClusterID)+len(h.Software))
 	b = append(b, tag)
 	b = append(b, helloMagic[:]...)
 	b = binary.LittleEndian.AppendUint32(b, h.Version)
+	b = binary.LittleEndian.AppendUint32(b, h.SambaVersion)
 	b = binary.LittleEndian.AppendUint32(b, h.PNN)
 	b = append(b, byte(len(h.ClusterID)))
 	b = append(b, h.ClusterID...)
+	sw := h.Software
+	if len(sw) > 255 {
+		sw = sw[:255]
+	}
+	b = append(b, byte(len(sw)))
+	b = append(b, sw...)
 	_, err := w.Write(b)
 	return err
 }
 
 // readHello reads the tag and hello; it rejects anything that is not ours
-// without reading further than the fixed part.
+// without reading further than the fixed part. Of a hello of another link
+// version it reads only what every version has at the same place (the
+// version, and the Samba release from version 4 on): the caller refuses
+// it.
 func readHello(r *bufio.Reader) (byte, hello, error) {
-	var fixed [14]byte
+	var fixed [9]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
 		return 0, hello{}, fmt.Errorf("read hello: %w", err)
 	}
@@ -77,16 +101,45 @@ func readHello(r *bufio.Reader) (byte, hello, error) {
 	if [4]byte(fixed[1:5]) != helloMagic {
 		return 0, hello{}, fmt.Errorf("bad hello magic %q (not an rctdb node)", fixed[1:5])
 	}
-	h := hello{
-		Version: binary.LittleEndian.Uint32(fixed[5:]),
-		PNN:     binary.LittleEndian.Uint32(fixed[9:]),
+	h := hello{Version: binary.LittleEndian.Uint32(fixed[5:])}
+	if h.Version < firstVersionWithSamba {
+		return tag, h, nil
 	}
-	id := make([]byte, fixed[13])
-	if _, err := io.ReadFull(r, id); err != nil {
+	var samba [4]byte
+	if _, err := io.ReadFull(r, samba[:]); err != nil {
+		return 0, hello{}, fmt.Errorf("read hello: %w", err)
+	}
+	h.SambaVersion = binary.LittleEndian.Uint32(samba[:])
+	if h.Version != linkVersion {
+		return tag, h, nil
+	}
+	var rest [5]byte
+	if _, err := io.ReadFull(r, rest[:]); err != nil {
+		return 0, hello{}, fmt.Errorf("read hello: %w", err)
+	}
+	h.PNN = binary.LittleEndian.Uint32(rest[:])
+	id, err := readShortString(r, rest[4])
+	if err != nil {
 		return 0, hello{}, fmt.Errorf("read hello cluster id: %w", err)
 	}
-	h.ClusterID = string(id)
+	h.ClusterID = id
+	var swLen [1]byte
+	if _, err := io.ReadFull(r, swLen[:]); err != nil {
+		return 0, hello{}, fmt.Errorf("read hello software version: %w", err)
+	}
+	if h.Software, err = readShortString(r, swLen[0]); err != nil {
+		return 0, hello{}, fmt.Errorf("read hello software version: %w", err)
+	}
 	return tag, h, nil
+}
+
+// readShortString reads n bytes as a string.
+func readShortString(r io.Reader, n byte) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 func writeWelcome(w io.Writer, m welcome) error {
@@ -122,20 +175,18 @@ func readWelcome(r io.Reader) (welcome, error) {
 		Formed: fixed[0]&welcomeFormed != 0,
 		PNN:    binary.LittleEndian.Uint32(fixed[1:]),
 	}
-	id := make([]byte, fixed[5])
-	if _, err := io.ReadFull(r, id); err != nil {
+	id, err := readShortString(r, fixed[5])
+	if err != nil {
 		return welcome{}, fmt.Errorf("read welcome cluster id: %w", err)
 	}
-	m.ClusterID = string(id)
+	m.ClusterID = id
 	var rl [1]byte
 	if _, err := io.ReadFull(r, rl[:]); err != nil {
 		return welcome{}, fmt.Errorf("read welcome reason: %w", err)
 	}
-	reason := make([]byte, rl[0])
-	if _, err := io.ReadFull(r, reason); err != nil {
+	if m.Reason, err = readShortString(r, rl[0]); err != nil {
 		return welcome{}, fmt.Errorf("read welcome reason: %w", err)
 	}
-	m.Reason = string(reason)
 	return m, nil
 }
 

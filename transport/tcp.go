@@ -59,6 +59,11 @@ type TCP struct {
 
 	surveyMu sync.Mutex
 	survey   map[uint32]PeerStatus
+
+	// mixedMu guards mixedLogged: when the refusal of a node of another
+	// Samba release was last logged, by remote host.
+	mixedMu     sync.Mutex
+	mixedLogged map[string]time.Time
 }
 
 var _ Transport = (*TCP)(nil)
@@ -250,7 +255,8 @@ func (t *TCP) dial(ctx context.Context, pnn uint32, addr netip.Addr, tag byte, t
 		_ = tc.SetNoDelay(true)
 	}
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
-	err = writeHello(conn, tag, hello{Version: linkVersion, PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID})
+	err = writeHello(conn, tag, hello{Version: linkVersion, SambaVersion: t.cfg.SambaVersion, PNN: t.cfg.Self,
+		ClusterID: t.cfg.ClusterID, Software: t.cfg.Software})
 	if err == nil {
 		var w welcome
 		w, err = readWelcome(conn)
@@ -309,7 +315,8 @@ func (t *TCP) serveConn(conn net.Conn) {
 	}
 	if reason := t.checkHello(conn, h); reason != "" {
 		t.m.refused.Inc()
-		t.log.Warn("refused connection", "remote", remote, "claimed_pnn", h.PNN, "cluster_id", h.ClusterID, "reason", reason)
+		t.log.Warn("refused connection", "remote", remote, "claimed_pnn", h.PNN, "cluster_id", h.ClusterID,
+			"peer_version", h.Software, "reason", reason)
 		_ = writeWelcome(conn, welcome{PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID, Reason: reason, Formed: t.isFormed()})
 		conn.Close()
 		return
@@ -339,6 +346,9 @@ func (t *TCP) serveConn(conn net.Conn) {
 
 // checkHello returns why a hello is refused, or "".
 func (t *TCP) checkHello(conn net.Conn, h hello) string {
+	if reason := t.checkSambaVersion(h, conn.RemoteAddr().String()); reason != "" {
+		return reason
+	}
 	if h.Version != linkVersion {
 		return fmt.Sprintf("link protocol version %d, want %d", h.Version, linkVersion)
 	}
@@ -577,7 +587,7 @@ func (l *link) tick(uptime uint32) {
 	if out != nil {
 		ka := protocol.ReqKeepalive{
 			Header:           protocol.Header{DestNode: l.peer.PNN, SrcNode: l.t.cfg.Self},
-			KeepaliveVersion: protocol.KeepaliveVersion,
+			KeepaliveVersion: l.t.cfg.SambaVersion,
 			Uptime:           uptime,
 		}
 		if out.Write(ka.Marshal()) == nil {

@@ -94,7 +94,13 @@ func tcpConfig(addrs []netip.Addr, self uint32, clusterID string) Config {
 
 func startTCP(t *testing.T, cfg Config) (*TCP, *recorder) {
 	t.Helper()
-	tr, err := NewTCP(cfg, testLogger(t).With("pnn", cfg.Self), nil)
+	return startTCPLogging(t, cfg, testLogger(t).With("pnn", cfg.Self))
+}
+
+// startTCPLogging is startTCP logging to log.
+func startTCPLogging(t *testing.T, cfg Config, log *slog.Logger) (*TCP, *recorder) {
+	t.Helper()
+	tr, err := NewTCP(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,11 +227,18 @@ func TestTCPRefusesOtherCluster(t *testing.T) {
 // dials in, handshaking both, then does whatever the test wants.
 type fakePeer struct {
 	ln  net.Listener
-	in  net.Conn // the node's outgoing connection, accepted here
-	out net.Conn // our connection into the node
+	in  net.Conn      // the node's outgoing connection, accepted here
+	inr *bufio.Reader // reads in after the handshake
+	out net.Conn      // our connection into the node
 }
 
 func newFakePeer(t *testing.T, cfg Config, pnn uint32, target uint32) *fakePeer {
+	t.Helper()
+	return newFakePeerVersion(t, cfg, pnn, target, protocol.KeepaliveVersion)
+}
+
+// newFakePeerVersion is newFakePeer saying it runs Samba release samba.
+func newFakePeerVersion(t *testing.T, cfg Config, pnn uint32, target uint32, samba uint32) *fakePeer {
 	t.Helper()
 	self := cfg.Peers[pnn].Addr
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(self, cfg.Port).String())
@@ -240,7 +253,7 @@ func newFakePeer(t *testing.T, cfg Config, pnn uint32, target uint32) *fakePeer 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { out.Close() })
-	if err := writeHello(out, tagNode, hello{Version: linkVersion, PNN: pnn, ClusterID: cfg.ClusterID}); err != nil {
+	if err := writeHello(out, tagNode, hello{Version: linkVersion, SambaVersion: samba, PNN: pnn, ClusterID: cfg.ClusterID}); err != nil {
 		t.Fatal(err)
 	}
 	if w, err := readWelcome(out); err != nil || !w.OK {
@@ -252,7 +265,8 @@ func newFakePeer(t *testing.T, cfg Config, pnn uint32, target uint32) *fakePeer 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	if _, _, err := readHello(bufio.NewReader(in)); err != nil {
+	fp.inr = bufio.NewReader(in)
+	if _, _, err := readHello(fp.inr); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeWelcome(in, welcome{OK: true, PNN: pnn, ClusterID: cfg.ClusterID}); err != nil {
@@ -334,7 +348,7 @@ func TestTCPBadInputClosesOnlyThatConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeHello(c, tagNode, hello{Version: linkVersion, PNN: 1, ClusterID: "garbage"})
+	writeHello(c, tagNode, hello{Version: linkVersion, SambaVersion: protocol.KeepaliveVersion, PNN: 1, ClusterID: "garbage"})
 	if w, err := readWelcome(c); err != nil || w.OK {
 		t.Errorf("impostor welcomed: %+v %v", w, err)
 	}

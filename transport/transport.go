@@ -86,6 +86,18 @@ type Config struct {
 	// HandshakeTimeout bounds a handshake; DialTimeout bounds a TCP connect.
 	HandshakeTimeout time.Duration
 	DialTimeout      time.Duration
+	// SambaVersion is the Samba release this node is compatible with,
+	// encoded as ctdbd's keepalives carry it (major<<16 | minor); 0 means
+	// 4.17. A node of another release is refused, as ctdbd 4.17 refuses a
+	// cluster with mixed versions.
+	SambaVersion uint32
+	// AllowMixedVersions reports whether nodes of another Samba release
+	// may join all the same (4.17's AllowMixedVersions tunable); nil:
+	// never.
+	AllowMixedVersions func() bool
+	// Software is rctdb's version, told to peers for their logs; "" means
+	// this build's module version.
+	Software string
 }
 
 func (c *Config) setDefaults() {
@@ -95,6 +107,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = time.Second
+	}
+	if c.SambaVersion == 0 {
+		c.SambaVersion = defaultSambaVersion
+	}
+	if c.Software == "" {
+		c.Software = softwareVersion()
 	}
 }
 

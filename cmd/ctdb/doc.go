@@ -42,7 +42,11 @@
 // gratarp IP IFACE, gettickles IP [PORT], addtickle and deltickle
 // [SRC:PORT DST:PORT] (without arguments, one connection per line of
 // standard input). tickle, which sends a raw packet and needs no daemon,
-// is not ours. A DB is
+// is not ours. Also: process-exists PID [SRVID], getreclock (prints
+// nothing: rctdb has no cluster lock), setleaderrole on|off, setlmasterrole
+// on|off, checktcpport PORT (needs no daemon; exits with bind's errno),
+// dumpmemory and rddumpmemory (rctdb answers with the Go runtime's memory
+// statistics in talloc's report layout). A DB is
 // a database name, or its id when it starts with "0x"; keys and values are
 // taken literally (no NUL added), or as hexadecimal bytes after "0x".
 // readkey, writekey and deletekey only work on volatile databases; the

@@ -125,6 +125,17 @@ import (
 //	addtickle, deltickle {"command": string, "pnn": uint, "changed": bool,
 //	             "connections": int (sent; changed is false for an empty list)}
 //	tickle      {"command": "tickle", "sent": int (the tickle ACKs sent)}
+//
+// The other commands:
+//
+//	process-exists {"pnn": uint, "pid": int, "srvid": uint (omitted when none given),
+//	             "exists": bool}  (exit status 1 when it does not exist)
+//	getreclock  {"pnn": uint, "reclock": string|null (null: no cluster lock)}
+//	setleaderrole, setlmasterrole {"command": string, "pnn": uint, "changed": true}
+//	dumpmemory, rddumpmemory {"pnn": uint, "report": string (the text printed
+//	             without --json)}
+//	checktcpport {"port": uint (after the 16-bit truncation), "free": true}
+//	            (a port that is taken is reported as without --json)
 
 // printJSON prints v as the command's JSON document.
 func (t *tool) printJSON(v any) error {

@@ -43,7 +43,7 @@ type CLI struct {
 	Statisticsreset StatisticsresetCmd `cmd:"" help:"reset ctdb statistics"`
 	Stats           StatsCmd           `cmd:"" help:"show rolling statistics"`
 	Getcapabilities GetcapabilitiesCmd `cmd:"" help:"show node capabilities"`
-	Pnn             PnnCmd             `cmd:"" help:"show the pnn of the current node"`
+	Pnn             PnnCmd             `cmd:"" help:"show the pnn of the currnet node"`
 	Getpid          GetpidCmd          `cmd:"" help:"get ctdbd process ID"`
 	Disable         DisableCmd         `cmd:"" help:"disable a node"`
 	Enable          EnableCmd          `cmd:"" help:"enable a node"`
@@ -53,7 +53,7 @@ type CLI struct {
 	Unban           UnbanCmd           `cmd:"" help:"unban a node"`
 	Shutdown        ShutdownCmd        `cmd:"" help:"shutdown ctdb daemon"`
 	Listnodes       ListnodesCmd       `cmd:"" help:"list nodes in the cluster"`
-	Reloadnodes     ReloadnodesCmd     `cmd:"" help:"reload the nodes file on all nodes"`
+	Reloadnodes     ReloadnodesCmd     `cmd:"" help:"reload the nodes file all nodes"`
 	Leader          LeaderCmd          `cmd:"" help:"show the pnn of the leader"`
 	Nodestatus      NodestatusCmd      `cmd:"" help:"show and return node status"`
 	Version         VersionCmd         `cmd:"" help:"show version of ctdb"`
@@ -97,6 +97,13 @@ type CLI struct {
 	Reloadips       ReloadipsCmd       `cmd:"" help:"reload the public addresses file"`
 	Event           EventCmd           `cmd:"" help:"event and event script commands"`
 	Scriptstatus    ScriptstatusCmd    `cmd:"" help:"show event script status"`
+	ProcessExists   ProcessExistsCmd   `cmd:"" name:"process-exists" help:"check if a process exists on a node"`
+	Dumpmemory      DumpmemoryCmd      `cmd:"" help:"dump ctdbd memory map"`
+	Rddumpmemory    RddumpmemoryCmd    `cmd:"" help:"dump recoverd memory map"`
+	Getreclock      GetreclockCmd      `cmd:"" help:"get recovery lock file"`
+	Setlmasterrole  SetlmasterroleCmd  `cmd:"" help:"set LMASTER role"`
+	Setleaderrole   SetleaderroleCmd   `cmd:"" help:"set LEADER role"`
+	Checktcpport    ChecktcpportCmd    `cmd:"" help:"check if a service is bound to a specific tcp port or not"`
 }
 
 // cmdInfo is what the real tool's command table says about a command.
@@ -172,6 +179,13 @@ var commands = map[string]cmdInfo{
 	"reloadips":       {args: "[all|<pnn-list>]"},
 	"event":           {withoutDaemon: true},
 	"scriptstatus":    {withoutDaemon: true, args: "[init|setup|startup|monitor|takeip|releaseip|ipreallocated]"},
+	"process-exists":  {remote: true, args: "<pid> [<srvid>]"},
+	"dumpmemory":      {remote: true},
+	"rddumpmemory":    {remote: true},
+	"getreclock":      {remote: true},
+	"setlmasterrole":  {remote: true, args: "on|off"},
+	"setleaderrole":   {remote: true, args: "on|off"},
+	"checktcpport":    {withoutDaemon: true, args: "<port>"},
 }
 
 // Args catches a command's positional arguments; each command checks their

@@ -18,21 +18,74 @@ const usageLine = "Usage: [-?YXv] [-?|--help] [--usage] [-d|--debug=STRING]\n" +
 
 // printUsage prints the usage of one command, or of all of them when cmd
 // is "", as the real tool does (on standard output) before exiting with 1.
+// The usage of all commands starts with popt's help of the options and
+// lists the commands in the order of 4.17's command table.
 func printUsage(w io.Writer, cmd string) {
-	fmt.Fprint(w, usageLine)
-	fmt.Fprintf(w, "\nCommands:\n")
-	var names []string
 	if cmd != "" {
-		names = []string{cmd}
-	} else {
-		for n := range commands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		fmt.Fprint(w, usageLine)
+		fmt.Fprintf(w, "\nCommands:\n")
+		fmt.Fprintf(w, "  %-15s %-27s  %s\n", cmd, commands[cmd].args, commandHelp(cmd))
+		return
 	}
-	for _, n := range names {
+	fmt.Fprint(w, optionsHelp)
+	fmt.Fprintf(w, "\nCommands:\n")
+	for _, n := range commandsInOrder() {
 		fmt.Fprintf(w, "  %-15s %-27s  %s\n", n, commands[n].args, commandHelp(n))
 	}
+}
+
+// optionsHelp is popt's help of the real tool's options (our --json is
+// left out, as in usageLine).
+const optionsHelp = `Usage: [OPTION...]
+  -d, --debug=STRING       debug level
+  -t, --timelimit=INT      timelimit (in seconds)
+  -n, --node=INT           node specification - integer
+  -Y                       enable machine readable output
+  -x, --separator=CHAR     specify separator for machine readable output
+  -X                       enable machine parsable output with separator |
+  -v, --verbose            enable verbose output
+  -T, --maxruntime=INT     die if runtime exceeds this limit (in seconds)
+
+Help options:
+  -?, --help               Show this help message
+      --usage              Display brief usage message
+`
+
+// tableOrder is the order of ctdb 4.17's command table, which its usage
+// follows. It names commands we may not have; those are left out.
+var tableOrder = []string{
+	"version", "status", "uptime", "ping", "runstate", "getvar", "setvar", "listvars",
+	"statistics", "statisticsreset", "stats", "ip", "ipinfo", "ifaces", "setifacelink",
+	"process-exists", "getdbmap", "getdbstatus", "catdb", "cattdb", "getcapabilities", "pnn",
+	"lvs", "setdebug", "getdebug", "attach", "detach", "dumpmemory", "rddumpmemory", "getpid",
+	"disable", "enable", "stop", "continue", "ban", "unban", "shutdown", "recover", "sync",
+	"ipreallocate", "gratarp", "tickle", "gettickles", "addtickle", "deltickle", "listnodes",
+	"reloadnodes", "moveip", "addip", "delip", "backupdb", "restoredb", "dumpdbbackup", "wipedb",
+	"leader", "event", "scriptstatus", "natgw", "getreclock", "setlmasterrole", "setleaderrole",
+	"setdbreadonly", "setdbsticky", "pfetch", "pstore", "pdelete", "ptrans", "tfetch", "tstore",
+	"readkey", "writekey", "deletekey", "checktcpport", "getdbseqnum", "nodestatus",
+	"dbstatistics", "reloadips",
+}
+
+// commandsInOrder lists our commands in the real tool's table order, any
+// the real tool lacks after them, sorted.
+func commandsInOrder() []string {
+	var names []string
+	known := map[string]bool{}
+	for _, n := range tableOrder {
+		known[n] = true
+		if _, ok := commands[n]; ok {
+			names = append(names, n)
+		}
+	}
+	var extra []string
+	for n := range commands {
+		if !known[n] {
+			extra = append(extra, n)
+		}
+	}
+	sort.Strings(extra)
+	return append(names, extra...)
 }
 
 // commandHelp is the one-line description of a command, from the kong
