@@ -352,14 +352,17 @@ func (c *Config) EffectiveClusterID() string {
 	return "nodes-" + hex.EncodeToString(sum[:])[:16]
 }
 
-// SlogLevel maps Level to slog (logging.ParseLevel). An unknown level
-// gives NOTICE, which Validate prevents.
-func (l Logging) SlogLevel() slog.Level {
-	lvl, err := logging.ParseLevel(l.Level)
+// DebugLevel is Level as CTDB's debug level number (logging.ParseDebugLevel).
+// An unknown level gives NOTICE, which Validate prevents.
+func (l Logging) DebugLevel() int32 {
+	n, err := logging.ParseDebugLevel(l.Level)
 	if err != nil {
-		return logging.LevelNotice
+		return logging.DebugNotice
 	}
-	return lvl
+	return n
 }
+
+// SlogLevel is the slog level a daemon at Level logs at.
+func (l Logging) SlogLevel() slog.Level { return logging.FromCTDB(l.DebugLevel()) }
 
 var errRequired = errors.New("required")
