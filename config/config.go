@@ -35,10 +35,12 @@ type Config struct {
 
 // Logging is the [logging] section.
 type Logging struct {
-	// Location is "stderr", "syslog" or "file:/absolute/path".
+	// Location is where the log goes, as logging.ParseLocation reads it:
+	// "file:/absolute/path", "syslog[:method]", or "stderr".
 	Location string
-	// Level is one of ERROR, WARNING, NOTICE, INFO, DEBUG (or ERR, WARN),
-	// in any case, kept as written.
+	// Level is a debug level as logging.ParseDebugLevel reads it (ERROR,
+	// WARNING, NOTICE, INFO, DEBUG, a prefix of one in any case, or 0 to
+	// 10), kept as written.
 	Level string
 }
 
@@ -360,6 +362,16 @@ func (l Logging) DebugLevel() int32 {
 		return logging.DebugNotice
 	}
 	return n
+}
+
+// Destination is Location parsed. An invalid location gives stderr, which
+// Validate prevents.
+func (l Logging) Destination() logging.Location {
+	loc, err := logging.ParseLocation(l.Location)
+	if err != nil {
+		return logging.Location{To: logging.ToStderr}
+	}
+	return loc
 }
 
 // SlogLevel is the slog level a daemon at Level logs at.

@@ -65,7 +65,16 @@ type crossRule struct {
 }
 
 var keys = []key{
-	strKey(secLogging, "location", func(c *Config) *string { return &c.Logging.Location }, checkLocation),
+	func() key {
+		k := strKey(secLogging, "location", func(c *Config) *string { return &c.Logging.Location }, checkLocation)
+		k.warn = func(c *Config) string {
+			if c.Logging.Destination().Syslog == "udp-rfc5424" {
+				return "sends RFC 3164 messages: rctdb does not write RFC 5424"
+			}
+			return ""
+		}
+		return k
+	}(),
 	strKey(secLogging, "log level", func(c *Config) *string { return &c.Logging.Level }, checkLevel),
 
 	{
@@ -131,8 +140,8 @@ var keys = []key{
 	durKey(secCluster, keyKeepalive, func(c *Config) *time.Duration { return &c.Cluster.KeepaliveInterval }, 0, 0),
 	durKey(secCluster, keyDeadPeer, func(c *Config) *time.Duration { return &c.Cluster.DeadPeerTimeout }, 0, time.Minute),
 	durKey(secCluster, "quorum loss timeout", func(c *Config) *time.Duration { return &c.Cluster.QuorumLossTimeout }, 100*time.Millisecond, 0),
-	ignoredKey(secCluster, "cluster lock", nil, "is ignored: rctdb elects its leader with Raft"),
-	ignoredKey(secCluster, "recovery lock", nil, "is ignored: rctdb elects its leader with Raft"),
+	ignoredKey(secCluster, "cluster lock", nil, noLock),
+	ignoredKey(secCluster, "recovery lock", nil, noLock),
 	ignoredKey(secCluster, "transport", func(v string) error {
 		// CTDB compares case-sensitively and has only ever shipped tcp.
 		if v != "tcp" {
@@ -157,13 +166,31 @@ var keys = []key{
 			}
 			return nil
 		},
+		warn: func(*Config) string {
+			return "is ignored: Raft notices a lost leader ([raft] heartbeat timeout and election timeout)"
+		},
 	},
 
 	strKey(secDatabase, "volatile database directory", func(c *Config) *string { return &c.Database.VolatileDir }, checkAbs),
 	strKey(secDatabase, "persistent database directory", func(c *Config) *string { return &c.Database.PersistentDir }, checkAbs),
 	strKey(secDatabase, "state database directory", func(c *Config) *string { return &c.Database.StateDir }, checkAbs),
-	boolKey(secDatabase, "tdb mutexes", func(c *Config) *bool { return &c.Database.TDBMutexes }),
-	strKey(secDatabase, "lock debug script", func(c *Config) *string { return &c.Database.LockDebugScript }, nil),
+	func() key {
+		k := boolKey(secDatabase, "tdb mutexes", func(c *Config) *bool { return &c.Database.TDBMutexes })
+		k.warn = func(c *Config) string {
+			if !c.Database.TDBMutexes {
+				return ""
+			}
+			return "is ignored: rctdb opens databases with fcntl locks only"
+		}
+		return k
+	}(),
+	func() key {
+		k := strKey(secDatabase, "lock debug script", func(c *Config) *string { return &c.Database.LockDebugScript }, nil)
+		k.warn = func(*Config) string {
+			return "is ignored: rctdb waits for record and database locks without a helper process to debug"
+		}
+		return k
+	}(),
 
 	strKey(secRaft, "data directory", func(c *Config) *string { return &c.Raft.DataDir }, checkAbs),
 	// The lower bounds are those hashicorp/raft's ValidateConfig enforces,
@@ -188,11 +215,11 @@ var keys = []key{
 
 	strKey(secMetrics, "address", func(c *Config) *string { return &c.Metrics.Address }, checkHostPort),
 
-	boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }),
-	boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }),
+	unsupportedWhenTrue(boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped })),
+	unsupportedWhenTrue(boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled })),
 	boolKey(secLegacy, "lmaster capability", func(c *Config) *bool { return &c.Legacy.LMasterCapability }),
-	ignoredKey(secLegacy, "realtime scheduling", checkBool, ""),
-	ignoredKey(secLegacy, "script log level", nil, ""),
+	ignoredKey(secLegacy, "realtime scheduling", checkBool, "is ignored: rctdb runs at normal priority"),
+	ignoredKey(secLegacy, "script log level", checkLevel, "is ignored: rctdb logs event script output at its own levels"),
 
 	strKey(secEvent, "debug script", func(c *Config) *string { return &c.Event.DebugScript }, nil),
 
@@ -330,6 +357,22 @@ func durKey(section, name string, field func(*Config) *time.Duration, minimum, m
 	}
 }
 
+// noLock is the notice of CTDB's cluster lock options.
+const noLock = "is ignored: rctdb elects its leader with Raft, without a cluster lock"
+
+// unsupportedWhenTrue adds a notice to a boolean option rctdb does not
+// implement yet, when it is set to true.
+func unsupportedWhenTrue(k key) key {
+	get := k.get
+	k.warn = func(c *Config) string {
+		if get(c) != "true" {
+			return ""
+		}
+		return "is not supported yet: the node starts as it would without it"
+	}
+	return k
+}
+
 // ignoredKey accepts an option that only CTDB uses. valid, if not nil,
 // still rejects values CTDB itself would reject; a non-empty warning is
 // reported whenever the option appears.
@@ -367,20 +410,13 @@ func checkBool(v string) error {
 }
 
 func checkLocation(s string) error {
-	switch {
-	case s == "stderr", s == "syslog":
-		return nil
-	case strings.HasPrefix(s, "file:"):
-		if filepath.IsAbs(strings.TrimPrefix(s, "file:")) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%q: must be stderr, syslog or file:/absolute/path", s)
+	_, err := logging.ParseLocation(s)
+	return err
 }
 
 func checkLevel(s string) error {
-	if _, err := logging.ParseLevel(s); err != nil {
-		return fmt.Errorf("%q: must be ERROR, WARNING, NOTICE, INFO or DEBUG", s)
+	if _, err := logging.ParseDebugLevel(s); err != nil {
+		return fmt.Errorf("%q: must be ERROR, WARNING, NOTICE, INFO, DEBUG (or a prefix of one) or 0 to 10", s)
 	}
 	return nil
 }

@@ -5,15 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"log/syslog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -50,7 +47,7 @@ func run() error {
 	}
 	level := new(slog.LevelVar)
 	level.Set(cfg.Logging.SlogLevel()) // Load validated it
-	out, closeLog, err := logOutput(cfg.Logging.Location)
+	out, closeLog, err := logging.Open(cfg.Logging.Destination(), "ctdbd")
 	if err != nil {
 		return err
 	}
@@ -103,28 +100,6 @@ func shutdown(node *server.Node, log *slog.Logger) error {
 		return err
 	}
 	return nil
-}
-
-// logOutput opens the configured log location.
-func logOutput(location string) (io.Writer, func(), error) {
-	switch {
-	case location == "stderr":
-		return os.Stderr, func() {}, nil
-	case location == "syslog":
-		w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_NOTICE, "ctdbd")
-		if err != nil {
-			return nil, nil, fmt.Errorf("open syslog: %w", err)
-		}
-		return w, func() { w.Close() }, nil
-	case strings.HasPrefix(location, "file:"):
-		path := strings.TrimPrefix(location, "file:")
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
-		}
-		return f, func() { f.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("[logging] location: %q is not stderr, syslog or file:PATH", location)
 }
 
 // serveMetrics serves Prometheus text on /metrics.
