@@ -174,23 +174,10 @@ var keys = []key{
 	strKey(secDatabase, "volatile database directory", func(c *Config) *string { return &c.Database.VolatileDir }, checkAbs),
 	strKey(secDatabase, "persistent database directory", func(c *Config) *string { return &c.Database.PersistentDir }, checkAbs),
 	strKey(secDatabase, "state database directory", func(c *Config) *string { return &c.Database.StateDir }, checkAbs),
-	func() key {
-		k := boolKey(secDatabase, "tdb mutexes", func(c *Config) *bool { return &c.Database.TDBMutexes })
-		k.warn = func(c *Config) string {
-			if !c.Database.TDBMutexes {
-				return ""
-			}
-			return "is ignored: rctdb opens databases with fcntl locks only"
-		}
-		return k
-	}(),
-	func() key {
-		k := strKey(secDatabase, "lock debug script", func(c *Config) *string { return &c.Database.LockDebugScript }, nil)
-		k.warn = func(*Config) string {
-			return "is ignored: rctdb waits for record and database locks without a helper process to debug"
-		}
-		return k
-	}(),
+	noticeWhenTrue(boolKey(secDatabase, "tdb mutexes", func(c *Config) *bool { return &c.Database.TDBMutexes }),
+		"is ignored: rctdb opens databases with fcntl locks only"),
+	noticeAlways(strKey(secDatabase, "lock debug script", func(c *Config) *string { return &c.Database.LockDebugScript }, nil),
+		"is ignored: rctdb waits for record and database locks without a helper process to debug"),
 
 	strKey(secRaft, "data directory", func(c *Config) *string { return &c.Raft.DataDir }, checkAbs),
 	// The lower bounds are those hashicorp/raft's ValidateConfig enforces,
@@ -202,21 +189,13 @@ var keys = []key{
 	durKey(secRaft, "snapshot interval", func(c *Config) *time.Duration { return &c.Raft.SnapshotInterval }, 5*time.Millisecond, 0),
 	uintKey(secRaft, "snapshot threshold", func(c *Config) *uint64 { return &c.Raft.SnapshotThreshold }),
 	uintKey(secRaft, "trailing logs", func(c *Config) *uint64 { return &c.Raft.TrailingLogs }),
-	func() key {
-		k := boolKey(secRaft, "no sync", func(c *Config) *bool { return &c.Raft.NoSync })
-		k.warn = func(c *Config) string {
-			if !c.Raft.NoSync {
-				return ""
-			}
-			return "is unsafe: a crash can lose committed Raft entries; use it for tests only"
-		}
-		return k
-	}(),
+	noticeWhenTrue(boolKey(secRaft, "no sync", func(c *Config) *bool { return &c.Raft.NoSync }),
+		"is unsafe: a crash can lose committed Raft entries; use it for tests only"),
 
 	strKey(secMetrics, "address", func(c *Config) *string { return &c.Metrics.Address }, checkHostPort),
 
-	unsupportedWhenTrue(boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped })),
-	unsupportedWhenTrue(boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled })),
+	noticeWhenTrue(boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }), notYet),
+	noticeWhenTrue(boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }), notYet),
 	boolKey(secLegacy, "lmaster capability", func(c *Config) *bool { return &c.Legacy.LMasterCapability }),
 	ignoredKey(secLegacy, "realtime scheduling", checkBool, "is ignored: rctdb runs at normal priority"),
 	ignoredKey(secLegacy, "script log level", checkLevel, "is ignored: rctdb logs event script output at its own levels"),
@@ -357,19 +336,28 @@ func durKey(section, name string, field func(*Config) *time.Duration, minimum, m
 	}
 }
 
-// noLock is the notice of CTDB's cluster lock options.
-const noLock = "is ignored: rctdb elects its leader with Raft, without a cluster lock"
+// Notices of options rctdb accepts without acting on them.
+const (
+	noLock = "is ignored: rctdb elects its leader with Raft, without a cluster lock"
+	notYet = "is not supported yet: the node starts as it would without it"
+)
 
-// unsupportedWhenTrue adds a notice to a boolean option rctdb does not
-// implement yet, when it is set to true.
-func unsupportedWhenTrue(k key) key {
+// noticeWhenTrue makes a boolean option add msg to the warnings when it is
+// set to true.
+func noticeWhenTrue(k key, msg string) key {
 	get := k.get
 	k.warn = func(c *Config) string {
 		if get(c) != "true" {
 			return ""
 		}
-		return "is not supported yet: the node starts as it would without it"
+		return msg
 	}
+	return k
+}
+
+// noticeAlways makes an option add msg to the warnings whenever it is set.
+func noticeAlways(k key, msg string) key {
+	k.warn = func(*Config) string { return msg }
 	return k
 }
 
@@ -387,7 +375,7 @@ func ignoredKey(section, name string, valid func(string) error, warning string) 
 		},
 	}
 	if warning != "" {
-		k.warn = func(*Config) string { return warning }
+		return noticeAlways(k, warning)
 	}
 	return k
 }
