@@ -250,6 +250,9 @@ func TestValueForms417(t *testing.T) {
 	for _, v := range []string{"1", "0", "on", "off"} {
 		check("[failover]\ndisabled = "+v+"\n", false)
 	}
+	for _, v := range []string{"5", "0x10", "010"} {
+		check("[cluster]\nleader timeout = "+v+"\n", true)
+	}
 	check("[cluster]\ntransport = ib\n", false)
 	check("[cluster]\nleader timeout = 0\n", false)
 }

@@ -24,7 +24,8 @@
 //   - Empty values, unknown sections and unknown keys are errors.
 //
 // Where CTDB silently skips a line without '=', this package reports it:
-// such a line is almost always a typo. Integers are decimal only.
+// such a line is almost always a typo. Integers are decimal, but for
+// CTDB's leader timeout, read as 4.17 reads it (0x10 is 16, 010 is 8).
 //
 // Every option of CTDB 4.17 is accepted, with the values 4.17 accepts
 // (log levels and locations as package logging reads them). Those that

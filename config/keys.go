@@ -152,11 +152,12 @@ var keys = []key{
 	{
 		section: secCluster, name: "leader timeout",
 		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
+			// CTDB reads integers with strtol(..., 0): 0x10 is 16.
+			n, err := strconv.ParseInt(v, 0, 32)
 			if err != nil {
 				return &valueError{fmt.Sprintf("%q: not a whole number of seconds", v), err}
 			}
-			c.Cluster.LeaderTimeout = n
+			c.Cluster.LeaderTimeout = int(n)
 			return nil
 		},
 		get: func(c *Config) string { return strconv.Itoa(c.Cluster.LeaderTimeout) },
