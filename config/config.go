@@ -35,10 +35,12 @@ type Config struct {
 
 // Logging is the [logging] section.
 type Logging struct {
-	// Location is "stderr", "syslog" or "file:/absolute/path".
+	// Location is where the log goes, as logging.ParseLocation reads it:
+	// "file:/absolute/path", "syslog[:method]", or "stderr".
 	Location string
-	// Level is one of ERROR, WARNING, NOTICE, INFO, DEBUG (or ERR, WARN),
-	// in any case, kept as written.
+	// Level is a debug level as logging.ParseDebugLevel reads it (ERROR,
+	// WARNING, NOTICE, INFO, DEBUG, a prefix of one in any case, or 0 to
+	// 10), kept as written.
 	Level string
 }
 
@@ -352,14 +354,27 @@ func (c *Config) EffectiveClusterID() string {
 	return "nodes-" + hex.EncodeToString(sum[:])[:16]
 }
 
-// SlogLevel maps Level to slog (logging.ParseLevel). An unknown level
-// gives NOTICE, which Validate prevents.
-func (l Logging) SlogLevel() slog.Level {
-	lvl, err := logging.ParseLevel(l.Level)
+// DebugLevel is Level as CTDB's debug level number (logging.ParseDebugLevel).
+// An unknown level gives NOTICE, which Validate prevents.
+func (l Logging) DebugLevel() int32 {
+	n, err := logging.ParseDebugLevel(l.Level)
 	if err != nil {
-		return logging.LevelNotice
+		return logging.DebugNotice
 	}
-	return lvl
+	return n
 }
+
+// Destination is Location parsed. An invalid location gives stderr, which
+// Validate prevents.
+func (l Logging) Destination() logging.Location {
+	loc, err := logging.ParseLocation(l.Location)
+	if err != nil {
+		return logging.Location{To: logging.ToStderr}
+	}
+	return loc
+}
+
+// SlogLevel is the slog level a daemon at Level logs at.
+func (l Logging) SlogLevel() slog.Level { return logging.FromCTDB(l.DebugLevel()) }
 
 var errRequired = errors.New("required")

@@ -161,6 +161,15 @@ func fullExpected() Config {
 	want.Legacy = Legacy{StartAsStopped: true, StartAsDisabled: true, LMasterCapability: false}
 	want.Failover.Disabled = true
 	want.Event.DebugScript = "debug-hung-script.sh"
+	want.Warnings = []string{
+		testFile + ":16: [cluster] leader timeout is ignored: Raft notices a lost leader ([raft] heartbeat timeout and election timeout)",
+		testFile + ":21: [database] tdb mutexes is ignored: rctdb opens databases with fcntl locks only",
+		testFile + ":22: [database] lock debug script is ignored: rctdb waits for record and database locks without a helper process to debug",
+		testFile + ":36: [legacy] start as stopped is not supported yet: the node starts as it would without it",
+		testFile + ":37: [legacy] start as disabled is not supported yet: the node starts as it would without it",
+		testFile + ":39: [legacy] realtime scheduling is ignored: rctdb runs at normal priority",
+		testFile + ":40: [legacy] script log level is ignored: rctdb logs event script output at its own levels",
+	}
 	return want
 }
 
@@ -210,13 +219,13 @@ func TestParseSyntax(t *testing.T) {
 			c.Logging.Location = "syslog"
 		}},
 		{"continuation at end of input", "[cluster]\nport = 14\\", func(c *Config) { c.Cluster.Port = 14 }},
-		{"hash inside value is not a comment", "[database]\nlock debug script = /a#b\n", func(c *Config) {
-			c.Database.LockDebugScript = "/a#b"
+		{"hash inside value is not a comment", "[event]\ndebug script = /a#b\n", func(c *Config) {
+			c.Event.DebugScript = "/a#b"
 		}},
 		{"cluster lock warns", "[cluster]\ncluster lock = /clusterfs/.lock\nrecovery lock = !/bin/x\n", func(c *Config) {
 			c.Warnings = []string{
-				testFile + ":2: [cluster] cluster lock is ignored: rctdb elects its leader with Raft",
-				testFile + ":3: [cluster] recovery lock is ignored: rctdb elects its leader with Raft",
+				testFile + ":2: [cluster] cluster lock is ignored: rctdb elects its leader with Raft, without a cluster lock",
+				testFile + ":3: [cluster] recovery lock is ignored: rctdb elects its leader with Raft, without a cluster lock",
 			}
 		}},
 		{"no sync warns", "[raft]\n\nno sync = true\n", func(c *Config) {
@@ -301,10 +310,13 @@ func TestParseErrors(t *testing.T) {
 		{"port zero", "[cluster]\nport = 0\n", `:2: [cluster] port: "0": not a number between 1 and 65535`},
 		{"port too big", "[cluster]\nport = 65536\n", `:2: [cluster] port: "65536": not a number between 1 and 65535`},
 		{"port negative", "[cluster]\nport = -1\n", `:2: [cluster] port: "-1": not a number`},
-		{"bad location", "[logging]\nlocation = /var/log/x\n", `:2: [logging] location: "/var/log/x": must be stderr, syslog or file:/absolute/path`},
+		{"bad location", "[logging]\nlocation = /var/log/x\n", `:2: [logging] location: "/var/log/x": must be file:/absolute/path, syslog, syslog:nonblocking, syslog:udp, syslog:udp-rfc5424 or stderr`},
 		{"relative log file", "[logging]\nlocation = file:log.ctdb\n", `:2: [logging] location: "file:log.ctdb": must be`},
-		{"syslog option", "[logging]\nlocation = syslog:udp\n", `:2: [logging] location: "syslog:udp": must be`},
-		{"bad level", "[logging]\nlog level = LOUD\n", `:2: [logging] log level: "LOUD": must be ERROR, WARNING, NOTICE, INFO or DEBUG`},
+		{"syslog method", "[logging]\nlocation = syslog:tcp\n", `:2: [logging] location: "syslog:tcp": must be`},
+		{"stderr is not a file", "[logging]\nlocation = stderr:x\n", `:2: [logging] location: "stderr:x": must be`},
+		{"bad level", "[logging]\nlog level = LOUD\n", `:2: [logging] log level: "LOUD": must be ERROR, WARNING, NOTICE, INFO, DEBUG (or a prefix of one) or 0 to 10`},
+		{"level above 10", "[logging]\nlog level = 11\n", `:2: [logging] log level: "11": must be`},
+		{"bad script log level", "[legacy]\nscript log level = bogus\n", `:2: [legacy] script log level: "bogus": must be`},
 		{"bad node address", "[cluster]\nnode address = 10.0.0.300\n", `:2: [cluster] node address: "10.0.0.300": not an IPv4 or IPv6 address`},
 		{"node address with port", "[cluster]\nnode address = 10.0.0.1:4379\n", `:2: [cluster] node address: "10.0.0.1:4379": not an IPv4 or IPv6 address (a port is not allowed here`},
 		{"node address with zone", "[cluster]\nnode address = fe80::1%eth0\n", `:2: [cluster] node address: "fe80::1%eth0": an IPv6 zone is not allowed`},
@@ -423,7 +435,7 @@ func TestValidate(t *testing.T) {
 		{"pnn order", func(c *Config) { c.Nodes[1].PNN = 7 }, "config: [cluster] nodes file: node at index 1 has pnn 7: nodes must be listed in pnn order"},
 		{"duplicate node", func(c *Config) { c.Nodes[3].Addr = netip.MustParseAddr("10.0.0.1") }, "config: [cluster] nodes file: pnn 3: 10.0.0.1: duplicate of pnn 0"},
 		{"node without address", func(c *Config) { c.Nodes[0].Addr = netip.Addr{} }, "config: [cluster] nodes file: pnn 0: no address"},
-		{"location", func(c *Config) { c.Logging.Location = "" }, `config: [logging] location: "": must be stderr, syslog or file:/absolute/path`},
+		{"location", func(c *Config) { c.Logging.Location = "" }, `config: [logging] location: "": must be file:/absolute/path, syslog`},
 		{"level", func(c *Config) { c.Logging.Level = "trace" }, `config: [logging] log level: "trace": must be`},
 		{"cluster id", func(c *Config) { c.Cluster.ClusterID = "has space" }, `config: [cluster] cluster id: "has space": must be 1 to 64 characters`},
 		{"port", func(c *Config) { c.Cluster.Port = 0 }, "config: [cluster] port: 0: not a number between 1 and 65535"},

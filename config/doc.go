@@ -25,12 +25,19 @@
 //   - Empty values, unknown sections and unknown keys are errors.
 //
 // Where CTDB silently skips a line without '=', this package reports it:
-// such a line is almost always a typo. Integers are decimal only.
+// such a line is almost always a typo. Integers are decimal, but for
+// CTDB's leader timeout, read as 4.17 reads it (0x10 is 16, 010 is 8).
 //
-// Options of CTDB that have no meaning here (cluster lock, recovery lock,
-// realtime scheduling, script log level, event debug script, failover
-// disabled) are accepted so that a CTDB file loads; the lock options add a
-// warning to Config.Warnings because rctdb elects its leader with Raft.
+// Every option of CTDB 4.17 is accepted, with the values 4.17 accepts
+// (log levels and locations as package logging reads them). Those that
+// have no meaning for a Raft-led cluster (cluster lock, recovery lock,
+// leader timeout, lock debug script, realtime scheduling, script log
+// level, tdb mutexes set to true) and those not supported yet (start as
+// stopped or disabled set to true) add one notice each to Config.Warnings,
+// "file:line: [section] option is ...". rctdb's own options live in
+// sections of their own: [raft], [metrics] and [public addresses], plus a
+// few in [cluster] (port, socket, cluster id, keepalive interval, dead peer
+// timeout, quorum loss timeout, nodes file).
 //
 // # Nodes file
 //

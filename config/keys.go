@@ -65,7 +65,16 @@ type crossRule struct {
 }
 
 var keys = []key{
-	strKey(secLogging, "location", func(c *Config) *string { return &c.Logging.Location }, checkLocation),
+	func() key {
+		k := strKey(secLogging, "location", func(c *Config) *string { return &c.Logging.Location }, checkLocation)
+		k.warn = func(c *Config) string {
+			if c.Logging.Destination().Syslog == "udp-rfc5424" {
+				return "sends RFC 3164 messages: rctdb does not write RFC 5424"
+			}
+			return ""
+		}
+		return k
+	}(),
 	strKey(secLogging, "log level", func(c *Config) *string { return &c.Logging.Level }, checkLevel),
 
 	{
@@ -131,8 +140,8 @@ var keys = []key{
 	durKey(secCluster, keyKeepalive, func(c *Config) *time.Duration { return &c.Cluster.KeepaliveInterval }, 0, 0),
 	durKey(secCluster, keyDeadPeer, func(c *Config) *time.Duration { return &c.Cluster.DeadPeerTimeout }, 0, time.Minute),
 	durKey(secCluster, "quorum loss timeout", func(c *Config) *time.Duration { return &c.Cluster.QuorumLossTimeout }, 100*time.Millisecond, 0),
-	ignoredKey(secCluster, "cluster lock", nil, "is ignored: rctdb elects its leader with Raft"),
-	ignoredKey(secCluster, "recovery lock", nil, "is ignored: rctdb elects its leader with Raft"),
+	ignoredKey(secCluster, "cluster lock", nil, noLock),
+	ignoredKey(secCluster, "recovery lock", nil, noLock),
 	ignoredKey(secCluster, "transport", func(v string) error {
 		// CTDB compares case-sensitively and has only ever shipped tcp.
 		if v != "tcp" {
@@ -143,11 +152,12 @@ var keys = []key{
 	{
 		section: secCluster, name: "leader timeout",
 		set: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
+			// CTDB reads integers with strtol(..., 0): 0x10 is 16.
+			n, err := strconv.ParseInt(v, 0, 32)
 			if err != nil {
 				return &valueError{fmt.Sprintf("%q: not a whole number of seconds", v), err}
 			}
-			c.Cluster.LeaderTimeout = n
+			c.Cluster.LeaderTimeout = int(n)
 			return nil
 		},
 		get: func(c *Config) string { return strconv.Itoa(c.Cluster.LeaderTimeout) },
@@ -157,13 +167,18 @@ var keys = []key{
 			}
 			return nil
 		},
+		warn: func(*Config) string {
+			return "is ignored: Raft notices a lost leader ([raft] heartbeat timeout and election timeout)"
+		},
 	},
 
 	strKey(secDatabase, "volatile database directory", func(c *Config) *string { return &c.Database.VolatileDir }, checkAbs),
 	strKey(secDatabase, "persistent database directory", func(c *Config) *string { return &c.Database.PersistentDir }, checkAbs),
 	strKey(secDatabase, "state database directory", func(c *Config) *string { return &c.Database.StateDir }, checkAbs),
-	boolKey(secDatabase, "tdb mutexes", func(c *Config) *bool { return &c.Database.TDBMutexes }),
-	strKey(secDatabase, "lock debug script", func(c *Config) *string { return &c.Database.LockDebugScript }, nil),
+	noticeWhenTrue(boolKey(secDatabase, "tdb mutexes", func(c *Config) *bool { return &c.Database.TDBMutexes }),
+		"is ignored: rctdb opens databases with fcntl locks only"),
+	noticeAlways(strKey(secDatabase, "lock debug script", func(c *Config) *string { return &c.Database.LockDebugScript }, nil),
+		"is ignored: rctdb waits for record and database locks without a helper process to debug"),
 
 	strKey(secRaft, "data directory", func(c *Config) *string { return &c.Raft.DataDir }, checkAbs),
 	// The lower bounds are those hashicorp/raft's ValidateConfig enforces,
@@ -175,24 +190,16 @@ var keys = []key{
 	durKey(secRaft, "snapshot interval", func(c *Config) *time.Duration { return &c.Raft.SnapshotInterval }, 5*time.Millisecond, 0),
 	uintKey(secRaft, "snapshot threshold", func(c *Config) *uint64 { return &c.Raft.SnapshotThreshold }),
 	uintKey(secRaft, "trailing logs", func(c *Config) *uint64 { return &c.Raft.TrailingLogs }),
-	func() key {
-		k := boolKey(secRaft, "no sync", func(c *Config) *bool { return &c.Raft.NoSync })
-		k.warn = func(c *Config) string {
-			if !c.Raft.NoSync {
-				return ""
-			}
-			return "is unsafe: a crash can lose committed Raft entries; use it for tests only"
-		}
-		return k
-	}(),
+	noticeWhenTrue(boolKey(secRaft, "no sync", func(c *Config) *bool { return &c.Raft.NoSync }),
+		"is unsafe: a crash can lose committed Raft entries; use it for tests only"),
 
 	strKey(secMetrics, "address", func(c *Config) *string { return &c.Metrics.Address }, checkHostPort),
 
-	boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }),
-	boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }),
+	noticeWhenTrue(boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }), notYet),
+	noticeWhenTrue(boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }), notYet),
 	boolKey(secLegacy, "lmaster capability", func(c *Config) *bool { return &c.Legacy.LMasterCapability }),
-	ignoredKey(secLegacy, "realtime scheduling", checkBool, ""),
-	ignoredKey(secLegacy, "script log level", nil, ""),
+	ignoredKey(secLegacy, "realtime scheduling", checkBool, "is ignored: rctdb runs at normal priority"),
+	ignoredKey(secLegacy, "script log level", checkLevel, "is ignored: rctdb logs event script output at its own levels"),
 
 	strKey(secEvent, "debug script", func(c *Config) *string { return &c.Event.DebugScript }, nil),
 
@@ -330,6 +337,31 @@ func durKey(section, name string, field func(*Config) *time.Duration, minimum, m
 	}
 }
 
+// Notices of options rctdb accepts without acting on them.
+const (
+	noLock = "is ignored: rctdb elects its leader with Raft, without a cluster lock"
+	notYet = "is not supported yet: the node starts as it would without it"
+)
+
+// noticeWhenTrue makes a boolean option add msg to the warnings when it is
+// set to true.
+func noticeWhenTrue(k key, msg string) key {
+	get := k.get
+	k.warn = func(c *Config) string {
+		if get(c) != "true" {
+			return ""
+		}
+		return msg
+	}
+	return k
+}
+
+// noticeAlways makes an option add msg to the warnings whenever it is set.
+func noticeAlways(k key, msg string) key {
+	k.warn = func(*Config) string { return msg }
+	return k
+}
+
 // ignoredKey accepts an option that only CTDB uses. valid, if not nil,
 // still rejects values CTDB itself would reject; a non-empty warning is
 // reported whenever the option appears.
@@ -344,7 +376,7 @@ func ignoredKey(section, name string, valid func(string) error, warning string) 
 		},
 	}
 	if warning != "" {
-		k.warn = func(*Config) string { return warning }
+		return noticeAlways(k, warning)
 	}
 	return k
 }
@@ -367,20 +399,13 @@ func checkBool(v string) error {
 }
 
 func checkLocation(s string) error {
-	switch {
-	case s == "stderr", s == "syslog":
-		return nil
-	case strings.HasPrefix(s, "file:"):
-		if filepath.IsAbs(strings.TrimPrefix(s, "file:")) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%q: must be stderr, syslog or file:/absolute/path", s)
+	_, err := logging.ParseLocation(s)
+	return err
 }
 
 func checkLevel(s string) error {
-	if _, err := logging.ParseLevel(s); err != nil {
-		return fmt.Errorf("%q: must be ERROR, WARNING, NOTICE, INFO or DEBUG", s)
+	if _, err := logging.ParseDebugLevel(s); err != nil {
+		return fmt.Errorf("%q: must be ERROR, WARNING, NOTICE, INFO, DEBUG (or a prefix of one) or 0 to 10", s)
 	}
 	return nil
 }

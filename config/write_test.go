@@ -39,7 +39,7 @@ func TestWriteToRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse of written config: %v\n%s", err, text)
 			}
-			got.Warnings = nil
+			got.Warnings, c.Warnings = nil, nil
 			if !reflect.DeepEqual(got, c) {
 				t.Errorf("round trip:\n got %+v\nwant %+v\nfile:\n%s", got, c, text)
 			}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rctdb/rctdb/control"
 
-	"github.com/rctdb/rctdb/internal/logging"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 )
@@ -92,12 +91,15 @@ func (n *Node) ctrlGetStatHistory(ctx context.Context, r *control.Request) contr
 	return control.OK(l.Marshal())
 }
 
+// ctrlGetDebug returns the debug level as last set, as ctdbd does: a node
+// set to 7 answers 7, which the tool prints as INFO.
 func (n *Node) ctrlGetDebug(ctx context.Context, r *control.Request) control.Reply {
-	return control.OK(protocol.U32(uint32(logging.ToCTDB(n.level.Level()))))
+	return control.OK(protocol.U32(uint32(n.level.Get())))
 }
 
+// ctrlSetDebug takes any number, as ctdbd does; the tool sends 0 to 10.
 func (n *Node) ctrlSetDebug(ctx context.Context, r *control.Request) control.Reply {
-	n.level.Set(logging.FromCTDB(int32(le32(r.Data))))
+	n.level.Set(int32(le32(r.Data)))
 	return control.Status(0)
 }
 

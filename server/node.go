@@ -60,7 +60,7 @@ type Options struct {
 type Node struct {
 	cfg   *config.Config
 	log   *slog.Logger
-	level *slog.LevelVar
+	level *logging.DebugLevel
 	self  uint32
 	port  uint16
 	nodes []raftlayer.NodeState
@@ -172,7 +172,7 @@ func New(opts Options) (_ *Node, err error) {
 		set = metrics.NewSet()
 	}
 	n := &Node{
-		cfg: cfg, log: log.With("subsystem", "server"), level: level, self: self,
+		cfg: cfg, log: log.With("subsystem", "server"), level: logging.NewDebugLevel(level, cfg.Logging.DebugLevel()), self: self,
 		port: cfg.Cluster.Port, reg: newRegistry(),
 		clientQueueLimit: cmp.Or(opts.ClientQueueLimit, 64<<20), done: make(chan struct{}),
 		incarnation: newIncarnation(),

@@ -386,7 +386,7 @@ func (db *DB) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, reqi
 	h.DMaster = m.cfg.Self
 	db.storeRecord(key, record{hdr: h, data: data})
 	// Hot keys count arrivals, as ctdbd's do.
-	db.stats.migrated(key)
+	db.migrated(key)
 	m.met.migrationsIn.Inc()
 	f := m.lookup(reqid)
 	if f == nil || f.db != db || !bytes.Equal(f.key, key) {

@@ -1,9 +1,12 @@
 package volatile
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,91 +88,139 @@ type dbStats struct {
 	hot        hotKeys
 }
 
-func (s *dbStats) reset() {
-	*s = dbStats{}
-	s.hot.since = time.Now()
-}
+func (s *dbStats) reset() { *s = dbStats{} }
 
 func (s *dbStats) hop(h uint32) { s.hopBuckets[hopBucket(h)]++ }
 
-func (s *dbStats) migrated(key []byte) { s.hot.add(key) }
-
-// hotKeys keeps the most migrated keys with the space-saving algorithm:
-// a bounded table whose least counted entry is replaced by a new key, so
-// that frequent keys are found in constant memory.
+// hotKeys is ctdbd 4.17's hot key table (ctdb_update_db_stat_hot_keys).
+// Migrations of each key into this node are counted in windows of
+// migrationWindow, a window starting at the first migration after the last
+// one ended (hash_count); the table keeps the protocol.MaxHotKeys keys whose
+// count in one window was highest, each with that highest count, ordered
+// by it ascending, ties in the order the keys came. Slot 0 thus holds the
+// smallest count, and a new key replaces it once the table is full.
 type hotKeys struct {
-	since time.Time
-	keys  map[string]uint32
+	windows    map[string]*migrationCount
+	lastExpiry time.Time
+	slots      []hotKey
 }
 
-const hotKeysTracked = 64
-
-func (h *hotKeys) add(key []byte) {
-	if h.keys == nil {
-		h.keys = make(map[string]uint32)
-	}
-	k := string(key)
-	if _, ok := h.keys[k]; ok || len(h.keys) < hotKeysTracked {
-		h.keys[k]++
-		return
-	}
-	minKey, minCount := "", ^uint32(0)
-	for kk, c := range h.keys {
-		if c < minCount {
-			minKey, minCount = kk, c
-		}
-	}
-	delete(h.keys, minKey)
-	h.keys[k] = minCount + 1
+// migrationCount is one key's count in its current window.
+type migrationCount struct {
+	start time.Time
+	count uint64
 }
 
-// top returns at most n keys, most migrated first.
-func (h *hotKeys) top(n int) []protocol.HotKey {
-	out := make([]protocol.HotKey, 0, len(h.keys))
-	for k, c := range h.keys {
-		out = append(out, protocol.HotKey{Count: c, Key: []byte(k)})
+type hotKey struct {
+	key        []byte
+	count      uint32
+	lastLogged uint32 // count when the key was last logged
+}
+
+const (
+	migrationWindow = time.Second
+	// windowExpiry is how often windows that have ended are dropped, as
+	// ctdbd's migration cleanup timer does.
+	windowExpiry = 10 * time.Second
+)
+
+// hotKeyNote says what a migration changed in the table, for the log.
+type hotKeyNote int
+
+const (
+	hotKeyUnchanged hotKeyNote = iota
+	hotKeyAdded
+	hotKeyRaised // the count at least doubled since last logged
+)
+
+// migrated counts a migration of key into this node at now and updates
+// the table with the key's count in its window.
+func (h *hotKeys) migrated(key []byte, now time.Time) (hotKeyNote, uint32) {
+	if h.windows == nil {
+		h.windows = make(map[string]*migrationCount)
+		h.lastExpiry = now
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
+	if now.Sub(h.lastExpiry) >= windowExpiry {
+		for k, w := range h.windows {
+			if now.Sub(w.start) >= migrationWindow {
+				delete(h.windows, k)
+			}
 		}
-		return string(out[i].Key) < string(out[j].Key)
-	})
-	if len(out) > n {
-		out = out[:n]
+		h.lastExpiry = now
+	}
+	w := h.windows[string(key)]
+	switch {
+	case w == nil:
+		w = &migrationCount{start: now}
+		h.windows[string(key)] = w
+	case now.Sub(w.start) >= migrationWindow:
+		w.start, w.count = now, 0
+	}
+	w.count++
+	count := uint32(min(w.count, math.MaxInt32))
+	return h.update(key, count), count
+}
+
+// update records that key reached count in a window.
+func (h *hotKeys) update(key []byte, count uint32) hotKeyNote {
+	if len(h.slots) == protocol.MaxHotKeys && count <= h.slots[0].count {
+		return hotKeyUnchanged
+	}
+	note := hotKeyAdded
+	i := slices.IndexFunc(h.slots, func(s hotKey) bool { return bytes.Equal(s.key, key) })
+	switch {
+	case i >= 0:
+		s := &h.slots[i]
+		if count <= s.count {
+			return hotKeyUnchanged
+		}
+		note = hotKeyUnchanged
+		if uint64(count) >= 2*uint64(s.lastLogged) {
+			note, s.lastLogged = hotKeyRaised, count
+		}
+		s.count = count
+	case len(h.slots) < protocol.MaxHotKeys:
+		h.slots = append(h.slots, hotKey{key: bytes.Clone(key), count: count, lastLogged: count})
+	default:
+		h.slots[0] = hotKey{key: bytes.Clone(key), count: count, lastLogged: count}
+	}
+	slices.SortStableFunc(h.slots, func(a, b hotKey) int { return cmp.Compare(a.count, b.count) })
+	return note
+}
+
+// list returns the table in its order.
+func (h *hotKeys) list() []protocol.HotKey {
+	out := make([]protocol.HotKey, len(h.slots))
+	for i, s := range h.slots {
+		out[i] = protocol.HotKey{Count: s.count, Key: bytes.Clone(s.key)}
 	}
 	return out
 }
 
-// Statistics returns the database statistics (GET_DB_STATISTICS).
+// migrated counts a migration of key into this node for the hot keys, and
+// logs a key that enters the table or whose count doubled, as ctdbd does.
+// The caller holds db.mu.
+func (db *DB) migrated(key []byte) {
+	note, count := db.stats.hot.migrated(key, time.Now())
+	switch note {
+	case hotKeyAdded:
+		db.log.Info(fmt.Sprintf("Added hot key database=%s key=%s count=%d", db.Name, hex.EncodeToString(key), count))
+	case hotKeyRaised:
+		db.log.Info(fmt.Sprintf("Updated hot key database=%s key=%s count=%d", db.Name, hex.EncodeToString(key), count))
+	}
+}
+
+// Statistics returns the database statistics (GET_DB_STATISTICS): the hot
+// keys as the table holds them; the encoding fills the unused slots with
+// empty ones, as ctdbd sends them.
 func (db *DB) Statistics() protocol.DBStatistics {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return protocol.DBStatistics{
 		Locks:          db.stats.locks,
 		HopCountBucket: db.stats.hopBuckets,
-		HotKeys:        db.stats.hot.top(protocol.MaxHotKeys),
+		HotKeys:        db.stats.hot.list(),
 	}
-}
-
-// HotKeyRates returns the hottest keys with migrations per second since the
-// statistics started.
-func (db *DB) HotKeyRates() []HotKeyRate {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	secs := time.Since(db.stats.hot.since).Seconds()
-	var out []HotKeyRate
-	for _, k := range db.stats.hot.top(protocol.MaxHotKeys) {
-		out = append(out, HotKeyRate{Key: k.Key, Migrations: k.Count, PerSecond: float64(k.Count) / secs})
-	}
-	return out
-}
-
-// HotKeyRate is a hot key and how often it migrated.
-type HotKeyRate struct {
-	Key        []byte
-	Migrations uint32
-	PerSecond  float64
 }
 
 func hex32(v uint32) string { return fmt.Sprintf("%08x", v) }

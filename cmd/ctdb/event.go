@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/events"
+	"github.com/rctdb/rctdb/internal/logging"
 )
 
 // EventCmd is "ctdb event ...". Debian's tool execs ctdb-event and exits
@@ -160,24 +161,14 @@ func (h *eventHelper) parseOptions(args []string) ([]string, bool) {
 	return rest, true
 }
 
-// debugLevel parses a level as ctdb's debug_level_parse: a number 0-10,
-// or a prefix of a level name (case-insensitive); ERROR otherwise.
+// debugLevel parses a level as ctdb's debug_level_from_string: ERROR when
+// it is not one.
 func debugLevel(s string) int {
-	if s != "" && s[0] >= '0' && s[0] <= '9' {
-		if n := atoi(s); n >= 0 && n <= 10 {
-			return int(n)
-		}
-		return 0
+	n, err := logging.ParseDebugLevel(s)
+	if err != nil {
+		return int(logging.DebugError)
 	}
-	for _, l := range []struct {
-		name  string
-		level int
-	}{{"ERROR", 0}, {"WARNING", 1}, {"NOTICE", 3}, {"INFO", 5}, {"DEBUG", 10}} {
-		if len(s) <= len(l.name) && strings.EqualFold(l.name[:len(s)], s) {
-			return l.level
-		}
-	}
-	return 0
+	return int(n)
 }
 
 // eventCommand is a command of ctdb-event.

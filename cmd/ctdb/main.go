@@ -45,6 +45,8 @@ type CLI struct {
 	Getcapabilities GetcapabilitiesCmd `cmd:"" help:"show node capabilities"`
 	Pnn             PnnCmd             `cmd:"" help:"show the pnn of the currnet node"`
 	Getpid          GetpidCmd          `cmd:"" help:"get ctdbd process ID"`
+	Setdebug        SetdebugCmd        `cmd:"" help:"set debug level"`
+	Getdebug        GetdebugCmd        `cmd:"" help:"get debug level"`
 	Disable         DisableCmd         `cmd:"" help:"disable a node"`
 	Enable          EnableCmd          `cmd:"" help:"enable a node"`
 	Stop            StopCmd            `cmd:"" help:"stop a node"`
@@ -128,6 +130,8 @@ var commands = map[string]cmdInfo{
 	"getcapabilities": {remote: true},
 	"pnn":             {},
 	"getpid":          {remote: true},
+	"setdebug":        {remote: true, args: "ERROR|WARNING|NOTICE|INFO|DEBUG"},
+	"getdebug":        {remote: true},
 	"disable":         {remote: true},
 	"enable":          {remote: true},
 	"stop":            {remote: true},

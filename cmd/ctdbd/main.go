@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -137,7 +136,7 @@ func serve(opts options, ready func()) error {
 	}
 	level := new(slog.LevelVar)
 	level.Set(cfg.Logging.SlogLevel()) // Load validated it
-	out, closeLog, err := logOutput(cfg.Logging.Location)
+	out, closeLog, err := logging.Open(cfg.Logging.Destination(), "ctdbd")
 	if err != nil {
 		return err
 	}
