@@ -182,16 +182,16 @@ func TestPublishedStateNeverChanges(t *testing.T) {
 	f := newFSM(slog.New(slog.DiscardHandler), nil)
 	applyCmd(t, f, 1, &CmdInit{ClusterID: "pub", Nodes: threeNodes()})
 	held, idx := f.read()
-	if idx != 1 || held.Tunable().EnableBans != 1 {
-		t.Fatalf("index %d EnableBans %d", idx, held.Tunable().EnableBans)
+	if idx != 1 || held.TunablesOf(0).EnableBans != 1 {
+		t.Fatalf("index %d EnableBans %d", idx, held.TunablesOf(0).EnableBans)
 	}
 	applyCmd(t, f, 2, &CmdSetTunable{Name: "EnableBans", Value: 0})
 	applyCmd(t, f, 3, &CmdSetStopped{PNN: 1, Stopped: true})
-	if held.Tunable().EnableBans != 1 || held.Nodes[1].Stopped {
+	if held.TunablesOf(0).EnableBans != 1 || held.Nodes[1].Stopped {
 		t.Fatal("a held state changed under its reader")
 	}
 	now, _ := f.read()
-	if now.Tunable().EnableBans != 0 || !now.Nodes[1].Stopped {
+	if now.TunablesOf(0).EnableBans != 0 || !now.Nodes[1].Stopped {
 		t.Fatalf("new state not published: %s", now)
 	}
 	applyCmd(t, f, 4, &CmdNoop{})
