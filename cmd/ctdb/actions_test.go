@@ -243,6 +243,21 @@ func TestControlErrors(t *testing.T) {
 	if len(set) != 2 || set[0] != (protocol.SetTunable{Name: "oldone", Value: 3}) || set[1] != (protocol.SetTunable{Name: "RecoverInterval", Value: 16}) {
 		t.Errorf("SET_TUNABLE %+v", set)
 	}
+	// --cluster sends rctdb's own control instead, and only setvar takes it.
+	var setCluster []protocol.SetTunable
+	fd.on(protocol.ControlSetTunableCluster, func(req *protocol.ReqControl) (int32, []byte, bool) {
+		var st protocol.SetTunable
+		st.Unmarshal(req.Data)
+		mu.Lock()
+		setCluster = append(setCluster, st)
+		mu.Unlock()
+		return 0, nil, true
+	})
+	expect(t, runTool(fd, nil, "setvar", "--cluster", "RecoverInterval", "5"), "", "", 0)
+	expect(t, runTool(fd, nil, "--cluster", "getvar", "RecoverInterval"), "", "Invalid option --cluster: only setvar takes it\n", 1)
+	if len(set) != 2 || len(setCluster) != 1 || setCluster[0] != (protocol.SetTunable{Name: "RecoverInterval", Value: 5}) {
+		t.Errorf("SET_TUNABLE %+v, cluster-wide %+v", set, setCluster)
+	}
 	// listvars leaves out what cannot be read.
 	fd.on(protocol.ControlGetTunable, func(req *protocol.ReqControl) (int32, []byte, bool) {
 		if name, _ := protocol.ParseStringN(req.Data); name == "OldOne" {
