@@ -1,0 +1,137 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rctdb/rctdb/internal/clustertest"
+	"github.com/rctdb/rctdb/internal/localcluster"
+	"github.com/rctdb/rctdb/protocol"
+)
+
+// runCtdb runs a ctdb tool (Debian's or ours, by path) against node pnn.
+func runCtdb(t *testing.T, bin string, c *localcluster.Cluster, pnn uint32, args ...string) toolResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "CTDB_SOCKET="+c.Nodes[pnn].Socket)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return toolResult{out.String(), errb.String(), ee.ExitCode()}
+	case err != nil:
+		t.Fatalf("run %s %q: %v", bin, args, err)
+	}
+	return toolResult{out.String(), errb.String(), 0}
+}
+
+// getvarLine is what 4.17's getvar prints.
+func getvarLine(name string, v uint32) string { return fmt.Sprintf("%-26s = %d\n", name, v) }
+
+// wantTunable checks, through Debian's tool on node 0, every node's value.
+func wantTunable(t *testing.T, c *localcluster.Cluster, name string, want []uint32) {
+	t.Helper()
+	for p, v := range want {
+		if got := mustTool(t, c, 0, "-n", fmt.Sprint(p), "getvar", name); got != getvarLine(name, v) {
+			t.Errorf("node %d: %q, want %q", p, got, getvarLine(name, v))
+		}
+	}
+}
+
+// TestSetvarPerNode: as with ctdbd 4.17, setvar changes the node it
+// addresses and no other, and the value outlives that node's restart;
+// setting every node takes a setvar per node (4.17's tool has no -n all),
+// or our tool's --cluster.
+func TestSetvarPerNode(t *testing.T) {
+	c := cluster(t, 3)
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
+	def := protocol.DefaultTunableValues().RecoverTimeout
+	mustTool(t, c, 0, "-n", "1", "setvar", "RecoverTimeout", "33")
+	wantTunable(t, c, "RecoverTimeout", []uint32{def, 33, def})
+	if l := mustTool(t, c, 1, "listvars"); !strings.Contains(l, getvarLine("RecoverTimeout", 33)) {
+		t.Errorf("node 1's listvars misses its value:\n%s", l)
+	}
+	if l := mustTool(t, c, 2, "listvars"); !strings.Contains(l, getvarLine("RecoverTimeout", def)) {
+		t.Errorf("node 2's listvars has another node's value:\n%s", l)
+	}
+
+	if err := c.Restart(1); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
+	wantTunable(t, c, "RecoverTimeout", []uint32{def, 33, def})
+
+	// -n all is no node number to 4.17's tool, nor to ours.
+	ours := filepath.Join(binDir, "ctdb")
+	for _, bin := range []string{realCtdb(t), ours} {
+		r := runCtdb(t, bin, c, 0, "-n", "all", "setvar", "RecoverTimeout", "1")
+		if r != (toolResult{"", "Invalid option all: invalid numeric value\n", 1}) {
+			t.Errorf("%s -n all setvar: %v", bin, r)
+		}
+	}
+	for p := range 3 {
+		mustTool(t, c, 0, "-n", fmt.Sprint(p), "setvar", "RecoverInterval", "4")
+	}
+	wantTunable(t, c, "RecoverInterval", []uint32{4, 4, 4})
+
+	// Our tool's --cluster sets every node, node 1's own value included.
+	if r := runCtdb(t, ours, c, 2, "setvar", "--cluster", "RecoverTimeout", "40"); r.rc != 0 {
+		t.Fatalf("setvar --cluster: %v", r)
+	}
+	wantTunable(t, c, "RecoverTimeout", []uint32{40, 40, 40})
+
+	// An unknown name: the same message and status from both tools.
+	for _, bin := range []string{realCtdb(t), ours} {
+		r := runCtdb(t, bin, c, 0, "setvar", "NoSuchTunable", "1")
+		if r != (toolResult{"No such tunable NoSuchTunable\n", "", 1}) {
+			t.Errorf("%s setvar of an unknown tunable: %v", bin, r)
+		}
+	}
+}
+
+// TestDetachChecksEveryNode: 4.17's detach asks every node for its
+// AllowClientDBAttach and detaches only once every node says 0; a node's
+// value governs that node's own attaches.
+func TestDetachChecksEveryNode(t *testing.T) {
+	c := cluster(t, 3)
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
+	const db = "setvar_detach.tdb"
+	mustTool(t, c, 0, "attach", db)
+	refused := func(pnn uint32) toolResult {
+		return toolResult{"", fmt.Sprintf("Database access is still active on node %d. Set AllowclientDBAttach=0 on all nodes.\n", pnn), 1}
+	}
+	if r := runCtdb(t, realCtdb(t), c, 0, "detach", db); r != refused(0) {
+		t.Fatalf("detach with AllowClientDBAttach 1 everywhere: %v", r)
+	}
+	mustTool(t, c, 0, "-n", "0", "setvar", "AllowClientDBAttach", "0")
+	mustTool(t, c, 0, "-n", "2", "setvar", "AllowClientDBAttach", "0")
+	if r := runCtdb(t, realCtdb(t), c, 0, "detach", db); r != refused(1) {
+		t.Fatalf("detach with node 1 at 1: %v", r)
+	}
+	// Each node's value rules its own clients' attaches.
+	if r := runCtdb(t, realCtdb(t), c, 0, "attach", "setvar_other.tdb"); r.rc == 0 {
+		t.Errorf("attach on node 0 (AllowClientDBAttach 0) succeeded: %v", r)
+	}
+	if r := runCtdb(t, realCtdb(t), c, 1, "attach", "setvar_other.tdb"); r.rc != 0 {
+		t.Errorf("attach on node 1 (AllowClientDBAttach 1) failed: %v", r)
+	}
+	mustTool(t, c, 0, "-n", "1", "setvar", "AllowClientDBAttach", "0")
+	mustTool(t, c, 0, "detach", db)
+	for p := range uint32(3) {
+		if m := mustTool(t, c, p, "getdbmap"); strings.Contains(m, db) {
+			t.Errorf("node %d still lists %s after the detach:\n%s", p, db, m)
+		}
+	}
+}
