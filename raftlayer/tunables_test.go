@@ -132,16 +132,8 @@ func TestNodeTunablesSurviveSnapshot(t *testing.T) {
 	if mid.TunablesOf(1).RecoverTimeout != 33 {
 		t.Fatal("a held state's node values changed under its reader")
 	}
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
 	g := newFSM(slog.New(slog.DiscardHandler), nil)
-	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+	if err := g.Restore(io.NopCloser(bytes.NewReader(persistSnapshot(t, f)))); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := g.read()

@@ -1,16 +1,10 @@
 package tests
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
@@ -20,21 +14,17 @@ import (
 // runCtdb runs a ctdb tool (Debian's or ours, by path) against node pnn.
 func runCtdb(t *testing.T, bin string, c *localcluster.Cluster, pnn uint32, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "CTDB_SOCKET="+c.Nodes[pnn].Socket)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return toolResult{out.String(), errb.String(), ee.ExitCode()}
-	case err != nil:
-		t.Fatalf("run %s %q: %v", bin, args, err)
+	tp := &toolPair{ic: &ipCluster{Cluster: c}}
+	return tp.exec(t, bin, int(pnn), "", args...)
+}
+
+// setEveryNode sets a tunable on every node with Debian's tool, a setvar
+// per node, as with ctdbd 4.17.
+func setEveryNode(t *testing.T, c *localcluster.Cluster, name, value string) {
+	t.Helper()
+	for p := range c.Nodes {
+		mustTool(t, c, 0, "-n", fmt.Sprint(p), "setvar", name, value)
 	}
-	return toolResult{out.String(), errb.String(), 0}
 }
 
 // getvarLine is what 4.17's getvar prints.
@@ -81,9 +71,7 @@ func TestSetvarPerNode(t *testing.T) {
 			t.Errorf("%s -n all setvar: %v", bin, r)
 		}
 	}
-	for p := range 3 {
-		mustTool(t, c, 0, "-n", fmt.Sprint(p), "setvar", "RecoverInterval", "4")
-	}
+	setEveryNode(t, c, "RecoverInterval", "4")
 	wantTunable(t, c, "RecoverInterval", []uint32{4, 4, 4})
 
 	// Our tool's --cluster sets every node, node 1's own value included.
