@@ -1,11 +1,15 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rctdb/rctdb/events/eventstest"
 	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
 	"github.com/rctdb/rctdb/protocol"
@@ -122,4 +126,41 @@ func TestDetachChecksEveryNode(t *testing.T) {
 			t.Errorf("node %d still lists %s after the detach:\n%s", p, db, m)
 		}
 	}
+}
+
+// monitorCounter is an event script counting a node's monitor events, one
+// line each in $CTDB_BASE/monitors.
+var monitorCounter = map[string]string{
+	"events/legacy/50.count.script": "#!/bin/sh\n[ \"$1\" = monitor ] && echo m >> \"$CTDB_BASE/monitors\"\nexit 0\n",
+}
+
+// TestMonitorIntervalOfOneNode: a node's MonitorInterval paces that
+// node's monitor events only. After the first monitor the cadence is 5,
+// 10, then 15 s (the default); node 1 set to 1 s runs five monitors while
+// the others run at most two.
+func TestMonitorIntervalOfOneNode(t *testing.T) {
+	c := clusterWith(t, localcluster.Options{N: 3, Prepare: func(pnn uint32, dir string) error {
+		return eventstest.LayOut(dir, nil, monitorCounter)
+	}})
+	monitors := func(p int) int {
+		b, _ := os.ReadFile(filepath.Join(c.Nodes[p].Dir, "monitors"))
+		return bytes.Count(b, []byte("\n"))
+	}
+	mustTool(t, c, 0, "-n", "1", "setvar", "MonitorInterval", "1")
+	var before [3]int
+	for p := range before {
+		before[p] = monitors(p)
+	}
+	d := waitUntil(t, 25*time.Second, "five monitors on node 1", func() error {
+		if n := monitors(1) - before[1]; n < 5 {
+			return fmt.Errorf("%d monitors", n)
+		}
+		return nil
+	})
+	for _, p := range []int{0, 2} {
+		if n := monitors(p) - before[p]; n > 2 {
+			t.Errorf("node %d ran %d monitors meanwhile (MonitorInterval 15)", p, n)
+		}
+	}
+	t.Logf("node 1 ran five monitors in %v; nodes 0 and 2 %d and %d", d.Round(time.Millisecond), monitors(0)-before[0], monitors(2)-before[2])
 }
