@@ -240,7 +240,9 @@ func (l *Leader) blame(err error) {
 	if n < failLimit || !slices.Contains(active, ne.Node) {
 		return
 	}
-	if st.TunablesOf(l.self).EnableBans == 0 {
+	// The culprit's EnableBans, as in 4.17, where the ban is its own
+	// SET_BAN_STATE; the ban's length is the leader's RecoveryBanPeriod.
+	if st.TunablesOf(ne.Node).EnableBans == 0 {
 		return
 	}
 	members := 0
