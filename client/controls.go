@@ -192,11 +192,22 @@ func (c *Client) GetTunable(ctx context.Context, dest uint32, name string) (uint
 	return c.u32(ctx, dest, protocol.ControlGetTunable, protocol.StringN(name))
 }
 
-// SetTunable sets a tunable through dest; obsolete reports a tunable the
-// daemon considers obsolete (it is set anyway).
+// SetTunable sets a tunable on node dest (and on no other, as ctdbd
+// does); obsolete reports a tunable the daemon considers obsolete (it is
+// set anyway).
 func (c *Client) SetTunable(ctx context.Context, dest uint32, name string, value uint32) (obsolete bool, err error) {
+	return c.setTunable(ctx, dest, protocol.ControlSetTunable, name, value)
+}
+
+// SetClusterTunable sets a tunable on every node, through dest (rctdb
+// only: ctdbd has no such control). obsolete is as for SetTunable.
+func (c *Client) SetClusterTunable(ctx context.Context, dest uint32, name string, value uint32) (obsolete bool, err error) {
+	return c.setTunable(ctx, dest, protocol.ControlSetTunableCluster, name, value)
+}
+
+func (c *Client) setTunable(ctx context.Context, dest uint32, op protocol.Opcode, name string, value uint32) (obsolete bool, err error) {
 	t := protocol.SetTunable{Name: name, Value: value}
-	r, err := c.Control(ctx, dest, protocol.ControlSetTunable, 0, 0, t.Marshal())
+	r, err := c.Control(ctx, dest, op, 0, 0, t.Marshal())
 	if err != nil {
 		return false, err
 	}
@@ -206,7 +217,7 @@ func (c *Client) SetTunable(ctx context.Context, dest uint32, name string, value
 	case 1:
 		return true, nil
 	}
-	return false, &ControlError{Opcode: protocol.ControlSetTunable, Dest: dest, Status: r.Status, Msg: r.ErrMsg}
+	return false, &ControlError{Opcode: op, Dest: dest, Status: r.Status, Msg: r.ErrMsg}
 }
 
 // GetAllTunables returns every tunable's value on dest.

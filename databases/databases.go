@@ -61,7 +61,7 @@ const dbKinds = protocol.DBFlagPersistent | protocol.DBFlagReplicated
 // longer has, and routes calls by its vnn map.
 func (d *DBs) Install(st *raftlayer.State) {
 	want := make(map[uint32]volatile.DBSpec)
-	tun := st.Tunable()
+	tun := st.TunablesOf(d.cfg.Self)
 	for id, db := range st.DBs {
 		if db.Flags&dbKinds == 0 {
 			want[id] = volatile.DBSpec{Name: db.Name, Flags: db.Flags,
@@ -74,10 +74,10 @@ func (d *DBs) Install(st *raftlayer.State) {
 	d.vol.SetView(st.View.Generation, st.View.VNNMap, st.Active())
 }
 
-// tunables are the cluster-wide tunables as applied here.
+// tunables are this node's tunables as applied here.
 func (d *DBs) tunables() *protocol.TunableValues {
 	st, _ := d.cfg.Raft.Current()
-	return st.Tunable()
+	return st.TunablesOf(d.cfg.Self)
 }
 
 // OfferPush takes a message meant for an open restore push; false if it is

@@ -140,7 +140,7 @@ func (l *leader) run(ctx context.Context) time.Duration {
 	disabled := time.Until(l.disabledUntil)
 	force := slices.Clone(l.force)
 	moves := maps.Clone(l.moves)
-	inputs := allocationInputs(st)
+	inputs := allocationInputs(st, l.m.cfg.Self)
 	due := l.requested || inputs != l.lastInputs || len(moves) > 0
 	l.mu.Unlock()
 	if disabled > 0 {
@@ -150,7 +150,7 @@ func (l *leader) run(ctx context.Context) time.Duration {
 		l.finished(true, inputs, nil)
 		return 0
 	}
-	want, err := Desired(st, force)
+	want, err := Desired(st, l.m.cfg.Self, force)
 	if err != nil {
 		l.log.Error("cannot allocate the public addresses", "err", err)
 		l.answer(false)
@@ -217,10 +217,11 @@ func needsHolder(st *raftlayer.State, want map[string]uint32) bool {
 }
 
 // allocationInputs summarises what an allocation depends on besides the
-// assignment: every node's flags, membership and report.
-func allocationInputs(st *raftlayer.State) string {
+// assignment: the leader's tunables, every node's flags, membership and
+// report.
+func allocationInputs(st *raftlayer.State, leader uint32) string {
 	var b strings.Builder
-	t := st.Tunable()
+	t := st.TunablesOf(leader)
 	fmt.Fprintf(&b, "%d/%d/%d;", t.IPAllocAlgorithm, t.NoIPTakeover, t.NoIPFailback)
 	for i := range st.Nodes {
 		p := uint32(i)

@@ -236,7 +236,7 @@ func (m *Manager) hosting(st *raftlayer.State) func(netip.Addr) bool {
 func (m *Manager) pushLoop(ctx context.Context) {
 	for {
 		st, _ := m.raft.Current()
-		every := time.Duration(st.Tunable().TickleUpdateInterval) * time.Second
+		every := time.Duration(st.TunablesOf(m.cfg.Self).TickleUpdateInterval) * time.Second
 		if every <= 0 {
 			every = 20 * time.Second
 		}

@@ -23,13 +23,16 @@ type Want struct {
 // address a node reports; a node can host one if it is a running member
 // of the cluster with none of the INACTIVE or DISABLED flags, lists the
 // address and has one of its interfaces up; the tunables choose the
-// algorithm and its rules; force lists the nodes REBALANCE_NODE named.
-func Desired(st *raftlayer.State, force []uint32) (Want, error) {
+// algorithm and its rules (the tunables of node leader, who runs the
+// allocation, as 4.17's takeover helper asks its own node); force lists
+// the nodes REBALANCE_NODE named.
+func Desired(st *raftlayer.State, leader uint32, force []uint32) (Want, error) {
+	tun := st.TunablesOf(leader)
 	in := Input{
 		NumNodes:       len(st.Nodes),
-		Algorithm:      Algorithm(st.Tunable().IPAllocAlgorithm),
-		NoIPTakeover:   st.Tunable().NoIPTakeover != 0,
-		NoIPFailback:   st.Tunable().NoIPFailback != 0,
+		Algorithm:      Algorithm(tun.IPAllocAlgorithm),
+		NoIPTakeover:   tun.NoIPTakeover != 0,
+		NoIPFailback:   tun.NoIPFailback != 0,
 		ForceRebalance: force,
 	}
 	byAddr := map[netip.Addr]int{} // index into in.Addresses

@@ -340,7 +340,7 @@ func (m *Manager) runLifeEvent(ctx context.Context, event string) error {
 // eventTimeout is EventScriptTimeout.
 func (m *Manager) eventTimeout() time.Duration {
 	st, _ := m.raft.Current()
-	return time.Duration(cmp.Or(st.Tunable().EventScriptTimeout, protocol.DefaultTunableValues().EventScriptTimeout)) * time.Second
+	return time.Duration(cmp.Or(st.TunablesOf(m.cfg.Self).EventScriptTimeout, protocol.DefaultTunableValues().EventScriptTimeout)) * time.Second
 }
 
 // timeoutIsSuccess lists the events whose timeout 4.17 treats as success.

@@ -233,7 +233,7 @@ func (l *loop) finished(o outcome, now time.Time) {
 func (l *loop) monitored(o outcome, now time.Time) {
 	m := l.m
 	st, _ := m.raft.Current()
-	maxInterval := time.Duration(max(st.Tunable().MonitorInterval, 1)) * time.Second
+	maxInterval := time.Duration(max(st.TunablesOf(m.cfg.Self).MonitorInterval, 1)) * time.Second
 	defer func() {
 		l.monitorAt = now.Add(min(l.interval, maxInterval))
 		l.interval = min(2*l.interval, maxInterval)
@@ -246,7 +246,7 @@ func (l *loop) monitored(o outcome, now time.Time) {
 	case o.res.Code == events.ResultTimedOut:
 		l.timeouts++
 		m.met.timeoutsInRow.Store(l.timeouts)
-		limit := max(st.Tunable().MonitorTimeoutCount, 1)
+		limit := max(st.TunablesOf(m.cfg.Self).MonitorTimeoutCount, 1)
 		if l.timeouts < limit {
 			m.log.Warn("monitor event timed out", "count", l.timeouts, "limit", limit)
 			return

@@ -349,7 +349,7 @@ func (s *Store) ApplyData(index uint64, payload []byte, st *raftlayer.State) err
 	if !ok || info.Flags&(protocol.DBFlagPersistent|protocol.DBFlagReplicated) == 0 {
 		return fmt.Errorf("%s: 0x%08x is not a persistent or replicated database", op.kind, op.dbid)
 	}
-	db, err := s.Ensure(op.dbid, info.Name, info.Flags&protocol.DBFlagReplicated != 0, int(st.Tunable().DatabaseHashSize))
+	db, err := s.Ensure(op.dbid, info.Name, info.Flags&protocol.DBFlagReplicated != 0, int(st.TunablesOf(s.cfg.Self).DatabaseHashSize))
 	if err != nil {
 		return err
 	}

@@ -158,6 +158,17 @@ const (
 	ControlEnableNode             Opcode = 158
 )
 
+// Controls of rctdb's own that clients may send, for what 4.17's protocol
+// has no words for. They are numbered from 0x7D000000, far above ctdbd's
+// (which answers them as unknown controls) and just above the node-to-node
+// controls clients may not send (0x7C000000-0x7CFFFFFF, package noderpc).
+const (
+	// ControlSetTunableCluster sets a tunable on every node (payload
+	// ctdb_tunable, status 1 for an obsolete one, as SET_TUNABLE, which
+	// changes the addressed node only).
+	ControlSetTunableCluster Opcode = 0x7D000001
+)
+
 var opcodeNames = map[Opcode]string{
 	ControlProcessExists:          "PROCESS_EXISTS",
 	ControlStatistics:             "STATISTICS",
@@ -201,6 +212,7 @@ var opcodeNames = map[Opcode]string{
 	ControlTCPRemove:              "TCP_REMOVE",
 	ControlStartup:                "STARTUP",
 	ControlSetTunable:             "SET_TUNABLE",
+	ControlSetTunableCluster:      "RCTDB_SET_TUNABLE_CLUSTER",
 	ControlGetTunable:             "GET_TUNABLE",
 	ControlListTunables:           "LIST_TUNABLES",
 	ControlGetPublicIPsV4:         "GET_PUBLIC_IPSv4",

@@ -32,6 +32,7 @@ const (
 	typeSetNodeAddresses cmdType = 15
 	typeAssignIPs        cmdType = 16
 	typeSetHealth        cmdType = 17
+	typeSetNodeTunable   cmdType = 18
 )
 
 // CmdNoop changes nothing. The leader appends one after a commit so that
@@ -81,8 +82,17 @@ type CmdSetCapabilities struct {
 	Incarnation uint64 `json:"incarnation,omitempty"`
 }
 
-// CmdSetTunable sets a cluster-wide tunable.
+// CmdSetTunable sets a tunable cluster-wide: every node gets the value,
+// including the nodes that had one of their own.
 type CmdSetTunable struct {
+	Name  string `json:"name"`
+	Value uint32 `json:"value"`
+}
+
+// CmdSetNodeTunable sets a tunable on one node (SET_TUNABLE addressed to
+// it); being in the state, the value outlives the node's restarts.
+type CmdSetNodeTunable struct {
+	PNN   uint32 `json:"pnn"`
 	Name  string `json:"name"`
 	Value uint32 `json:"value"`
 }
@@ -131,6 +141,7 @@ func (*CmdSetStopped) commandType() cmdType      { return typeSetStopped }
 func (*CmdSetDisabled) commandType() cmdType     { return typeSetDisabled }
 func (*CmdSetCapabilities) commandType() cmdType { return typeSetCapabilities }
 func (*CmdSetTunable) commandType() cmdType      { return typeSetTunable }
+func (*CmdSetNodeTunable) commandType() cmdType  { return typeSetNodeTunable }
 func (*CmdSetView) commandType() cmdType         { return typeSetView }
 
 // EncodeCommand encodes c as a log entry: a type byte, then JSON.
@@ -170,6 +181,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = &CmdSetCapabilities{}
 	case typeSetTunable:
 		c = &CmdSetTunable{}
+	case typeSetNodeTunable:
+		c = &CmdSetNodeTunable{}
 	case typeSetView:
 		c = &CmdSetView{}
 	case typeAttachDB:

@@ -1,8 +1,8 @@
 // Package raftlayer owns the Raft-replicated cluster state: cluster identity
 // and membership, administrative node flags (banned with expiry, stopped,
 // disabled, deleted), node capabilities, the runtime view the leader decides
-// (generation, vnn map, disconnected and unhealthy nodes) and cluster-wide
-// tunables.
+// (generation, vnn map, disconnected and unhealthy nodes) and the tunables
+// (cluster-wide values and each node's own).
 //
 // The state machine (State and its typed commands) is pure logic with no
 // I/O, tested on its own. Node wraps hashicorp/raft around it: raft-boltdb

@@ -22,6 +22,20 @@ func (s *memSink) ID() string    { return "mem" }
 func (s *memSink) Cancel() error { s.cancelled = true; return nil }
 func (s *memSink) Close() error  { return nil }
 
+// persistSnapshot returns the bytes of a snapshot of f.
+func persistSnapshot(t *testing.T, f *fsm) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Bytes()
+}
+
 func applyCmd(t *testing.T, f *fsm, index uint64, c Command) {
 	t.Helper()
 	b, err := EncodeCommand(c)
@@ -41,17 +55,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	applyCmd(t, f, 2, &CmdBan{PNN: 1, Seconds: 300, Until: 12345})
 	applyCmd(t, f, 3, &CmdSetTunable{Name: "EnableBans", Value: 0})
 	applyCmd(t, f, 4, &CmdSetView{View: RuntimeView{Generation: 42, VNNMap: []uint32{0, 2}, Disconnected: []uint32{1}}})
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
+	snapshot := persistSnapshot(t, f)
 	g := newFSM(slog.New(slog.DiscardHandler), nil)
 	watch := g.changed.Changed()
-	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+	if err := g.Restore(io.NopCloser(bytes.NewReader(snapshot))); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -157,17 +164,10 @@ func TestDataCommandsReachDataAndSnapshots(t *testing.T) {
 		t.Fatalf("refused data command returned %v", res)
 	}
 	d.refuse = false
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
+	snapshot := persistSnapshot(t, f)
 	d2 := &memData{applied: [][]byte{[]byte("stale")}}
 	g := newFSM(slog.New(slog.DiscardHandler), d2)
-	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+	if err := g.Restore(io.NopCloser(bytes.NewReader(snapshot))); err != nil {
 		t.Fatal(err)
 	}
 	if string(bytes.Join(d2.applied, []byte(","))) != "one,two" {
@@ -182,16 +182,16 @@ func TestPublishedStateNeverChanges(t *testing.T) {
 	f := newFSM(slog.New(slog.DiscardHandler), nil)
 	applyCmd(t, f, 1, &CmdInit{ClusterID: "pub", Nodes: threeNodes()})
 	held, idx := f.read()
-	if idx != 1 || held.Tunable().EnableBans != 1 {
-		t.Fatalf("index %d EnableBans %d", idx, held.Tunable().EnableBans)
+	if idx != 1 || held.TunablesOf(0).EnableBans != 1 {
+		t.Fatalf("index %d EnableBans %d", idx, held.TunablesOf(0).EnableBans)
 	}
 	applyCmd(t, f, 2, &CmdSetTunable{Name: "EnableBans", Value: 0})
 	applyCmd(t, f, 3, &CmdSetStopped{PNN: 1, Stopped: true})
-	if held.Tunable().EnableBans != 1 || held.Nodes[1].Stopped {
+	if held.TunablesOf(0).EnableBans != 1 || held.Nodes[1].Stopped {
 		t.Fatal("a held state changed under its reader")
 	}
 	now, _ := f.read()
-	if now.Tunable().EnableBans != 0 || !now.Nodes[1].Stopped {
+	if now.TunablesOf(0).EnableBans != 0 || !now.Nodes[1].Stopped {
 		t.Fatalf("new state not published: %s", now)
 	}
 	applyCmd(t, f, 4, &CmdNoop{})
@@ -236,15 +236,8 @@ func TestDataEntriesLeaveTheStateAlone(t *testing.T) {
 	if f.lastChange(3) != 3 || f.lastChange(5) != 4 {
 		t.Fatalf("after a change at 4: last change before 3 is %d, before 5 is %d", f.lastChange(3), f.lastChange(5))
 	}
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+	snapshot := persistSnapshot(t, f)
+	if err := f.Restore(io.NopCloser(bytes.NewReader(snapshot))); err != nil {
 		t.Fatal(err)
 	}
 	watch = f.changed.Changed() // after the restore's own notification

@@ -72,7 +72,7 @@ func TestMembersAddedAsNonVoterThenVoterAndRemoved(t *testing.T) {
 	}
 	testutil.WaitFor(t, 5*time.Second, "node 3 has the cluster state", func() error {
 		st, _ := c.node(3).Current()
-		if v := st.Tunable().RecoverTimeout; v != 77 || len(st.Nodes) != 4 {
+		if v := st.TunablesOf(0).RecoverTimeout; v != 77 || len(st.Nodes) != 4 {
 			return errors.New("not yet")
 		}
 		return nil

@@ -70,6 +70,7 @@ func (s *State) setNodes(c *CmdSetNodes) error {
 			*n = NodeState{PNN: n.PNN, Deleted: true, RemovedAddr: n.Addr}
 			// A removed node hosts nothing any more.
 			delete(s.PublicAddrs, n.PNN)
+			delete(s.NodeTunables, n.PNN)
 			maps.DeleteFunc(s.IPAssign, func(_ string, p uint32) bool { return p == n.PNN })
 		}
 	}

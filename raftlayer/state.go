@@ -18,7 +18,11 @@ type State struct {
 	// Tunables holds cluster-wide values that differ from the defaults,
 	// keyed by the canonical tunable name.
 	Tunables map[string]uint32 `json:"tunables,omitempty"`
-	View     RuntimeView       `json:"view"`
+	// NodeTunables holds each node's own values (pnn -> canonical name ->
+	// value) where they differ from the cluster-wide ones: SET_TUNABLE
+	// changes the node it is addressed to, as in ctdbd.
+	NodeTunables map[uint32]map[string]uint32 `json:"node_tunables,omitempty"`
+	View         RuntimeView                  `json:"view"`
 	// DBs are the attached databases by id; every node attaches them all.
 	DBs map[uint32]DBState `json:"dbs,omitempty"`
 	// DBOrder lists database ids in attach order (GET_DBMAP shows the most
@@ -33,10 +37,14 @@ type State struct {
 	IPAssign    map[string]uint32        `json:"ip_assign,omitempty"`
 	IPSeq       uint64                   `json:"ip_seq,omitempty"`
 
-	// tunables is every tunable's value (defaults and Tunables), kept by
-	// rebuild so that readers index a typed struct instead of looking
-	// names up.
+	// tunables is every tunable's cluster-wide value (defaults and
+	// Tunables), kept by rebuild so that readers index a typed struct
+	// instead of looking names up.
 	tunables protocol.TunableList
+	// nodeTunables are the effective values of the nodes that have
+	// values of their own. rebuild replaces the map, never changes it,
+	// so clones share it.
+	nodeTunables map[uint32]*protocol.TunableList
 }
 
 // DBState is an attached database.
@@ -196,36 +204,124 @@ func (s *State) Active() []uint32 {
 	return act
 }
 
-// Tunable returns every tunable's cluster-wide value. The values belong
-// to the state: read them, never write them.
-func (s *State) Tunable() *protocol.TunableValues { return s.tunables.Values() }
+// TunablesOf returns the effective tunables of node pnn: its own value,
+// else the cluster-wide one, else the default. A node's timers and limits
+// follow its own values; what the leader decides follows the leader's.
+// The values belong to the state: read them, never write them.
+func (s *State) TunablesOf(pnn uint32) *protocol.TunableValues { return s.tunableList(pnn).Values() }
 
-// TunableList returns every tunable's value, as GET_ALL_TUNABLES sends it.
-func (s *State) TunableList() protocol.TunableList { return s.tunables }
+// TunableListOf returns node pnn's effective tunables, as GET_ALL_TUNABLES
+// sends them.
+func (s *State) TunableListOf(pnn uint32) protocol.TunableList { return *s.tunableList(pnn) }
 
-// TunableByName returns a tunable's value by case-insensitive name, for
-// the controls that name one (GET_TUNABLE).
-func (s *State) TunableByName(name string) (uint32, bool) { return s.tunables.Get(name) }
+// TunableByName returns node pnn's effective value of a tunable by
+// case-insensitive name, for the controls that name one (GET_TUNABLE).
+func (s *State) TunableByName(pnn uint32, name string) (uint32, bool) {
+	return s.tunableList(pnn).Get(name)
+}
+
+func (s *State) tunableList(pnn uint32) *protocol.TunableList {
+	if l, ok := s.nodeTunables[pnn]; ok {
+		return l
+	}
+	return &s.tunables
+}
 
 // rebuild recomputes what the state derives from its fields (the tunable
-// values); it runs after every change and after decoding a snapshot.
+// values); it runs after every change of them and after decoding a
+// snapshot. Values of a node that is gone count for nothing.
 func (s *State) rebuild() {
 	s.tunables = protocol.DefaultTunables()
+	overlayTunables(&s.tunables, s.Tunables)
+	s.nodeTunables = nil
+	for pnn, own := range s.NodeTunables {
+		if len(own) == 0 || int(pnn) >= len(s.Nodes) || s.Nodes[pnn].Deleted {
+			continue
+		}
+		l := s.tunables
+		overlayTunables(&l, own)
+		if s.nodeTunables == nil {
+			s.nodeTunables = make(map[uint32]*protocol.TunableList)
+		}
+		s.nodeTunables[pnn] = &l
+	}
+}
+
+func overlayTunables(l *protocol.TunableList, values map[string]uint32) {
 	for _, def := range protocol.Tunables {
-		if v, ok := s.Tunables[def.Name]; ok {
-			s.tunables[def.Field] = v
+		if v, ok := values[def.Name]; ok {
+			l[def.Field] = v
 		}
 	}
+}
+
+// setTunable applies CmdSetTunable: the cluster-wide value, which also
+// replaces the nodes' own values of that tunable, so that after it every
+// node has it.
+func (s *State) setTunable(c *CmdSetTunable) error {
+	i, ok := protocol.TunableIndex(c.Name)
+	if !ok {
+		return reject("unknown tunable %q", c.Name)
+	}
+	name := protocol.Tunables[i].Name
+	if c.Value == protocol.Tunables[i].Default {
+		delete(s.Tunables, name)
+	} else {
+		if s.Tunables == nil {
+			s.Tunables = make(map[string]uint32)
+		}
+		s.Tunables[name] = c.Value
+	}
+	for pnn, own := range s.NodeTunables {
+		delete(own, name)
+		if len(own) == 0 {
+			delete(s.NodeTunables, pnn)
+		}
+	}
+	s.rebuild()
+	return nil
+}
+
+// setNodeTunable applies CmdSetNodeTunable. A value equal to the
+// cluster-wide one is not kept: it would mean the same.
+func (s *State) setNodeTunable(c *CmdSetNodeTunable) error {
+	if _, err := s.node(c.PNN); err != nil {
+		return err
+	}
+	i, ok := protocol.TunableIndex(c.Name)
+	if !ok {
+		return reject("unknown tunable %q", c.Name)
+	}
+	def := protocol.Tunables[i]
+	own := s.NodeTunables[c.PNN]
+	if c.Value == s.tunables[def.Field] {
+		delete(own, def.Name)
+	} else {
+		if own == nil {
+			own = make(map[string]uint32)
+			if s.NodeTunables == nil {
+				s.NodeTunables = make(map[uint32]map[string]uint32)
+			}
+			s.NodeTunables[c.PNN] = own
+		}
+		own[def.Name] = c.Value
+	}
+	if len(own) == 0 {
+		delete(s.NodeTunables, c.PNN)
+	}
+	s.rebuild()
+	return nil
 }
 
 // Clone returns a deep copy.
 func (s *State) Clone() *State {
 	c := *s
 	c.Nodes = slices.Clone(s.Nodes)
-	if s.Tunables != nil {
-		c.Tunables = make(map[string]uint32, len(s.Tunables))
-		for k, v := range s.Tunables {
-			c.Tunables[k] = v
+	c.Tunables = maps.Clone(s.Tunables)
+	if s.NodeTunables != nil {
+		c.NodeTunables = make(map[uint32]map[string]uint32, len(s.NodeTunables))
+		for pnn, own := range s.NodeTunables {
+			c.NodeTunables[pnn] = maps.Clone(own)
 		}
 	}
 	c.View.VNNMap = slices.Clone(s.View.VNNMap)
@@ -354,21 +450,9 @@ func (s *State) Apply(c Command) error {
 		}
 		return nil
 	case *CmdSetTunable:
-		i, ok := protocol.TunableIndex(c.Name)
-		if !ok {
-			return reject("unknown tunable %q", c.Name)
-		}
-		name := protocol.Tunables[i].Name
-		if c.Value == protocol.Tunables[i].Default {
-			delete(s.Tunables, name)
-		} else {
-			if s.Tunables == nil {
-				s.Tunables = make(map[string]uint32)
-			}
-			s.Tunables[name] = c.Value
-		}
-		s.rebuild()
-		return nil
+		return s.setTunable(c)
+	case *CmdSetNodeTunable:
+		return s.setNodeTunable(c)
 	case *CmdSetView:
 		if !s.Initialized() {
 			return reject("cluster not initialised")
@@ -408,7 +492,11 @@ func (s *State) Apply(c Command) error {
 	case *CmdData:
 		return nil // for Config.Data
 	case *CmdSetNodes:
-		return s.setNodes(c)
+		if err := s.setNodes(c); err != nil {
+			return err
+		}
+		s.rebuild() // a removed node's own tunables went with it
+		return nil
 	case *CmdSetNodeAddresses:
 		return s.setNodeAddresses(c)
 	case *CmdAssignIPs:

@@ -174,10 +174,10 @@ func TestStateTunables(t *testing.T) {
 	if err := s.Apply(&CmdSetTunable{Name: "recoverinterval", Value: 7}); err != nil {
 		t.Fatal(err)
 	}
-	if v := s.Tunable().RecoverInterval; v != 7 {
+	if v := s.TunablesOf(0).RecoverInterval; v != 7 {
 		t.Fatalf("got %d", v)
 	}
-	l := s.TunableList()
+	l := s.TunableListOf(0)
 	if i, _ := protocol.TunableIndex("RecoverInterval"); l[i] != 7 {
 		t.Fatal("tunable list not updated")
 	}
@@ -199,6 +199,7 @@ func TestCommandCodec(t *testing.T) {
 		&CmdSetDisabled{PNN: 2, Disabled: true},
 		&CmdSetCapabilities{PNN: 1, Capabilities: 3},
 		&CmdSetTunable{Name: "EnableBans", Value: 0},
+		&CmdSetNodeTunable{PNN: 1, Name: "RecoverTimeout", Value: 33},
 		&CmdSetView{View: RuntimeView{Generation: 9, VNNMap: []uint32{0, 1}, Disconnected: []uint32{2}}, PrevSeq: 4},
 	}
 	for _, c := range cmds {

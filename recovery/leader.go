@@ -142,7 +142,7 @@ func (l *Leader) recover(ctx context.Context, p Plan) error {
 			ids = append(ids, id)
 		}
 	}
-	limit := st.Tunable().RecBufferSizeLimit
+	limit := st.TunablesOf(l.self).RecBufferSizeLimit
 	// The last database to be recovered is not thawed on its own: the
 	// view that ends the recovery thaws it on every node, and is
 	// committed before its clients come back and compete with the commit.
@@ -218,7 +218,7 @@ func (l *Leader) blame(err error) {
 		return
 	}
 	st, _ := l.raft.Current()
-	grace := st.Tunable().RecoveryGracePeriod
+	grace := st.TunablesOf(l.self).RecoveryGracePeriod
 	now := l.now()
 	l.mu.Lock()
 	if !l.lastFailure.IsZero() && now.Sub(l.lastFailure) > time.Duration(grace)*time.Second {
@@ -240,7 +240,9 @@ func (l *Leader) blame(err error) {
 	if n < failLimit || !slices.Contains(active, ne.Node) {
 		return
 	}
-	if st.Tunable().EnableBans == 0 {
+	// The culprit's EnableBans, as in 4.17, where the ban is its own
+	// SET_BAN_STATE; the ban's length is the leader's RecoveryBanPeriod.
+	if st.TunablesOf(ne.Node).EnableBans == 0 {
 		return
 	}
 	members := 0
@@ -255,7 +257,7 @@ func (l *Leader) blame(err error) {
 		l.mBansAvoided.Inc()
 		return
 	}
-	secs := st.Tunable().RecoveryBanPeriod
+	secs := st.TunablesOf(l.self).RecoveryBanPeriod
 	l.log.Warn("banning a node that keeps failing recoveries", "pnn", ne.Node, "seconds", secs, "err", ne.Err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

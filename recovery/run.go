@@ -90,7 +90,7 @@ func (l *Leader) loop() {
 			retry = nil
 		}
 		if wanted && cur == nil && retry == nil {
-			cur = l.startRun(plan, st.Tunable().RecoverTimeout)
+			cur = l.startRun(plan, st.TunablesOf(l.self).RecoverTimeout)
 		}
 		var done <-chan error
 		if cur != nil {

@@ -236,27 +236,48 @@ func TestTakeoverRunAnsweredByLeader(t *testing.T) {
 	}
 }
 
-func TestSetvarIsClusterWide(t *testing.T) {
+// TestSetvarPerNode: SET_TUNABLE changes the node it is sent to, as in
+// ctdbd; rctdb's cluster-wide control changes every node.
+func TestSetvarPerNode(t *testing.T) {
 	c := clustertest.Start(t, 3)
 	clustertest.WaitAgreed(t, c, clustertest.Want{})
 	ctx := tctx(t)
-	obsolete, err := c.Client(0).SetTunable(ctx, protocol.CurrentNode, "recoverinterval", 7)
+	obsolete, err := c.Client(0).SetTunable(ctx, 1, "recoverinterval", 7)
 	if err != nil || obsolete {
 		t.Fatalf("setvar: %v obsolete=%v", err, obsolete)
 	}
-	// The reply comes once every node applied it (or after a bound): on a
-	// loaded machine a node may still be applying, so wait.
-	clustertest.WaitFor(t, 10*time.Second, "RecoverInterval 7 on every node", func() error {
-		for p := uint32(0); p < 3; p++ {
-			v, err := c.Client(p).GetTunable(ctx, protocol.CurrentNode, "RecoverInterval")
-			if err != nil || v != 7 {
-				return fmt.Errorf("node %d: RecoverInterval=%d %v", p, v, err)
+	def := protocol.DefaultTunableValues().RecoverInterval
+	wantEverywhere := func(want ...uint32) {
+		t.Helper()
+		// The reply comes once every node applied it (or after a bound):
+		// on a loaded machine a node may still be applying, so wait.
+		clustertest.WaitFor(t, 10*time.Second, fmt.Sprintf("RecoverInterval %v", want), func() error {
+			for p := uint32(0); p < 3; p++ {
+				v, err := c.Client(p).GetTunable(ctx, protocol.CurrentNode, "RecoverInterval")
+				if err != nil || v != want[p] {
+					return fmt.Errorf("node %d: RecoverInterval=%d %v", p, v, err)
+				}
+				l, err := c.Client(p).GetAllTunables(ctx, protocol.CurrentNode)
+				if err != nil || l.Values().RecoverInterval != want[p] {
+					return fmt.Errorf("node %d: GET_ALL_TUNABLES %v", p, err)
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	wantEverywhere(def, 7, def)
+	if obsolete, err := c.Client(2).SetClusterTunable(ctx, protocol.CurrentNode, "RecoverInterval", 5); err != nil || obsolete {
+		t.Fatalf("cluster-wide setvar: %v obsolete=%v", err, obsolete)
+	}
+	wantEverywhere(5, 5, 5)
 	if obsolete, err := c.Client(1).SetTunable(ctx, protocol.CurrentNode, "VacuumLimit", 9); err != nil || !obsolete {
 		t.Fatalf("obsolete tunable: %v obsolete=%v", err, obsolete)
+	}
+	for _, op := range []protocol.Opcode{protocol.ControlSetTunable, protocol.ControlSetTunableCluster} {
+		set := protocol.SetTunable{Name: "NoSuchTunable", Value: 1}
+		if r, err := c.Client(1).Control(ctx, protocol.CurrentNode, op, 0, 0, set.Marshal()); err != nil || r.Status != -1 {
+			t.Fatalf("%s of an unknown tunable: %+v %v", op, r, err)
+		}
 	}
 	r, err := c.Client(1).Control(ctx, protocol.CurrentNode, protocol.ControlGetTunable, 0, 0, protocol.StringN("NoSuchTunable"))
 	if err != nil || r.Status != -22 {

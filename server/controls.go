@@ -57,6 +57,8 @@ func (n *Node) controlTable() control.Table {
 		protocol.ControlTraverseData:     {Size: control.AnySize, Serve: n.ctrlTraverseData},
 		protocol.ControlTraverseKill:     {Size: 16, Serve: n.ctrlTraverseKill},
 	}
+	// rctdb's own controls, apart so that the table above stays 4.17's.
+	t[protocol.ControlSetTunableCluster] = control.Handler{Size: control.AnySize, Blocking: true, Serve: n.ctrlSetTunableCluster}
 	t.Merge(n.dbs.Controls())
 	t.Merge(n.failover.Controls())
 	t.Merge(n.tunnelControls())
@@ -227,7 +229,7 @@ func (n *Node) replyNode(node uint32, req *protocol.ReqControl, rep control.Repl
 // controlTimeout is the ControlTimeout tunable.
 func (n *Node) controlTimeout() time.Duration {
 	st, _ := n.raft.Current()
-	if v := st.Tunable().ControlTimeout; v > 0 {
+	if v := st.TunablesOf(n.self).ControlTimeout; v > 0 {
 		return time.Duration(v) * time.Second
 	}
 	return 60 * time.Second

@@ -139,7 +139,7 @@ func (n *Node) ctrlSetBanState(ctx context.Context, r *control.Request) control.
 	}
 	st, _ := n.raft.Current()
 	if bs.Time != 0 {
-		if st.Tunable().EnableBans == 0 {
+		if st.TunablesOf(n.self).EnableBans == 0 {
 			n.log.Info("ban request ignored: EnableBans is 0", "seconds", bs.Time)
 			return control.Status(0)
 		}

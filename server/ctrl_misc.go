@@ -103,9 +103,26 @@ func (n *Node) ctrlSetDebug(ctx context.Context, r *control.Request) control.Rep
 	return control.Status(0)
 }
 
-// ctrlSetTunable sets a tunable cluster-wide through Raft. Status 1 tells
-// the tool the tunable is obsolete (it is set all the same).
+// ctrlSetTunable sets a tunable on this node, through Raft so that the
+// value outlives a restart. Status 1 tells the tool the tunable is
+// obsolete (it is set all the same).
 func (n *Node) ctrlSetTunable(ctx context.Context, r *control.Request) control.Reply {
+	return n.setTunable(ctx, r, func(name string, v uint32) raftlayer.Command {
+		return &raftlayer.CmdSetNodeTunable{PNN: n.self, Name: name, Value: v}
+	}, "tunable set on this node")
+}
+
+// ctrlSetTunableCluster sets a tunable on every node (rctdb's own
+// control, for `ctdb setvar --cluster`).
+func (n *Node) ctrlSetTunableCluster(ctx context.Context, r *control.Request) control.Reply {
+	return n.setTunable(ctx, r, func(name string, v uint32) raftlayer.Command {
+		return &raftlayer.CmdSetTunable{Name: name, Value: v}
+	}, "tunable set cluster-wide")
+}
+
+// setTunable commits the command cmd makes of a ctdb_tunable request.
+// An unknown name fails (-1), as in ctdbd.
+func (n *Node) setTunable(ctx context.Context, r *control.Request, cmd func(string, uint32) raftlayer.Command, what string) control.Reply {
 	var t protocol.SetTunable
 	if err := t.Unmarshal(r.Data); err != nil {
 		return control.FailErr(err)
@@ -114,11 +131,12 @@ func (n *Node) ctrlSetTunable(ctx context.Context, r *control.Request) control.R
 	if !found {
 		return control.Fail("unknown tunable %q", t.Name)
 	}
-	if err := n.commit(ctx, &raftlayer.CmdSetTunable{Name: t.Name, Value: t.Value}); err != nil {
+	def := protocol.Tunables[i]
+	if err := n.commit(ctx, cmd(def.Name, t.Value)); err != nil {
 		return control.FailErr(err)
 	}
-	n.notice("tunable set cluster-wide", "name", protocol.Tunables[i].Name, "value", t.Value)
-	if protocol.Tunables[i].Obsolete {
+	n.notice(what, "name", def.Name, "value", t.Value)
+	if def.Obsolete {
 		return control.Status(1)
 	}
 	return control.Status(0)
@@ -130,7 +148,7 @@ func (n *Node) ctrlGetTunable(ctx context.Context, r *control.Request) control.R
 		return control.FailErr(err)
 	}
 	st, _ := n.raft.Current()
-	v, found := st.TunableByName(name)
+	v, found := st.TunableByName(n.self, name)
 	if !found {
 		return control.Reply{Status: -int32(syscall.EINVAL), ErrMsg: "unknown tunable " + name}
 	}
@@ -144,7 +162,7 @@ func (n *Node) ctrlListTunables(ctx context.Context, r *control.Request) control
 
 func (n *Node) ctrlGetAllTunables(ctx context.Context, r *control.Request) control.Reply {
 	st, _ := n.raft.Current()
-	l := st.TunableList()
+	l := st.TunableListOf(n.self)
 	return control.OK(l.Marshal())
 }
 

@@ -556,7 +556,7 @@ func (n *Node) statHistoryLoop() {
 	for {
 		st, _ := n.raft.Current()
 		iv := time.Second
-		if v := st.Tunable().StatHistoryInterval; v > 0 {
+		if v := st.TunablesOf(n.self).StatHistoryInterval; v > 0 {
 			iv = time.Duration(v) * time.Second
 		}
 		select {
@@ -583,8 +583,8 @@ func newIncarnation() uint64 {
 	}
 }
 
-// tunables are the cluster-wide tunables as applied here.
+// tunables are this node's tunables as applied here.
 func (n *Node) tunables() *protocol.TunableValues {
 	st, _ := n.raft.Current()
-	return st.Tunable()
+	return st.TunablesOf(n.self)
 }

@@ -164,7 +164,7 @@ func TestEventScriptsInTheDaemon(t *testing.T) {
 	// A dangling script fails every event: the node goes UNHEALTHY, and
 	// a daemon restarted so comes up all the same (4.17 would exit at
 	// init) and gets healthy once the script is gone.
-	mustTool(t, c, 0, "setvar", "MonitorInterval", "2")
+	setEveryNode(t, c, "MonitorInterval", "2")
 	dangling := filepath.Join(dir, "events/legacy/40.dangling.script")
 	if err := os.Symlink(filepath.Join(dir, "missing"), dangling); err != nil {
 		t.Fatal(err)
@@ -221,8 +221,8 @@ func TestEventScriptsInTheDaemon(t *testing.T) {
 	}
 
 	// A monitor that hangs.
-	mustTool(t, c, 0, "setvar", "EventScriptTimeout", "3")
-	mustTool(t, c, 0, "setvar", "MonitorTimeoutCount", "1")
+	setEveryNode(t, c, "EventScriptTimeout", "3")
+	setEveryNode(t, c, "MonitorTimeoutCount", "1")
 	os.WriteFile(filepath.Join(dir, "hang"), nil, 0o644)
 	start = time.Now()
 	var hung int

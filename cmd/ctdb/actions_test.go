@@ -222,19 +222,22 @@ func TestControlErrors(t *testing.T) {
 	expect(t, runTool(fd, nil, "getvar", "X"), "",
 		"Control LIST_TUNABLES failed, ret=-1\nFailed to get list of variables from node 0\n", 1)
 	fd.reply(protocol.ControlListTunables, 0, (&protocol.VarList{Names: []string{"RecoverInterval", "OldOne"}}).Marshal())
-	var set []protocol.SetTunable
+	var set, setCluster []protocol.SetTunable
 	var mu sync.Mutex
-	fd.on(protocol.ControlSetTunable, func(req *protocol.ReqControl) (int32, []byte, bool) {
-		var st protocol.SetTunable
-		st.Unmarshal(req.Data)
-		mu.Lock()
-		set = append(set, st)
-		mu.Unlock()
-		if strings.EqualFold(st.Name, "OldOne") {
-			return 1, nil, true
+	recordSet := func(into *[]protocol.SetTunable) func(req *protocol.ReqControl) (int32, []byte, bool) {
+		return func(req *protocol.ReqControl) (int32, []byte, bool) {
+			var st protocol.SetTunable
+			st.Unmarshal(req.Data)
+			mu.Lock()
+			*into = append(*into, st)
+			mu.Unlock()
+			if strings.EqualFold(st.Name, "OldOne") {
+				return 1, nil, true
+			}
+			return 0, nil, true
 		}
-		return 0, nil, true
-	})
+	}
+	fd.on(protocol.ControlSetTunable, recordSet(&set))
 	expect(t, runTool(fd, nil, "setvar", "oldone", "3"), "",
 		"Control SET_TUNABLE failed, ret=1\nSetting obsolete tunable variable 'oldone'\n", 0)
 	expect(t, runTool(fd, nil, "setvar", "RecoverInterval", "0x10"), "", "", 0)
@@ -242,6 +245,13 @@ func TestControlErrors(t *testing.T) {
 	expect(t, runTool(fd, nil, "setvar", "NoSuch", "1"), "No such tunable NoSuch\n", "", 1)
 	if len(set) != 2 || set[0] != (protocol.SetTunable{Name: "oldone", Value: 3}) || set[1] != (protocol.SetTunable{Name: "RecoverInterval", Value: 16}) {
 		t.Errorf("SET_TUNABLE %+v", set)
+	}
+	// --cluster sends rctdb's own control instead, and only setvar takes it.
+	fd.on(protocol.ControlSetTunableCluster, recordSet(&setCluster))
+	expect(t, runTool(fd, nil, "setvar", "--cluster", "RecoverInterval", "5"), "", "", 0)
+	expect(t, runTool(fd, nil, "--cluster", "getvar", "RecoverInterval"), "", "Invalid option --cluster: only setvar takes it\n", 1)
+	if len(set) != 2 || len(setCluster) != 1 || setCluster[0] != (protocol.SetTunable{Name: "RecoverInterval", Value: 5}) {
+		t.Errorf("SET_TUNABLE %+v, cluster-wide %+v", set, setCluster)
 	}
 	// listvars leaves out what cannot be read.
 	fd.on(protocol.ControlGetTunable, func(req *protocol.ReqControl) (int32, []byte, bool) {

@@ -190,13 +190,13 @@ func TestPoptTable(t *testing.T) {
 		{"debug", 'd', optString}, {"timelimit", 't', optInt}, {"node", 'n', optInt},
 		{"machinereadable", 'Y', optNone}, {"separator", 'x', optString}, {"machineparsable", 'X', optNone},
 		{"verbose", 'v', optNone}, {"maxruntime", 'T', optInt}, {"json", 0, optNone},
-		{"help", '?', optNone}, {"usage", 0, optNone},
+		{"cluster", 0, optNone}, {"help", '?', optNone}, {"usage", 0, optNone},
 	} {
 		if got[w.long] != w {
 			t.Errorf("%s: %+v, want %+v", w.long, got[w.long], w)
 		}
 	}
-	if len(got) != 11 {
+	if len(got) != 12 {
 		t.Errorf("%d options", len(got))
 	}
 	// Every command of the grammar is in the command table and back.

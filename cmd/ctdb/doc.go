@@ -23,11 +23,14 @@
 //	-d, --debug=LEVEL     accepted for compatibility
 //	-v, --verbose         accepted for compatibility
 //	    --json            print a JSON document instead
+//	    --cluster         setvar: set the tunable on every node (rctdb
+//	                      only; plain setvar sets the addressed node, as
+//	                      the real tool's)
 //	-?, --help            show help
 //
 // Commands: status, nodestatus [all|PNN-LIST], pnn, leader, uptime, ping,
 // runstate [STATE...], getpid, getcapabilities, listvars, getvar NAME,
-// setvar NAME VALUE, ban BANTIME, unban, stop, continue, disable, enable,
+// setvar [--cluster] NAME VALUE, ban BANTIME, unban, stop, continue, disable, enable,
 // statistics, statisticsreset, stats [COUNT], shutdown, listnodes, version;
 // and the database commands: getdbmap, getdbstatus DB, attach NAME
 // [persistent|replicated], detach DB..., catdb DB, cattdb DB, readkey DB KEY

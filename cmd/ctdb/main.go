@@ -24,6 +24,7 @@ type Globals struct {
 	Verbose    bool   `short:"v" name:"verbose" help:"Verbose output (ip: the interfaces of each address)."`
 	Maxruntime int32  `short:"T" name:"maxruntime" default:"0" placeholder:"SECS" help:"Limit of the whole run, in seconds (default: $CTDB_TIMEOUT or 120)."`
 	JSON       bool   `name:"json" help:"Print a JSON document instead of the ctdb tool's text."`
+	Cluster    bool   `name:"cluster" help:"setvar: set the tunable on every node, not only on the addressed one (rctdb only)."`
 	Help       bool   `short:"?" name:"help" help:"Show this help."`
 	Usage      bool   `name:"usage" help:"Show a brief usage message."`
 }
@@ -246,6 +247,10 @@ func run(args []string, lookupEnv func(string) (string, bool), stdin io.Reader, 
 	kctx, err := parser.Parse(pr.kongArgs())
 	if err != nil {
 		printUsage(stdout, name)
+		return 1
+	}
+	if cli.Globals.Cluster && name != "setvar" {
+		fmt.Fprintf(stderr, "Invalid option --cluster: only setvar takes it\n")
 		return 1
 	}
 

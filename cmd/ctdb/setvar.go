@@ -3,7 +3,7 @@ package main
 import "github.com/rctdb/rctdb/protocol"
 
 // SetvarCmd is "ctdb setvar NAME VALUE": set a tunable on the addressed
-// node.
+// node, as the real tool does; with --cluster (rctdb only) on every node.
 type SetvarCmd struct{ Args }
 
 // Run follows control_setvar: the name must be listed; the value is a C
@@ -22,14 +22,18 @@ func (c *SetvarCmd) Run(t *tool) error {
 	if errno != 0 {
 		return exitCode(int(errno))
 	}
+	set, op := t.c.SetTunable, protocol.ControlSetTunable
+	if t.opts.cluster {
+		set, op = t.c.SetClusterTunable, protocol.ControlSetTunableCluster
+	}
 	ctx, cancel := t.tctx()
-	obsolete, err := t.c.SetTunable(ctx, t.cmdPNN, name, uint32(v))
+	obsolete, err := set(ctx, t.cmdPNN, name, uint32(v))
 	cancel()
 	if err != nil {
-		return t.ctrlErr(protocol.ControlSetTunable, t.cmdPNN, err)
+		return t.ctrlErr(op, t.cmdPNN, err)
 	}
 	if obsolete {
-		t.eprintf("Control %s failed, ret=1\n", protocol.ControlSetTunable)
+		t.eprintf("Control %s failed, ret=1\n", op)
 		t.eprintf("Setting obsolete tunable variable '%s'\n", name)
 	}
 	if t.opts.json {

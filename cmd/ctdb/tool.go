@@ -48,6 +48,7 @@ type options struct {
 	sep       string        // -x
 	json      bool          // --json
 	verbose   bool          // -v (ip)
+	cluster   bool          // --cluster (setvar on every node)
 }
 
 // tool is the state shared by the commands: the real tool's ctdb_context.
@@ -80,6 +81,7 @@ func newTool(ctx context.Context, g Globals, name string, lookupEnv func(string)
 			sep:       g.Separator,
 			json:      g.JSON,
 			verbose:   g.Verbose,
+			cluster:   g.Cluster,
 		},
 		lookupEnv: lookupEnv,
 		in:        in,
