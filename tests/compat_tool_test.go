@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,37 +16,11 @@ import (
 	"github.com/rctdb/rctdb/protocol"
 )
 
-// toolRun is one run of a ctdb tool.
-type toolRun struct {
-	stdout, stderr string
-	rc             int
-}
-
-// runCtdb runs the ctdb tool exe against node pnn.
-func runCtdb(t *testing.T, exe string, c *localcluster.Cluster, pnn uint32, args ...string) toolRun {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = append(os.Environ(), "CTDB_SOCKET="+c.Nodes[pnn].Socket)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	rc := 0
-	if err := cmd.Run(); err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("%s %v: %v", exe, args, err)
-		}
-		rc = ee.ExitCode()
-	}
-	return toolRun{out.String(), errb.String(), rc}
-}
-
 // bothTools runs Debian's ctdb and ours with the same arguments against
 // node pnn, requires the same output and exit status (of the text each
 // keeps: a function that normalises what differs from run to run), and
 // returns Debian's.
-func bothTools(t *testing.T, c *localcluster.Cluster, pnn uint32, norm func(string) string, args ...string) toolRun {
+func bothTools(t *testing.T, c *localcluster.Cluster, pnn uint32, norm func(string) string, args ...string) toolResult {
 	t.Helper()
 	if norm == nil {
 		norm = func(s string) string { return s }
