@@ -71,6 +71,9 @@ func delegated(t *testing.T, tn *testNet, id uint32) (string, uint64) {
 			t.Fatalf("read-only fetch on node %d: %q", p, got)
 		}
 	}
+	if d, _ := tn.record(1, id, key); d.hdr.DMaster != 1 || d.hdr.Flags&protocol.RecFlagROHaveDelegations == 0 {
+		t.Fatalf("node 1 after handing out read-only copies: %+v", d.hdr)
+	}
 	return key, before.hdr.RSN
 }
 
@@ -191,6 +194,7 @@ func TestCallsWaitDuringRevocation(t *testing.T) {
 		return nil
 	}
 	tn.mu.Unlock()
+	deferred := tn.mgrs[1].met.deferred.Get()
 	w0 := tn.callAsync(0, id, protocol.CallNullFunc, protocol.CallFlagImmediateMigration, key)
 	waitFor(t, "revocation under way", func() bool {
 		d, _ := tn.record(1, id, key)
@@ -200,11 +204,7 @@ func TestCallsWaitDuringRevocation(t *testing.T) {
 	w1 := tn.callAsync(1, id, protocol.CallNullFunc, protocol.CallFlagImmediateMigration, key)
 	r3 := tn.callAsync(3, id, protocol.CallFetchFunc, protocol.CallFlagWantReadonly, key)
 	waitFor(t, "all calls deferred on node 1", func() bool {
-		db := tn.mgrs[1].DB(id)
-		db.mu.Lock()
-		defer db.mu.Unlock()
-		rv := db.revokes[key]
-		return rv != nil && len(rv.deferred) == 4
+		return tn.mgrs[1].met.deferred.Get()-deferred == 4
 	})
 	for _, ch := range []<-chan callResult{w0, w2, w1, r3} {
 		select {
@@ -258,6 +258,11 @@ func TestFailedRevocationRetried(t *testing.T) {
 	}
 	if c, _ := tn.record(2, id, key); c.hdr.Flags&protocol.RecFlagsRO != 0 {
 		t.Fatalf("node 2 still read-only: %+v", c.hdr)
+	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if fails != 0 {
+		t.Fatal("the revocation never reached node 2")
 	}
 }
 
