@@ -25,8 +25,8 @@ type testNet struct {
 	// rpcHook, if set, runs before a control reaches node pnn; an error
 	// fails the control.
 	rpcHook func(pnn uint32, op protocol.Opcode) error
-	wg    sync.WaitGroup
-	done  chan struct{}
+	wg      sync.WaitGroup
+	done    chan struct{}
 }
 
 func newTestNet(t *testing.T, n int) *testNet {

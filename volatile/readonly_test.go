@@ -2,6 +2,7 @@ package volatile
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,6 +78,17 @@ func delegated(t *testing.T, tn *testNet, id uint32) (string, uint64) {
 	return key, before.hdr.RSN
 }
 
+// noReadonlyCopy fails the test if one of nodes holds key with read-only
+// flags.
+func noReadonlyCopy(t *testing.T, tn *testNet, id uint32, key string, when string, nodes ...uint32) {
+	t.Helper()
+	for _, p := range nodes {
+		if c, ok := tn.record(p, id, key); ok && c.hdr.Flags&protocol.RecFlagsRO != 0 {
+			t.Fatalf("node %d keeps read-only flags %s: %+v", p, when, c.hdr)
+		}
+	}
+}
+
 // TestReadonlyCopyHandedOut: on a READONLY database the dmaster keeps the
 // record and hands out copies with ctdbd's headers: the dmaster's rsn
 // rises by 3 once and it is marked HAVE_DELEGATIONS; each copy names the
@@ -129,51 +141,38 @@ func TestReadonlyIgnoredOnOrdinaryDatabase(t *testing.T) {
 	}
 }
 
-// TestWriteRevokesReadonlyCopies: a node that wants the record itself gets
-// it only after every read-only copy is invalidated; the readers then ask
-// again and see the write.
+// TestWriteRevokesReadonlyCopies: a node that wants the record itself
+// (another node, or a client of the dmaster, as Samba does not write a
+// record with delegations) gets it only after every read-only copy is
+// invalidated; the readers then ask again and see the write.
 func TestWriteRevokesReadonlyCopies(t *testing.T) {
-	tn := newTestNet(t, 4)
-	id := tn.attachReadonly("ro.tdb")
-	key, rsn := delegated(t, tn, id)
+	for _, writer := range []uint32{0, 1} {
+		t.Run(fmt.Sprintf("writer=%d", writer), func(t *testing.T) {
+			tn := newTestNet(t, 4)
+			id := tn.attachReadonly("ro.tdb")
+			key, rsn := delegated(t, tn, id)
 
-	tn.call(0, id, protocol.CallNullFunc, key)
-	// The migration waited for the revocation: no copy is read-only now.
-	for _, p := range []uint32{2, 3} {
-		c, ok := tn.record(p, id, key)
-		if !ok || c.hdr.Flags&protocol.RecFlagsRO != 0 || c.hdr.DMaster == p || c.hdr.RSN != rsn+2 {
-			t.Fatalf("node %d's copy after the write call: %v %+v", p, ok, c.hdr)
-		}
-	}
-	if d, _ := tn.record(0, id, key); d.hdr.DMaster != 0 || d.hdr.Flags&protocol.RecFlagsRO != 0 || string(d.data) != "v1" {
-		t.Fatalf("new dmaster's record: %+v %q", d.hdr, d.data)
-	}
-	tn.write(0, id, key, "v2")
-	for _, p := range []uint32{2, 3} {
-		if got := tn.readRO(p, id, key); got != "v2" {
-			t.Fatalf("node %d reads %q after the write, want v2", p, got)
-		}
-	}
-	if st := tn.mgrs[1].DB(id).Statistics(); st.DBRORevokes != 1 {
-		t.Fatalf("db_ro_revokes %d, want 1", st.DBRORevokes)
-	}
-}
-
-// TestWriteOnDmasterRevokes: a client of the dmaster itself that wants to
-// write (Samba does not write a record with delegations) revokes too.
-func TestWriteOnDmasterRevokes(t *testing.T) {
-	tn := newTestNet(t, 4)
-	id := tn.attachReadonly("ro.tdb")
-	key, _ := delegated(t, tn, id)
-	tn.call(1, id, protocol.CallNullFunc, key)
-	d, _ := tn.record(1, id, key)
-	if d.hdr.DMaster != 1 || d.hdr.Flags&protocol.RecFlagsRO != 0 {
-		t.Fatalf("dmaster's record after its own write call: %+v", d.hdr)
-	}
-	for _, p := range []uint32{2, 3} {
-		if c, _ := tn.record(p, id, key); c.hdr.Flags&protocol.RecFlagsRO != 0 {
-			t.Fatalf("node %d still holds a read-only copy: %+v", p, c.hdr)
-		}
+			tn.call(writer, id, protocol.CallNullFunc, key)
+			// The call waited for the revocation: no copy is read-only now.
+			for _, p := range []uint32{2, 3} {
+				c, ok := tn.record(p, id, key)
+				if !ok || c.hdr.Flags&protocol.RecFlagsRO != 0 || c.hdr.DMaster == p || c.hdr.RSN != rsn+2 {
+					t.Fatalf("node %d's copy after the write call: %v %+v", p, ok, c.hdr)
+				}
+			}
+			if d, _ := tn.record(writer, id, key); d.hdr.DMaster != writer || d.hdr.Flags&protocol.RecFlagsRO != 0 || string(d.data) != "v1" {
+				t.Fatalf("writer's record: %+v %q", d.hdr, d.data)
+			}
+			tn.write(writer, id, key, "v2")
+			for _, p := range []uint32{2, 3} {
+				if got := tn.readRO(p, id, key); got != "v2" {
+					t.Fatalf("node %d reads %q after the write, want v2", p, got)
+				}
+			}
+			if st := tn.mgrs[1].DB(id).Statistics(); st.DBRORevokes != 1 {
+				t.Fatalf("db_ro_revokes %d, want 1", st.DBRORevokes)
+			}
+		})
 	}
 }
 
@@ -256,9 +255,7 @@ func TestFailedRevocationRetried(t *testing.T) {
 	if r := tn.wait(tn.callAsync(0, id, protocol.CallNullFunc, protocol.CallFlagImmediateMigration, key), "writer", id, key); r.st != 0 {
 		t.Fatalf("writer: %d", r.st)
 	}
-	if c, _ := tn.record(2, id, key); c.hdr.Flags&protocol.RecFlagsRO != 0 {
-		t.Fatalf("node 2 still read-only: %+v", c.hdr)
-	}
+	noReadonlyCopy(t, tn, id, key, "after the write", 2)
 	tn.mu.Lock()
 	defer tn.mu.Unlock()
 	if fails != 0 {
@@ -298,11 +295,7 @@ func TestRecoveryDropsReadonlyState(t *testing.T) {
 	if d, _ := tn.record(0, id, key); d.hdr.DMaster != 0 || string(d.data) != "v1" {
 		t.Fatalf("writer's node: %+v %q", d.hdr, d.data)
 	}
-	for _, p := range all {
-		if c, ok := tn.record(p, id, key); ok && c.hdr.Flags&protocol.RecFlagsRO != 0 {
-			t.Fatalf("node %d keeps read-only flags after the recovery: %+v", p, c.hdr)
-		}
-	}
+	noReadonlyCopy(t, tn, id, key, "after the recovery", all...)
 }
 
 // TestReadonlyCopyOfLostDmaster: when the dmaster is lost, the read-only
@@ -314,10 +307,8 @@ func TestReadonlyCopyOfLostDmaster(t *testing.T) {
 	key, _ := delegated(t, tn, id)
 	tn.setDown(1)
 	tn.recoverNet(43, []uint32{0, 2, 3}, id)
+	noReadonlyCopy(t, tn, id, key, "after the recovery", 0, 2, 3)
 	for _, p := range []uint32{0, 2, 3} {
-		if c, ok := tn.record(p, id, key); ok && c.hdr.Flags&protocol.RecFlagsRO != 0 {
-			t.Fatalf("node %d keeps read-only flags: %+v", p, c.hdr)
-		}
 		if st, data := tn.call(p, id, protocol.CallFetchFunc, key); st != 0 || string(data) != "v1" {
 			t.Fatalf("fetch on node %d after the recovery: %d %q", p, st, data)
 		}
