@@ -615,7 +615,7 @@ func (m *Manager) HandleReplyCall(pkt []byte) {
 		delete(db.inflight, string(f.key))
 		m.forget(f)
 		for _, lc := range f.local {
-			d := data
+			d := append([]byte(nil), data...)
 			if withHeader {
 				d = replyData(lc.callid, lc.readonly, data)
 			}
