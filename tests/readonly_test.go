@@ -51,13 +51,18 @@ func TestReadonlyDelegations(t *testing.T) {
 	if out := mustTool(t, c, 2, "getdbstatus", name); !strings.Contains(out, "\nSTICKY: no\nREADONLY: yes\nHEALTH: OK\n") {
 		t.Errorf("getdbstatus:\n%s", out)
 	}
+	// Persistent databases: the tool refuses before asking, and so does
+	// the daemon when asked.
 	mustTool(t, c, 0, "attach", "ro_persistent.tdb", "persistent")
-	if out, errs, rc := tool(t, c, 0, "setdbreadonly", "ro_persistent.tdb"); rc == 0 {
-		t.Errorf("setdbreadonly on a persistent database succeeded: %q %q", out, errs)
+	if out, errs, rc := tool(t, c, 0, "setdbreadonly", "ro_persistent.tdb"); rc != 1 || errs != "READONLY can be set only on volatile DB\n" {
+		t.Errorf("setdbreadonly on a persistent database: rc=%d %q %q", rc, out, errs)
 	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	rep, err := connect(t, c, 1).Control(ctx, 1, protocol.ControlSetDBReadonly, 0, 0, protocol.U32(protocol.DBID("ro_persistent.tdb")))
+	if err != nil || rep.Status != -1 {
+		t.Errorf("SET_DB_READONLY on a persistent database: %+v %v", rep, err)
+	}
 	key := []byte("shared")
 	writer := attachDB(t, c, 0, name)
 	rec, err := writer.FetchLock(ctx, key)
