@@ -75,7 +75,7 @@ func (db *DB) clearRevoked(key []byte, r record) record {
 	return db.fetchRecord(key)
 }
 
-// deferCall makes a call wait for the revocation of key, running (rv).
+// deferCall adds a call to those waiting for revocation rv.
 func (db *DB) deferCall(rv *revocation, dc deferredCall) {
 	rv.deferred = append(rv.deferred, dc)
 	db.m.met.deferred.Inc()
@@ -134,7 +134,7 @@ func (db *DB) delegate(key []byte, r record, c *protocol.ReqCall) {
 	}
 	h := r.hdr
 	h.RSN -= 2
-	h.Flags = (h.Flags | protocol.RecFlagROHaveReadonly) &^ protocol.RecFlagROHaveDelegations
+	h.Flags = h.Flags&^protocol.RecFlagsRO | protocol.RecFlagROHaveReadonly
 	m.stats.hop(c.HopCount)
 	db.stats.hop(c.HopCount)
 	db.stats.roDelegations++

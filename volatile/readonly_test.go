@@ -314,3 +314,29 @@ func TestReadonlyCopyOfLostDmaster(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationUpdateNeverReplacesNewer: UPDATE_RECORD (what a revocation
+// sends) is refused during a recovery and never replaces a copy with an
+// rsn as high, so a revocation that outlived a recovery cannot bring an
+// older copy back.
+func TestRevocationUpdateNeverReplacesNewer(t *testing.T) {
+	tn := newTestNet(t, 2)
+	id := tn.attachReadonly("ro.tdb")
+	key := keyWithLmaster("k", 0, 2)
+	tn.call(1, id, protocol.CallNullFunc, key)
+	tn.write(1, id, key, "new")
+	cur, _ := tn.record(0, id, key)
+	older := protocol.RecData{Key: []byte(key), Data: (&record{hdr: protocol.LtdbHeader{RSN: cur.hdr.RSN, DMaster: 0}, data: []byte("old")}).encode()}
+	db := tn.mgrs[0].DB(id)
+	if err := db.UpdateRecords([]protocol.RecData{older}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := tn.record(0, id, key); r.hdr != cur.hdr || string(r.data) != string(cur.data) {
+		t.Fatalf("an update with an rsn as high replaced %+v %q with %+v %q", cur.hdr, cur.data, r.hdr, r.data)
+	}
+	tn.mgrs[0].SetRecovering(true)
+	defer tn.mgrs[0].SetRecovering(false)
+	if err := db.UpdateRecords([]protocol.RecData{older}); !errors.Is(err, errUpdateInRecovery) {
+		t.Fatalf("update during a recovery: %v", err)
+	}
+}
