@@ -127,3 +127,49 @@ func TestReadonlyDelegations(t *testing.T) {
 		t.Errorf("getdbmap after the recovery:\n%s", out)
 	}
 }
+
+// TestReadonlyWithSambaDbwrap: Samba's own client (dbwrap_tool with
+// dbwrap_optimize_readonly) marks the database READONLY on every node
+// when it attaches, reads through read-only copies once a node holds a
+// copy of the record, and every read after a write sees the write.
+func TestReadonlyWithSambaDbwrap(t *testing.T) {
+	c := cluster(t, 3)
+	const db, key = "rctdbtest.tdb", `counter\00` // as cattdb prints it
+	confs := []string{sambaConf(t, c, 0), sambaConf(t, c, 1), sambaConf(t, c, 2)}
+	run := func(p int, args ...string) string {
+		t.Helper()
+		out, err := dbwrap(t, confs[p], append([]string{"--option=dbwrap_optimize_readonly:*=yes"}, args...)...)
+		if err != nil {
+			t.Fatalf("dbwrap_tool %v through node %d: %v\n%s", args, p, err, out)
+		}
+		return out
+	}
+	run(0, "store", "counter", "int32", "42")
+	if out := mustTool(t, c, 2, "getdbmap"); !strings.Contains(out, "name:"+db+" path:"+c.Nodes[2].Dir+"/volatile/"+db+".2 READONLY\n") {
+		t.Errorf("getdbmap after Samba attached with dbwrap_optimize_readonly:\n%s", out)
+	}
+	for round, v := range []string{"42", "43", "44"} {
+		if round > 0 {
+			run(0, "store", "counter", "int32", v)
+		}
+		// The first read of a node without a copy migrates the record
+		// (Samba asks for a read-only copy only when it holds one); the
+		// second finds a copy and asks for a read-only one.
+		for _, p := range []int{1, 2, 1, 2} {
+			if got := run(p, "fetch", "counter", "int32"); got != v+"\n" {
+				t.Fatalf("round %d: fetch through node %d: %q, want %s", round, p, got, v)
+			}
+		}
+		if round == 0 {
+			continue
+		}
+		for _, p := range []uint32{1, 2} {
+			if h := cattdbHeader(t, c, p, db, key); !strings.Contains(h, " RO_HAVE_READONLY") || !strings.HasPrefix(h, "dmaster: 0\n") {
+				t.Errorf("round %d: node %d's copy:\n%s", round, p, h)
+			}
+		}
+		if h := cattdbHeader(t, c, 0, db, key); !strings.Contains(h, " RO_HAVE_DELEGATIONS") {
+			t.Errorf("round %d: node 0's record:\n%s", round, h)
+		}
+	}
+}
