@@ -236,6 +236,33 @@ func (db *DB) Fetch(ctx context.Context, key []byte) (data []byte, ok bool, err 
 	return d, len(d) > 0, nil
 }
 
+// FetchReadonly reads a record of a volatile database the way Samba's
+// parse_record does on a database marked READONLY: from the local TDB
+// when this node is the record's dmaster or holds a read-only copy of it
+// (local is then true), else through the daemon asking for a read-only
+// copy (REQ_CALL FETCH_FUNC with CTDB_WANT_READONLY), which the daemon
+// stores here for the next read. ok is false for an empty or missing record.
+func (db *DB) FetchReadonly(ctx context.Context, key []byte) (data []byte, ok, local bool, err error) {
+	if !db.volatile() {
+		return nil, false, false, fmt.Errorf("read-only fetch on %s: database not volatile: %w", db.Name, syscall.EINVAL)
+	}
+	h, d, err := db.FetchLocal(key)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if h.DMaster == db.c.pnn || (h.DMaster != protocol.UnknownPNN && h.Flags&protocol.RecFlagROHaveReadonly != 0) {
+		return d, len(d) > 0, true, nil
+	}
+	st, d, err := db.c.Call(ctx, db.ID, protocol.CallFetchFunc, protocol.CallFlagWantReadonly, key)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if st != 0 {
+		return nil, false, false, fmt.Errorf("read-only fetch of %s: status %d", db.Name, st)
+	}
+	return d, len(d) > 0, false, nil
+}
+
 // FetchLocal reads a record from the local TDB without locking it, as the
 // client library's ctdb_ltdb_fetch: a missing record, or a value too short
 // for an ltdb header, gives the header {rsn 0, dmaster UnknownPNN} and no

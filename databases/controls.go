@@ -193,8 +193,9 @@ func (d *DBs) ctrlWipeDatabase(ctx context.Context, r *control.Request) control.
 }
 
 // ctrlSetDBFlag serves SET_DB_READONLY and SET_DB_STICKY: the flag is set
-// cluster-wide through Raft (read-only delegations are not granted, so
-// READONLY only shows in the dbmap).
+// cluster-wide through Raft, so it survives recoveries and restarts and
+// nodes that join later know it; the volatile layer grants read-only
+// delegations on READONLY databases (STICKY only shows in the dbmap).
 func (d *DBs) ctrlSetDBFlag(flag uint8) func(context.Context, *control.Request) control.Reply {
 	return func(ctx context.Context, r *control.Request) control.Reply {
 		if p := d.pdb(r); p != nil {

@@ -36,8 +36,28 @@ type fetch struct {
 
 type localCall struct {
 	callid uint32
-	reply  ReplyFunc
-	start  time.Time
+	// readonly: the client asked for a read-only copy (CTDB_WANT_READONLY
+	// on a READONLY database).
+	readonly bool
+	reply    ReplyFunc
+	start    time.Time
+}
+
+// runID is the call function run for the call: a read-only request fetches
+// the record with its header, as ctdbd turns it into FETCH_WITH_HEADER.
+func (lc localCall) runID() uint32 {
+	if lc.readonly {
+		return protocol.CallFetchWithHeaderFunc
+	}
+	return lc.callid
+}
+
+// answer shapes what runID returned for the client.
+func (lc localCall) answer(data []byte) []byte {
+	if lc.readonly {
+		return replyData(lc.callid, true, data)
+	}
+	return data
 }
 
 // fail answers every local call with an error; the fetch is over.
@@ -50,7 +70,8 @@ func (f *fetch) fail() {
 
 // ClientCall runs a client's REQ_CALL: at once if this node is the record's
 // dmaster, else by fetching the record. Calls for unknown databases are
-// dropped without an answer, as ctdbd drops them.
+// dropped without an answer, as ctdbd drops them. CTDB_WANT_READONLY is
+// honoured on READONLY databases only.
 func (m *Manager) ClientCall(c *protocol.ReqCall, reply ReplyFunc) bool {
 	db := m.DB(c.DBID)
 	if db == nil {
@@ -58,13 +79,16 @@ func (m *Manager) ClientCall(c *protocol.ReqCall, reply ReplyFunc) bool {
 	}
 	m.met.clientCalls.Inc()
 	key := append([]byte(nil), c.Key...)
-	lc := localCall{callid: c.CallID, reply: reply, start: time.Now()}
-	flags := c.Flags &^ protocol.CallFlagWantReadonly // delegations are never granted
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
 		return false
 	}
+	flags := c.Flags
+	if !db.readonly() {
+		flags &^= protocol.CallFlagWantReadonly
+	}
+	lc := localCall{callid: c.CallID, readonly: flags&protocol.CallFlagWantReadonly != 0, reply: reply, start: time.Now()}
 	db.withChain(key, func() { db.clientCallLocked(key, flags, lc) })
 	return true
 }
@@ -76,13 +100,24 @@ func (db *DB) clientCallLocked(key []byte, flags uint32, lc localCall) {
 		m.met.collapsed.Inc()
 		return
 	}
-	r := db.fetchRecord(key)
+	r := db.clearRevoked(key, db.fetchRecord(key))
+	if rv := db.revokes[string(key)]; rv != nil {
+		db.deferLocal(rv, key, flags, lc)
+		return
+	}
 	if r.hdr.DMaster == m.cfg.Self {
-		data, st := db.runCall(key, r, lc.callid)
-		db.finishLocal(lc, st, data)
+		if !lc.readonly && r.hdr.Flags&roHeld != 0 {
+			db.deferLocal(db.startRevoke(key, r), key, flags, lc)
+			return
+		}
+		data, st := db.runCall(key, r, lc.runID())
+		db.finishLocal(lc, st, lc.answer(data))
 		return
 	}
 	f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, flags: flags, started: time.Now(), local: []localCall{lc}}
+	if lc.readonly {
+		f.callid = protocol.CallFetchWithHeaderFunc
+	}
 	db.inflight[string(key)] = f
 	m.met.fetches.Inc()
 	db.sendFetch(f, r.hdr.DMaster)
@@ -245,7 +280,11 @@ func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
 	// elsewhere), and two such nodes could wait for each other. Links are
 	// FIFO and work on a chain runs in arrival order, so a request the
 	// lmaster sends here arrives after the record it sent first.
-	r := db.fetchRecord(key)
+	r := db.clearRevoked(key, db.fetchRecord(key))
+	if rv := db.revokes[string(key)]; rv != nil {
+		db.deferRemote(rv, key, *c, pkt)
+		return
+	}
 	if r.hdr.DMaster == self {
 		if db.hold(key, c, pkt) {
 			return
@@ -268,9 +307,24 @@ func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
 		db.forward(c, key, dest)
 		return
 	}
-	m.stats.hop(c.HopCount)
+	db.serveRemote(key, r, c, pkt)
+}
+
+// serveRemote answers another node's call for a record this node is
+// dmaster of and nobody waits for: a read-only copy if it asks for one,
+// else the record, once its read-only copies are revoked.
+func (db *DB) serveRemote(key []byte, r record, c *protocol.ReqCall, pkt []byte) {
+	if db.wantsReadonly(c) {
+		db.delegate(key, r, c)
+		return
+	}
+	if r.hdr.Flags&roHeld != 0 {
+		db.deferRemote(db.startRevoke(key, r), key, *c, pkt)
+		return
+	}
+	db.m.stats.hop(c.HopCount)
 	db.stats.hop(c.HopCount)
-	db.giveRecord(key, r, requester, c.ReqID)
+	db.giveRecord(key, r, c.SrcNode, c.ReqID)
 }
 
 // forward redirects a call one hop further, keeping its requester and reqid.
@@ -290,7 +344,7 @@ func (db *DB) forward(c *protocol.ReqCall, key []byte, dest uint32) {
 // the lmaster (REQ_DMASTER), or directly when this node is the lmaster.
 func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
 	m := db.m
-	flags := r.hdr.Flags &^ (protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated)
+	flags := r.hdr.Flags &^ (protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated | protocol.RecFlagsRO)
 	if len(r.data) > 0 {
 		flags |= protocol.RecFlagMigratedWithData
 	}
@@ -406,8 +460,8 @@ func (db *DB) completeFetch(f *fetch, r record) {
 	m.forget(f)
 	m.met.fetchLatency.Update(time.Since(f.started).Seconds())
 	for _, lc := range f.local {
-		data, st := db.runCall(f.key, r, lc.callid)
-		db.finishLocal(lc, st, data)
+		data, st := db.runCall(f.key, r, lc.runID())
+		db.finishLocal(lc, st, lc.answer(data))
 	}
 	if len(f.local) > 0 && m.cfg.Pin > 0 {
 		p := pin{until: time.Now().Add(m.cfg.Pin)}
@@ -504,13 +558,27 @@ func (db *DB) release(key []byte) {
 	if len(live) == 0 {
 		return
 	}
-	r := db.fetchRecord(key)
-	if r.hdr.DMaster == m.cfg.Self {
-		first := live[0]
+	r := db.clearRevoked(key, db.fetchRecord(key))
+	if rv := db.revokes[k]; rv != nil {
+		for _, w := range live {
+			db.deferRemote(rv, key, w.c, w.pkt)
+		}
+		return
+	}
+	// Read-only requests at the head are answered in turn; the first
+	// request for the record itself gets it (after a revocation, which
+	// the requests behind it wait for).
+	for len(live) > 0 && r.hdr.DMaster == m.cfg.Self {
+		first := &live[0]
+		if !db.wantsReadonly(&first.c) && r.hdr.Flags&roHeld != 0 {
+			rv := db.startRevoke(key, r)
+			for _, w := range live {
+				db.deferRemote(rv, key, w.c, w.pkt)
+			}
+			return
+		}
+		db.serveRemote(key, r, &first.c, first.pkt)
 		live = live[1:]
-		m.stats.hop(first.c.HopCount)
-		db.stats.hop(first.c.HopCount)
-		db.giveRecord(key, r, first.c.SrcNode, first.c.ReqID)
 		r = db.fetchRecord(key)
 	}
 	for _, w := range live {
@@ -520,8 +588,9 @@ func (db *DB) release(key []byte) {
 }
 
 // HandleReplyCall finishes a fetch another node answered by running the
-// call itself (ctdbd never does this for calls from other nodes, but the
-// protocol allows it).
+// call itself: a read-only copy, which is stored here if it is newer than
+// this node's copy (ctdbd never answers other calls of other nodes so,
+// but the protocol allows it).
 func (m *Manager) HandleReplyCall(pkt []byte) {
 	var r protocol.ReplyCall
 	if err := r.Unmarshal(pkt); err != nil {
@@ -537,16 +606,41 @@ func (m *Manager) HandleReplyCall(pkt []byte) {
 		return
 	}
 	db := f.db
+	data := append([]byte(nil), r.Data...)
+	withHeader := f.callid == protocol.CallFetchWithHeaderFunc
+	finish := func() {
+		if db.inflight[string(f.key)] != f {
+			return
+		}
+		delete(db.inflight, string(f.key))
+		m.forget(f)
+		for _, lc := range f.local {
+			d := append([]byte(nil), data...)
+			if withHeader {
+				d = replyData(lc.callid, lc.readonly, data)
+			}
+			db.finishLocal(lc, r.Status, d)
+		}
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.inflight[string(f.key)] != f {
+	if db.closed || db.inflight[string(f.key)] != f {
 		return
 	}
-	delete(db.inflight, string(f.key))
-	m.forget(f)
-	for _, lc := range f.local {
-		db.finishLocal(lc, r.Status, append([]byte(nil), r.Data...))
+	if !withHeader || f.flags&protocol.CallFlagWantReadonly == 0 {
+		finish()
+		return
 	}
+	db.withChain(f.key, func() {
+		// A copy that waited for the chain across a recovery is stale;
+		// the fetch is sent again.
+		if r.Generation != m.Generation() {
+			m.met.staleDropped.Inc()
+			return
+		}
+		db.storeReadonlyCopy(f.key, data)
+		finish()
+	})
 }
 
 // HandleReplyError fails a fetch another node refused.

@@ -67,6 +67,11 @@ type DB struct {
 	waiting     map[string][]waitingCall
 	releasing   map[string]bool
 	deleteQueue map[string]protocol.LtdbHeader
+	// delegates maps a key this node is dmaster of to the nodes it gave
+	// read-only copies to (ctdbd's tracking database); revokes holds the
+	// revocations running (readonly.go).
+	delegates map[string][]uint32
+	revokes   map[string]*revocation
 	// pending holds the copies a recovery left to write after the thaw
 	// (pending.go); materializing is closed when their writer ends.
 	pending       map[string][]byte
@@ -117,6 +122,7 @@ func (m *Manager) openDB(id uint32, spec DBSpec) (*DB, error) {
 		inflight: make(map[string]*fetch), pins: make(map[string]pin),
 		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),
 		deleteQueue: make(map[string]protocol.LtdbHeader),
+		delegates:   make(map[string][]uint32), revokes: make(map[string]*revocation),
 	}
 	db.stats.reset()
 	return db, nil

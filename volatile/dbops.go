@@ -154,10 +154,19 @@ func (db *DB) SeqnumRecord() uint64 {
 	return binary.LittleEndian.Uint64(r.data)
 }
 
+// errUpdateInRecovery refuses UPDATE_RECORD during a recovery, as ctdbd
+// does: the recovery decides the copies.
+var errUpdateInRecovery = errors.New("update record: recovery in progress")
+
 // UpdateRecords replaces records that exist here with the given ones
-// (UPDATE_RECORD on a volatile database: records that do not exist are
-// skipped, as ctdbd does).
+// (UPDATE_RECORD on a volatile database, which a revocation of read-only
+// copies sends: records that do not exist are skipped, as ctdbd does, and
+// so are copies with an rsn as high, which an update that waited for the
+// chain across a recovery must not replace).
 func (db *DB) UpdateRecords(recs []protocol.RecData) error {
+	if db.m.recovering.Load() {
+		return errUpdateInRecovery
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
@@ -171,7 +180,8 @@ func (db *DB) UpdateRecords(recs []protocol.RecData) error {
 		key := append([]byte(nil), rd.Key...)
 		val := r.encode()
 		db.withChain(key, func() {
-			if db.tdb.Exists(key) {
+			v, err := db.tdb.Fetch(key)
+			if cur, ok := parseRecord(v); err == nil && ok && cur.hdr.RSN < r.hdr.RSN {
 				if err := db.tdb.Store(key, val, tdb.Modify); err != nil {
 					db.log.Error("update record failed", "err", err)
 				}

@@ -25,6 +25,11 @@
 // record in flight is never bounced between nodes, and local requests for a
 // record already requested join the pending one (fetch collapse).
 //
+// Read-only delegations (readonly.go). On a database marked READONLY a
+// node may ask for a read-only copy instead of the record: the dmaster
+// keeps the record and hands out copies marked HAVE_READONLY, which smbd
+// reads locally; a write revokes every copy before the record moves.
+//
 // Recovery. Every new generation starts with a recovery (recovery.go): the
 // node freezes its databases until the cluster declares the recovery over;
 // the leader pulls the records of the nodes that held them, plans which

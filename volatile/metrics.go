@@ -31,6 +31,10 @@ type volatileMetrics struct {
 	// pendingWritten the pending copies written after a thaw.
 	recoveredRecords *metrics.Counter
 	pendingWritten   *metrics.Counter
+	// delegations counts read-only copies given, revokes the
+	// revocations of read-only copies started.
+	delegations *metrics.Counter
+	revokes     *metrics.Counter
 }
 
 func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
@@ -68,5 +72,7 @@ func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 
 		recoveredRecords: set.GetOrCreateCounter("ctdb_volatile_recovered_records_total"),
 		pendingWritten:   set.GetOrCreateCounter("ctdb_volatile_pending_copies_written_total"),
+		delegations:      set.GetOrCreateCounter("ctdb_volatile_readonly_delegations_total"),
+		revokes:          set.GetOrCreateCounter("ctdb_volatile_readonly_revocations_total"),
 	}
 }

@@ -22,8 +22,11 @@ type testNet struct {
 	links map[[2]uint32]chan []byte
 	down  map[uint32]bool
 	cut   map[[2]uint32]bool // links from, to that lose what is sent
-	wg    sync.WaitGroup
-	done  chan struct{}
+	// rpcHook, if set, runs before a control reaches node pnn; an error
+	// fails the control.
+	rpcHook func(pnn uint32, op protocol.Opcode) error
+	wg      sync.WaitGroup
+	done    chan struct{}
 }
 
 func newTestNet(t *testing.T, n int) *testNet {
@@ -143,15 +146,26 @@ func (tn *testNet) rpc() noderpc.Caller { return netRPC{tn} }
 
 func (r netRPC) Call(ctx context.Context, pnn uint32, op uint32, data []byte) ([]byte, error) {
 	m := r.tn.mgrs[pnn]
-	if protocol.Opcode(op) != protocol.ControlTryDeleteRecords {
-		return nil, fmt.Errorf("unexpected rpc %d", op)
+	r.tn.mu.Lock()
+	hook := r.tn.rpcHook
+	r.tn.mu.Unlock()
+	if hook != nil {
+		if err := hook(pnn, protocol.Opcode(op)); err != nil {
+			return nil, err
+		}
 	}
 	var rb protocol.RecBuffer
 	if err := rb.Unmarshal(data); err != nil {
 		return nil, err
 	}
-	kept := protocol.RecBuffer{DBID: rb.DBID, Records: m.DB(rb.DBID).TryDeleteRecords(rb.Records)}
-	return kept.Marshal(), nil
+	switch protocol.Opcode(op) {
+	case protocol.ControlTryDeleteRecords:
+		kept := protocol.RecBuffer{DBID: rb.DBID, Records: m.DB(rb.DBID).TryDeleteRecords(rb.Records)}
+		return kept.Marshal(), nil
+	case protocol.ControlUpdateRecord:
+		return nil, m.DB(rb.DBID).UpdateRecords(rb.Records)
+	}
+	return nil, fmt.Errorf("unexpected rpc %d", op)
 }
 
 // attach attaches name on every node.

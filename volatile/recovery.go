@@ -40,6 +40,7 @@ func (m *Manager) SetRecovering(on bool) {
 			db.mu.Lock()
 			if !db.closed {
 				db.requestFreeze()
+				db.dropDelegations()
 			}
 			db.mu.Unlock()
 		} else {

@@ -20,6 +20,20 @@ type nodeStats struct {
 	hopBuckets  [protocol.MaxCountBuckets]uint32
 	callLatency protocol.LatencyCounter
 	totalCalls  uint32
+	roDelegs    uint32
+	roRevokes   uint32
+}
+
+func (s *nodeStats) roDelegation() {
+	s.mu.Lock()
+	s.roDelegs++
+	s.mu.Unlock()
+}
+
+func (s *nodeStats) roRevoke() {
+	s.mu.Lock()
+	s.roRevokes++
+	s.mu.Unlock()
 }
 
 func (s *nodeStats) hop(h uint32) {
@@ -45,6 +59,7 @@ func (m *Manager) Fill(st *protocol.Statistics) {
 	st.HopCountBucket = m.stats.hopBuckets
 	st.CallLatency = m.stats.callLatency
 	st.TotalCalls = m.stats.totalCalls
+	st.TotalRODelegations, st.TotalRORevokes = m.stats.roDelegs, m.stats.roRevokes
 	m.stats.mu.Unlock()
 	st.Locks.NumCalls = uint32(m.met.lockCalls.Get())
 	st.Locks.NumCurrent = uint32(m.met.lockCurrent.Get())
@@ -78,6 +93,7 @@ func (m *Manager) ResetStats() {
 	m.stats.mu.Lock()
 	m.stats.maxHop, m.stats.hopBuckets = 0, [protocol.MaxCountBuckets]uint32{}
 	m.stats.callLatency, m.stats.totalCalls = protocol.LatencyCounter{}, 0
+	m.stats.roDelegs, m.stats.roRevokes = 0, 0
 	m.stats.mu.Unlock()
 }
 
@@ -86,6 +102,10 @@ type dbStats struct {
 	locks      protocol.LockStats
 	hopBuckets [protocol.MaxCountBuckets]uint32
 	hot        hotKeys
+	// roDelegations and roRevokes count read-only copies given and
+	// revocations completed.
+	roDelegations uint32
+	roRevokes     uint32
 }
 
 func (s *dbStats) reset() { *s = dbStats{} }
@@ -217,9 +237,11 @@ func (db *DB) Statistics() protocol.DBStatistics {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return protocol.DBStatistics{
-		Locks:          db.stats.locks,
-		HopCountBucket: db.stats.hopBuckets,
-		HotKeys:        db.stats.hot.list(),
+		Locks:           db.stats.locks,
+		HopCountBucket:  db.stats.hopBuckets,
+		HotKeys:         db.stats.hot.list(),
+		DBRODelegations: db.stats.roDelegations,
+		DBRORevokes:     db.stats.roRevokes,
 	}
 }
 

@@ -115,8 +115,8 @@ func (db *DB) vacuumCandidates() ([]protocol.RecData, map[uint32][]protocol.RecD
 		delete(db.deleteQueue, k)
 		db.run(c, key, func() {
 			r := db.fetchRecord(key)
-			if !r.exists || len(r.data) > 0 || r.hdr.DMaster != m.cfg.Self {
-				return // in use again, or gone
+			if !r.exists || len(r.data) > 0 || r.hdr.DMaster != m.cfg.Self || r.hdr.Flags&protocol.RecFlagsRO != 0 {
+				return // in use again, gone, or read-only copies exist
 			}
 			rd := protocol.RecData{Key: key, Data: r.hdr.AppendTo(nil)}
 			if l := m.lmaster(key); l == m.cfg.Self {
@@ -219,7 +219,8 @@ func (db *DB) TryDeleteRecords(recs []protocol.RecData) []protocol.RecData {
 			r := db.fetchRecord(key)
 			switch {
 			case !r.exists:
-			case r.hdr.DMaster == db.m.cfg.Self, r.hdr.RSN > want.RSN, len(r.data) > 0 && r.hdr.RSN == want.RSN:
+			case r.hdr.DMaster == db.m.cfg.Self, r.hdr.RSN > want.RSN, len(r.data) > 0 && r.hdr.RSN == want.RSN,
+				(r.hdr.Flags|want.Flags)&protocol.RecFlagsRO != 0: // as ctdbd, never delete read-only records
 				kept = append(kept, rd)
 			default:
 				if err := db.deleteRecord(key); err != nil {
