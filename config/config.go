@@ -28,6 +28,10 @@ type Config struct {
 	// Nodes is the content of Cluster.NodesFile, filled by Load.
 	Nodes []Node
 
+	// TunablesFile is the file of this node's tunables read at start
+	// (4.17's ctdb.tunables beside ctdb.conf); Load sets it.
+	TunablesFile string
+
 	// Warnings lists accepted settings that deserve the operator's
 	// attention, each as "file:line: message". WriteTo does not write them.
 	Warnings []string

@@ -33,6 +33,7 @@ func load(path string, l *Layout) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
+	c.TunablesFile = filepath.Join(dir, TunablesFileName)
 	if l != nil {
 		dir = l.Base
 		l.fill(&c, func(section, key string) bool {

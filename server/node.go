@@ -363,10 +363,11 @@ func (n *Node) Start() (err error) {
 	// while the node links still tell the leader.
 	n.failover.Start()
 	n.onClose("failover", quiet(n.failover.Stop))
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.acceptLoop()
 	go n.watchState()
 	go n.statHistoryLoop()
+	go n.applyTunablesFile()
 	n.notice("node started", "socket", n.cfg.Cluster.Socket, "cluster_id", n.cfg.EffectiveClusterID())
 	return nil
 }

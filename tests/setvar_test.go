@@ -164,3 +164,34 @@ func TestMonitorIntervalOfOneNode(t *testing.T) {
 	}
 	t.Logf("node 1 ran five monitors in %v; nodes 0 and 2 %d and %d", d.Round(time.Millisecond), monitors(0)-before[0], monitors(2)-before[2])
 }
+
+// TestTunablesFileAtStart: as ctdbd 4.17 does, a node reads
+// $CTDB_BASE/ctdb.tunables when it starts and takes its values as its
+// own; a bad line is reported with its file and line and the good ones
+// still apply; the other nodes keep theirs.
+func TestTunablesFileAtStart(t *testing.T) {
+	file := "# per-node tunables\nRecoverTimeout = 0x21\n; comment\nNoSuchTunable = 1\nRecoverInterval=4\nMonitorTimeoutCount =\n"
+	c := clusterWith(t, localcluster.Options{N: 3, Prepare: func(pnn uint32, dir string) error {
+		if pnn != 1 {
+			return nil
+		}
+		return os.WriteFile(filepath.Join(dir, "ctdb.tunables"), []byte(file), 0o644)
+	}})
+	clustertest.WaitAgreed(t, c, clustertest.Want{})
+	def := protocol.DefaultTunableValues()
+	waitUntil(t, 20*time.Second, "node 1's values from its ctdb.tunables", func() error {
+		if got := mustTool(t, c, 0, "-n", "1", "getvar", "RecoverInterval"); got != getvarLine("RecoverInterval", 4) {
+			return fmt.Errorf("node 1: %q", got)
+		}
+		return nil
+	})
+	wantTunable(t, c, "RecoverTimeout", []uint32{def.RecoverTimeout, 33, def.RecoverTimeout})
+	wantTunable(t, c, "RecoverInterval", []uint32{def.RecoverInterval, 4, def.RecoverInterval})
+	wantTunable(t, c, "MonitorTimeoutCount", []uint32{def.MonitorTimeoutCount, def.MonitorTimeoutCount, def.MonitorTimeoutCount})
+	log := readLog(t, c, 1)
+	for _, want := range []string{`name=NoSuchTunable`, `ctdb.tunables:6: want \"Name = value\"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("node 1's log does not report the bad line (%s):\n%s", want, log)
+		}
+	}
+}
