@@ -67,6 +67,9 @@ type DB struct {
 	waiting     map[string][]waitingCall
 	releasing   map[string]bool
 	deleteQueue map[string]protocol.LtdbHeader
+	// fetchQueue holds the keys other nodes asked this node, their
+	// lmaster, to take over for deletion (VACUUM_FETCH).
+	fetchQueue map[string]struct{}
 	// pending holds the copies a recovery left to write after the thaw
 	// (pending.go); materializing is closed when their writer ends.
 	pending       map[string][]byte
@@ -116,7 +119,7 @@ func (m *Manager) openDB(id uint32, spec DBSpec) (*DB, error) {
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
 		inflight: make(map[string]*fetch), pins: make(map[string]pin),
 		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),
-		deleteQueue: make(map[string]protocol.LtdbHeader),
+		deleteQueue: make(map[string]protocol.LtdbHeader), fetchQueue: make(map[string]struct{}),
 	}
 	db.stats.reset()
 	return db, nil
@@ -207,7 +210,7 @@ func (db *DB) keepEmpty(key []byte, h protocol.LtdbHeader) bool {
 		h.Flags&protocol.RecFlagMigratedWithData != 0:
 		return true
 	case db.m.lmaster(key) == self:
-		return h.Flags&protocol.RecFlagVacuumMigrated == 0 || h.DMaster == self
+		return h.Flags&protocol.RecFlagVacuumMigrated == 0 || h.DMaster != self
 	}
 	return h.DMaster == self
 }
