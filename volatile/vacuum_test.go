@@ -1,6 +1,7 @@
 package volatile
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,6 +102,20 @@ func (tn *testNet) holders(dbid uint32, key string) []uint32 {
 	return out
 }
 
+// deleteOffLmaster has node 1 take key (lmaster 0), fill it with data
+// (unless empty) and delete it, and vacuums node 1, which asks node 0 to
+// take the record over.
+func (tn *testNet) deleteOffLmaster(dbid uint32, key, data string) {
+	tn.t.Helper()
+	tn.call(1, dbid, protocol.CallNullFunc, key)
+	if data != "" {
+		tn.write(1, dbid, key, data)
+	}
+	tn.clientDelete(1, dbid, key)
+	tn.vacuum(1, dbid, false)
+	waitFor(tn.t, "lmaster asked to take "+key, func() bool { return tn.fetchQueued(0, dbid, key) })
+}
+
 // TestVacuumSkipsLockedRecordsUntilReleased: a vacuum run, fast or full,
 // that meets a record whose chain a client holds leaves it alone without
 // waiting, wherever the lock is (on the lmaster, on a node with a stale copy
@@ -160,11 +175,7 @@ func TestVacuumFetchTakenAtLmasterRun(t *testing.T) {
 	tn := newTestNet(t, 3)
 	id := tn.attach("t.tdb")
 	key := keyWithLmaster("revived", 0, 3)
-	tn.call(1, id, protocol.CallNullFunc, key)
-	tn.write(1, id, key, "v")
-	tn.clientDelete(1, id, key)
-	tn.vacuum(1, id, false)
-	waitFor(t, "lmaster asked to take the record", func() bool { return tn.fetchQueued(0, id, key) })
+	tn.deleteOffLmaster(id, key, "v")
 	if r, ok := tn.record(1, id, key); !ok || r.hdr.DMaster != 1 {
 		t.Fatalf("the record left node 1 before the lmaster's run: %v %+v", ok, r.hdr)
 	}
@@ -187,10 +198,7 @@ func TestVacuumFetchOfEmptyRecordDeletesOnArrival(t *testing.T) {
 	tn := newTestNet(t, 3)
 	id := tn.attach("t.tdb")
 	key := keyWithLmaster("empty", 0, 3)
-	tn.call(1, id, protocol.CallNullFunc, key)
-	tn.clientDelete(1, id, key)
-	tn.vacuum(1, id, false)
-	waitFor(t, "lmaster asked to take the record", func() bool { return tn.fetchQueued(0, id, key) })
+	tn.deleteOffLmaster(id, key, "")
 	tn.vacuum(0, id, false)
 	if got := tn.holders(id, key); len(got) != 0 {
 		t.Fatalf("after the lmaster took it over, the record is on nodes %v", got)
@@ -232,5 +240,30 @@ func TestVacuumFollowsTunables(t *testing.T) {
 	}
 	if s := (&VacuumConfig{Tunables: tunables}).settings(); s.fullEvery != 0 || s.repackLimit != 10000 || s.interval != time.Second {
 		t.Fatalf("settings %+v", s)
+	}
+}
+
+// BenchmarkFullVacuumScan: the full run's walk of a database with ctdbd's
+// default 100001 chains and 1000 records.
+func BenchmarkFullVacuumScan(b *testing.B) {
+	m, err := NewManager(Config{Self: 0, Dir: b.TempDir(), Vacuum: VacuumConfig{Interval: time.Hour}}, nil, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	m.SetView(1, []uint32{0}, []uint32{0})
+	m.SetRecovering(false)
+	id := protocol.DBID("bench.tdb")
+	m.Sync(map[uint32]DBSpec{id: {Name: "bench.tdb"}})
+	db := m.DB(id)
+	db.mu.Lock()
+	for i := range 1000 {
+		r := record{data: []byte("v")}
+		db.tdb.Store([]byte(fmt.Sprint("key-", i)), r.encode(), 0)
+	}
+	db.mu.Unlock()
+	b.ResetTimer()
+	for b.Loop() {
+		db.scanEmpty()
 	}
 }
