@@ -13,20 +13,18 @@ import (
 // fetchQueued reports whether node pnn was asked (VACUUM_FETCH) to take key
 // over for deletion.
 func (tn *testNet) fetchQueued(pnn, dbid uint32, key string) bool {
-	db := tn.mgrs[pnn].DB(dbid)
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	_, ok := db.fetchQueue[key]
-	return ok
+	fetch, _ := tn.queued(pnn, dbid, key)
+	return fetch
 }
 
-// deleteQueued reports whether key waits in node pnn's delete queue.
-func (tn *testNet) deleteQueued(pnn, dbid uint32, key string) bool {
+// queued reports whether key waits in node pnn's fetch and delete queues.
+func (tn *testNet) queued(pnn, dbid uint32, key string) (fetch, del bool) {
 	db := tn.mgrs[pnn].DB(dbid)
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	_, ok := db.deleteQueue[key]
-	return ok
+	_, fetch = db.fetchQueue[key]
+	_, del = db.deleteQueue[key]
+	return fetch, del
 }
 
 // clientDelete empties key on node pnn, its dmaster, and schedules it for
@@ -149,7 +147,7 @@ func TestVacuumSkipsLockedRecordsUntilReleased(t *testing.T) {
 			t.Errorf("while locked, %s is on nodes %v, want %v", key, got, want)
 		}
 	}
-	if tn.fetchQueued(0, id, remote) || !tn.deleteQueued(1, id, remote) {
+	if _, del := tn.queued(1, id, remote); tn.fetchQueued(0, id, remote) || !del {
 		t.Errorf("a locked record was sent to its lmaster, or dropped from the delete queue")
 	}
 
@@ -170,38 +168,29 @@ func TestVacuumSkipsLockedRecordsUntilReleased(t *testing.T) {
 // TestVacuumFetchTakenAtLmasterRun: the lmaster takes over a record another
 // node deleted at its own next vacuum run, as 4.17 does, not when asked: a
 // record its client filled again meanwhile travels with its data and is
-// not deleted.
+// not deleted, while one that never travelled with data and arrives empty
+// is deleted on arrival on both nodes (4.17's VACUUM_MIGRATED rule).
 func TestVacuumFetchTakenAtLmasterRun(t *testing.T) {
 	tn := newTestNet(t, 3)
 	id := tn.attach("t.tdb")
-	key := keyWithLmaster("revived", 0, 3)
-	tn.deleteOffLmaster(id, key, "v")
-	if r, ok := tn.record(1, id, key); !ok || r.hdr.DMaster != 1 {
+	revived, empty := keyWithLmaster("revived", 0, 3), keyWithLmaster("empty", 0, 3)
+	tn.deleteOffLmaster(id, revived, "v")
+	tn.deleteOffLmaster(id, empty, "")
+	if r, ok := tn.record(1, id, revived); !ok || r.hdr.DMaster != 1 {
 		t.Fatalf("the record left node 1 before the lmaster's run: %v %+v", ok, r.hdr)
 	}
-	tn.write(1, id, key, "back")
+	tn.write(1, id, revived, "back")
 	tn.vacuum(0, id, false)
+	if got := tn.holders(id, empty); len(got) != 0 {
+		t.Errorf("after the lmaster took it over, the empty record is on nodes %v", got)
+	}
 	tn.vacuum(0, id, false)
-	r, ok := tn.record(0, id, key)
+	r, ok := tn.record(0, id, revived)
 	if !ok || r.hdr.DMaster != 0 || string(r.data) != "back" || r.hdr.Flags&protocol.RecFlagMigratedWithData == 0 {
 		t.Fatalf("lmaster holds %v %+v %q, want the revived record with its data", ok, r.hdr, r.data)
 	}
-	if st, data := tn.call(2, id, protocol.CallFetchFunc, key); st != 0 || string(data) != "back" {
+	if st, data := tn.call(2, id, protocol.CallFetchFunc, revived); st != 0 || string(data) != "back" {
 		t.Fatalf("revived record reads %d %q", st, data)
-	}
-}
-
-// TestVacuumFetchOfEmptyRecordDeletesOnArrival: a record that never
-// travelled with data and arrives empty at its lmaster for vacuuming is
-// deleted on arrival (4.17's VACUUM_MIGRATED rule), on both nodes.
-func TestVacuumFetchOfEmptyRecordDeletesOnArrival(t *testing.T) {
-	tn := newTestNet(t, 3)
-	id := tn.attach("t.tdb")
-	key := keyWithLmaster("empty", 0, 3)
-	tn.deleteOffLmaster(id, key, "")
-	tn.vacuum(0, id, false)
-	if got := tn.holders(id, key); len(got) != 0 {
-		t.Fatalf("after the lmaster took it over, the record is on nodes %v", got)
 	}
 }
 
