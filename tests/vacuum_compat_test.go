@@ -323,7 +323,7 @@ func vacuumByTunables(t *testing.T, c *localcluster.Cluster) []time.Duration {
 		mustTool(t, c, 1, "deletekey", db, remote)
 		mustTool(t, c, 0, "writekey", db, local, "v")
 		mustTool(t, c, 0, "deletekey", db, local)
-		took = append(took, waitUntil(t, 6*time.Second, "deleted records vacuumed away at VacuumInterval 1", func() error {
+		took = append(took, waitUntil(t, 8*time.Second, "deleted records vacuumed away at VacuumInterval 1", func() error {
 			for p, recs := range nodeRecords(t, c, db) {
 				if len(recs) > 0 {
 					return fmt.Errorf("node %d holds %v", p, recs)
