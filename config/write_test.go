@@ -149,7 +149,11 @@ func TestLoad(t *testing.T) {
 	if c2.Event.Base != filepath.Dir(other) {
 		t.Errorf("Event.Base = %q, want the directory of %s", c2.Event.Base, other)
 	}
-	c2.Event.Base = c.Event.Base // the scripts live beside each file
+	if want := filepath.Join(filepath.Dir(other), TunablesFileName); c2.TunablesFile != want {
+		t.Errorf("TunablesFile = %q, want %q", c2.TunablesFile, want)
+	}
+	// The scripts and ctdb.tunables live beside each file.
+	c2.Event.Base, c2.TunablesFile = c.Event.Base, c.TunablesFile
 	if !reflect.DeepEqual(c2, c) {
 		t.Errorf("reloaded config differs:\n got %+v\nwant %+v", c2, c)
 	}

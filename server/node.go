@@ -263,6 +263,7 @@ func New(opts Options) (_ *Node, err error) {
 		Dir:              cfg.Database.VolatileDir,
 		HashSize:         int(protocol.DefaultTunableValues().DatabaseHashSize),
 		LockWaitersPerDB: int(protocol.DefaultTunableValues().LockProcessesPerDB),
+		Vacuum:           volatile.VacuumConfig{Tunables: n.tunables},
 	}, nodeSender{n}, n.rpc, log.With("subsystem", "volatile"), set)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,8 @@ func runWorker() int {
 		res, err = incrementWorker()
 	case "holdlock":
 		err = holdLockWorker()
+	case "holdchain":
+		err = holdChainWorker()
 	case "txloop":
 		res, err = txLoopWorker()
 	case "lockpair":

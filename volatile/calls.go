@@ -438,12 +438,18 @@ func (m *Manager) HandleReplyDMaster(pkt []byte) {
 func (db *DB) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, reqid uint32) {
 	m := db.m
 	h.DMaster = m.cfg.Self
+	f := m.lookup(reqid)
+	ours := f != nil && f.db == db && bytes.Equal(f.key, key)
+	if ours && f.flags&protocol.CallFlagVacuumMigration != 0 {
+		// For storeRecord only: an empty record vacuuming brought that
+		// never travelled with data is deleted on arrival.
+		h.Flags |= protocol.RecFlagVacuumMigrated
+	}
 	db.storeRecord(key, record{hdr: h, data: data})
 	// Hot keys count arrivals, as ctdbd's do.
 	db.migrated(key)
 	m.met.migrationsIn.Inc()
-	f := m.lookup(reqid)
-	if f == nil || f.db != db || !bytes.Equal(f.key, key) {
+	if !ours {
 		db.log.Debug("became dmaster; no call waited", "key", hexKey(key), "reqid", reqid)
 		return
 	}

@@ -72,6 +72,9 @@ type DB struct {
 	// revocations running (readonly.go).
 	delegates map[string][]uint32
 	revokes   map[string]*revocation
+	// fetchQueue holds the keys other nodes asked this node, their
+	// lmaster, to take over for deletion (VACUUM_FETCH).
+	fetchQueue map[string]struct{}
 	// pending holds the copies a recovery left to write after the thaw
 	// (pending.go); materializing is closed when their writer ends.
 	pending       map[string][]byte
@@ -121,8 +124,8 @@ func (m *Manager) openDB(id uint32, spec DBSpec) (*DB, error) {
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
 		inflight: make(map[string]*fetch), pins: make(map[string]pin),
 		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),
-		deleteQueue: make(map[string]protocol.LtdbHeader),
-		delegates:   make(map[string][]uint32), revokes: make(map[string]*revocation),
+		deleteQueue: make(map[string]protocol.LtdbHeader), fetchQueue: make(map[string]struct{}),
+		delegates: make(map[string][]uint32), revokes: make(map[string]*revocation),
 	}
 	db.stats.reset()
 	return db, nil
@@ -213,7 +216,7 @@ func (db *DB) keepEmpty(key []byte, h protocol.LtdbHeader) bool {
 		h.Flags&protocol.RecFlagMigratedWithData != 0:
 		return true
 	case db.m.lmaster(key) == self:
-		return h.Flags&protocol.RecFlagVacuumMigrated == 0 || h.DMaster == self
+		return h.Flags&protocol.RecFlagVacuumMigrated == 0 || h.DMaster != self
 	}
 	return h.DMaster == self
 }

@@ -29,7 +29,11 @@ type testNet struct {
 	done    chan struct{}
 }
 
-func newTestNet(t *testing.T, n int) *testNet {
+func newTestNet(t *testing.T, n int) *testNet { return newTestNetWith(t, n, nil) }
+
+// newTestNetWith is newTestNet with each node's configuration adjusted by
+// configure (if not nil).
+func newTestNetWith(t *testing.T, n int, configure func(*Config)) *testNet {
 	tn := &testNet{t: t, mgrs: map[uint32]*Manager{}, links: map[[2]uint32]chan []byte{},
 		down: map[uint32]bool{}, cut: map[[2]uint32]bool{}, done: make(chan struct{})}
 	var all []uint32
@@ -41,8 +45,11 @@ func newTestNet(t *testing.T, n int) *testNet {
 		if testing.Verbose() {
 			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("pnn", p)
 		}
-		m, err := NewManager(Config{Self: p, Dir: t.TempDir(), HashSize: 131, Pin: time.Millisecond,
-			Vacuum: VacuumConfig{Interval: time.Hour}}, tn.sender(p), tn.rpc(), log, nil)
+		cfg := Config{Self: p, Dir: t.TempDir(), HashSize: 131, Pin: time.Millisecond, Vacuum: VacuumConfig{Interval: time.Hour}}
+		if configure != nil {
+			configure(&cfg)
+		}
+		m, err := NewManager(cfg, tn.sender(p), tn.rpc(), log, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

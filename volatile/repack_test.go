@@ -28,11 +28,10 @@ func fragment(t *testing.T, db *DB, n, size int) {
 func TestRepackOnlySmallFiles(t *testing.T) {
 	tn := newTestNet(t, 1)
 	m := tn.mgrs[0]
-	m.cfg.Vacuum.RepackLimit = 10
 	small := m.DB(tn.attach("small.tdb"))
 	fragment(t, small, 1000, 16)
 	before := small.tdb.FreelistSize()
-	small.maybeRepack()
+	small.maybeRepack(10)
 	if after := small.tdb.FreelistSize(); before <= 10 || after >= before {
 		t.Fatalf("small file not repacked: free list %d -> %d", before, after)
 	}
@@ -44,7 +43,7 @@ func TestRepackOnlySmallFiles(t *testing.T) {
 		t.Fatalf("test file too small: %v %v", st, err)
 	}
 	before = large.tdb.FreelistSize()
-	large.maybeRepack()
+	large.maybeRepack(10)
 	if after := large.tdb.FreelistSize(); after != before {
 		t.Fatalf("large file repacked: free list %d -> %d", before, after)
 	}

@@ -13,10 +13,12 @@ import (
 type VacuumConfig struct {
 	// Interval between fast vacuum runs (VacuumInterval, 10 s).
 	Interval time.Duration
-	// FullEvery makes every FullEvery-th run scan the whole database for
-	// empty records (VacuumFastPathCount, 60).
+	// FullEvery makes every run after FullEvery fast runs scan the whole
+	// database for empty records (VacuumFastPathCount, 60; 0 with
+	// Tunables: never).
 	FullEvery int
-	// RepackLimit repacks a database whose free list exceeds it (10000).
+	// RepackLimit repacks a database whose free list exceeds it (10000;
+	// 0 with Tunables: never).
 	RepackLimit int
 	// RepackMaxBytes bounds the files vacuuming repacks (2 MiB): a repack
 	// holds the whole database (measured here: 6 ms for 1.8 MiB, 35 ms for
@@ -25,6 +27,11 @@ type VacuumConfig struct {
 	RepackMaxBytes int64
 	// Batch bounds the records handled per database and run.
 	Batch int
+	// Tunables, if set, gives the cluster's tunables, read before each
+	// run: their VacuumInterval, VacuumFastPathCount and RepackLimit
+	// replace the three fields above, so that `ctdb setvar` changes
+	// vacuuming as it does with ctdbd.
+	Tunables func() *protocol.TunableValues
 }
 
 func (c *VacuumConfig) setDefaults() {
@@ -45,6 +52,27 @@ func (c *VacuumConfig) setDefaults() {
 	}
 }
 
+// vacuumSettings are the values a vacuum run goes by.
+type vacuumSettings struct {
+	interval    time.Duration
+	fullEvery   int // 0: never full
+	repackLimit int // 0: never repack
+}
+
+// settings reads the current values. An interval of 0 s, which would make
+// ctdbd vacuum without pause, counts as 1 s.
+func (c *VacuumConfig) settings() vacuumSettings {
+	if c.Tunables == nil {
+		return vacuumSettings{interval: c.Interval, fullEvery: c.FullEvery, repackLimit: c.RepackLimit}
+	}
+	t := c.Tunables()
+	return vacuumSettings{
+		interval:    time.Duration(max(t.VacuumInterval, 1)) * time.Second,
+		fullEvery:   int(t.VacuumFastPathCount),
+		repackLimit: int(t.RepackLimit),
+	}
+}
+
 // ScheduleForDeletion queues a record a client emptied (SCHEDULE_FOR_DELETION).
 func (db *DB) ScheduleForDeletion(key []byte, h protocol.LtdbHeader) {
 	db.mu.Lock()
@@ -54,22 +82,71 @@ func (db *DB) ScheduleForDeletion(key []byte, h protocol.LtdbHeader) {
 	}
 }
 
-// vacuumLoop runs vacuum passes until the manager stops.
+// dbVacuum is the vacuuming schedule of one database.
+type dbVacuum struct {
+	due      time.Time
+	interval time.Duration // the interval due was set with
+	fastRuns int
+}
+
+// vacuumPoll bounds the loop's sleep, so that a database attached meanwhile
+// gets its schedule soon.
+const vacuumPoll = time.Second
+
+// vacuumLoop vacuums every database on a schedule of its own, as ctdbd
+// does: the first run one interval after the database appeared, the next
+// one interval after a run ends; a larger interval set during a wait
+// extends the wait, and a run is full once FullEvery fast runs have passed.
 func (m *Manager) vacuumLoop() {
 	defer m.wg.Done()
-	runs := 0
+	sched := make(map[*DB]*dbVacuum)
 	for {
+		s := m.cfg.Vacuum.settings()
+		next := time.Now().Add(vacuumPoll)
+		live := make(map[*DB]bool)
+		for _, db := range m.DBs() {
+			live[db] = true
+			v := sched[db]
+			if v == nil {
+				v = &dbVacuum{due: time.Now().Add(s.interval), interval: s.interval}
+				sched[db] = v
+			}
+			if !time.Now().Before(v.due) {
+				m.scheduledVacuum(db, v, s)
+			}
+			if v.due.Before(next) {
+				next = v.due
+			}
+		}
+		for db := range sched {
+			if !live[db] {
+				delete(sched, db)
+			}
+		}
+		t := time.NewTimer(time.Until(next))
 		select {
 		case <-m.stop:
+			t.Stop()
 			return
-		case <-time.After(m.cfg.Vacuum.Interval):
-		}
-		runs++
-		full := runs%m.cfg.Vacuum.FullEvery == 0
-		for _, db := range m.DBs() {
-			m.VacuumDB(db, full)
+		case <-t.C:
 		}
 	}
+}
+
+// scheduledVacuum runs a database's vacuum when it is due, unless the
+// interval grew since it was scheduled.
+func (m *Manager) scheduledVacuum(db *DB, v *dbVacuum, s vacuumSettings) {
+	if s.interval > v.interval {
+		v.due, v.interval = v.due.Add(s.interval-v.interval), s.interval
+		return
+	}
+	full := false
+	if v.fastRuns >= s.fullEvery {
+		full, v.fastRuns = s.fullEvery > 0, 0
+	}
+	m.VacuumDB(db, full)
+	v.fastRuns++
+	v.due, v.interval = time.Now().Add(s.interval), s.interval
 }
 
 // VacuumDB runs one vacuum pass over a database: with full, empty records
@@ -82,6 +159,8 @@ func (m *Manager) VacuumDB(db *DB, full bool) {
 		db.scanEmpty()
 	}
 	mine, others := db.vacuumCandidates()
+	// After taking the candidates: what arrives now is deleted next run.
+	m.takeOverQueued(db)
 	if len(mine) > 0 {
 		m.deleteEverywhere(db, mine)
 	}
@@ -89,7 +168,7 @@ func (m *Manager) VacuumDB(db *DB, full bool) {
 		rb := protocol.RecBuffer{DBID: db.ID, Records: recs}
 		m.sendControl(lmaster, protocol.ControlVacuumFetch, rb.Marshal())
 	}
-	db.maybeRepack()
+	db.maybeRepack(m.cfg.Vacuum.settings().repackLimit)
 }
 
 // vacuumCandidates takes up to Batch records off the delete queue that are
@@ -102,7 +181,7 @@ func (db *DB) vacuumCandidates() ([]protocol.RecData, map[uint32][]protocol.RecD
 	var mine []protocol.RecData
 	others := make(map[uint32][]protocol.RecData)
 	n := 0
-	for k := range db.deleteQueue {
+	for k, queued := range db.deleteQueue {
 		if n >= m.cfg.Vacuum.Batch {
 			break
 		}
@@ -110,13 +189,16 @@ func (db *DB) vacuumCandidates() ([]protocol.RecData, map[uint32][]protocol.RecD
 		key := []byte(k)
 		c := db.chainOf(key)
 		if !db.tryChain(c) {
-			continue // busy: next pass
+			continue // a client holds it: next run
 		}
 		delete(db.deleteQueue, k)
 		db.run(c, key, func() {
 			r := db.fetchRecord(key)
-			if !r.exists || len(r.data) > 0 || r.hdr.DMaster != m.cfg.Self || r.hdr.Flags&protocol.RecFlagsRO != 0 {
-				return // in use again, gone, or read-only copies exist
+			if !r.exists || len(r.data) > 0 || r.hdr.DMaster != m.cfg.Self || r.hdr.RSN != queued.RSN || r.hdr.Flags&protocol.RecFlagsRO != 0 {
+				// In use again, gone, away and back since it was queued
+				// (a later delete queues it again), or read-only copies
+				// exist.
+				return
 			}
 			rd := protocol.RecData{Key: key, Data: r.hdr.AppendTo(nil)}
 			if l := m.lmaster(key); l == m.cfg.Self {
@@ -234,8 +316,9 @@ func (db *DB) TryDeleteRecords(recs []protocol.RecData) []protocol.RecData {
 	return kept
 }
 
-// VacuumFetch brings records another node wants deleted to this node, their
-// lmaster, so that the lmaster's vacuuming deletes them everywhere.
+// VacuumFetch queues records another node wants deleted for this node,
+// their lmaster, to take over at its next vacuum run, as 4.17 does: a
+// record a client fills again before then travels with its data.
 func (db *DB) VacuumFetch(recs []protocol.RecData) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
@@ -243,22 +326,61 @@ func (db *DB) VacuumFetch(recs []protocol.RecData) {
 		return
 	}
 	for _, rd := range recs {
-		key := append([]byte(nil), rd.Key...)
-		db.withChain(key, func() {
-			if db.inflight[string(key)] != nil {
-				return
+		db.fetchQueue[string(rd.Key)] = struct{}{}
+	}
+}
+
+// vacuumFetchWait bounds how long a vacuum run waits for the records it
+// takes over (4.17 kills a run after VacuumMaxRunTime, 120 s).
+const vacuumFetchWait = 30 * time.Second
+
+// takeOverQueued migrates the records VacuumFetch queued to this node and
+// waits until they are here; those still empty are then in the delete
+// queue (storeRecord puts them there), for the next run. A record whose
+// chain a client holds stays queued for the next run.
+func (m *Manager) takeOverQueued(db *DB) {
+	db.mu.Lock()
+	done := make(chan struct{}, len(db.fetchQueue))
+	sent := 0
+	for k := range db.fetchQueue {
+		if sent >= m.cfg.Vacuum.Batch {
+			break
+		}
+		key := []byte(k)
+		c := db.chainOf(key)
+		if !db.tryChain(c) {
+			continue
+		}
+		delete(db.fetchQueue, k)
+		db.run(c, key, func() {
+			v, err := db.tdb.Fetch(key)
+			r, ok := parseRecord(v)
+			if err != nil || !ok || r.hdr.DMaster == m.cfg.Self || db.inflight[k] != nil {
+				return // gone, here already, or on its way
 			}
-			r := db.fetchRecord(key)
-			if r.hdr.DMaster == db.m.cfg.Self {
-				if r.exists && len(r.data) == 0 {
-					db.deleteQueue[string(key)] = r.hdr
-				}
-				return
-			}
-			f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, flags: protocol.CallFlagVacuumMigration, started: time.Now()}
-			db.inflight[string(key)] = f
+			// FetchFunc, not NullFunc, for the local end: it must not
+			// create the record if it arrives empty and is deleted.
+			wait := localCall{callid: protocol.CallFetchFunc, start: time.Now(), reply: func(int32, []byte) { done <- struct{}{} }}
+			f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, started: time.Now(), local: []localCall{wait},
+				flags: protocol.CallFlagImmediateMigration | protocol.CallFlagVacuumMigration}
+			db.inflight[k] = f
 			db.sendFetch(f, r.hdr.DMaster)
+			sent++
 		})
+		db.unlockChain(c)
+	}
+	db.mu.Unlock()
+	timeout := time.NewTimer(vacuumFetchWait)
+	defer timeout.Stop()
+	for ; sent > 0; sent-- {
+		select {
+		case <-done:
+		case <-timeout.C:
+			db.log.Warn("records taken over for vacuuming did not arrive in time", "missing", sent)
+			return
+		case <-m.stop:
+			return
+		}
 	}
 }
 
@@ -287,12 +409,13 @@ func (db *DB) scanEmpty() {
 	}
 }
 
-// maybeRepack repacks the file when its free list is long, but only if the
-// whole database can be locked at once: vacuuming never waits for clients.
-func (db *DB) maybeRepack() {
+// maybeRepack repacks the file when its free list is longer than limit (0:
+// never), but only if the whole database can be locked at once: vacuuming
+// never waits for clients.
+func (db *DB) maybeRepack(limit int) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.closed || db.tdb.FreelistSize() <= db.m.cfg.Vacuum.RepackLimit {
+	if db.closed || limit <= 0 || db.tdb.FreelistSize() < limit {
 		return
 	}
 	st, err := os.Stat(db.Path)
