@@ -113,8 +113,7 @@ func TestEveryDocumentedKey(t *testing.T) {
 		t.Errorf("options that rctdb uses were not taken: %+v", c)
 	}
 	// One notice for each option that has no meaning for rctdb (tdb
-	// mutexes and start as stopped/disabled are false here: rctdb
-	// behaves so).
+	// mutexes is false here: rctdb behaves so).
 	var noticed []string
 	for _, w := range c.Warnings {
 		m := regexp.MustCompile(`^` + regexp.QuoteMeta(testFile) + `:\d+: \[(\w+)\] ([a-z ]+?) is `).FindStringSubmatch(w)

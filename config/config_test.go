@@ -165,8 +165,6 @@ func fullExpected() Config {
 		testFile + ":16: [cluster] leader timeout is ignored: Raft notices a lost leader ([raft] heartbeat timeout and election timeout)",
 		testFile + ":21: [database] tdb mutexes is ignored: rctdb opens databases with fcntl locks only",
 		testFile + ":22: [database] lock debug script is ignored: rctdb waits for record and database locks without a helper process to debug",
-		testFile + ":36: [legacy] start as stopped is not supported yet: the node starts as it would without it",
-		testFile + ":37: [legacy] start as disabled is not supported yet: the node starts as it would without it",
 		testFile + ":39: [legacy] realtime scheduling is ignored: rctdb runs at normal priority",
 		testFile + ":40: [legacy] script log level is ignored: rctdb logs event script output at its own levels",
 	}

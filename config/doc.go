@@ -32,8 +32,7 @@
 // (log levels and locations as package logging reads them). Those that
 // have no meaning for a Raft-led cluster (cluster lock, recovery lock,
 // leader timeout, lock debug script, realtime scheduling, script log
-// level, tdb mutexes set to true) and those not supported yet (start as
-// stopped or disabled set to true) add one notice each to Config.Warnings,
+// level, tdb mutexes set to true) add one notice each to Config.Warnings,
 // "file:line: [section] option is ...". rctdb's own options live in
 // sections of their own: [raft], [metrics] and [public addresses], plus a
 // few in [cluster] (port, socket, cluster id, keepalive interval, dead peer

@@ -195,8 +195,8 @@ var keys = []key{
 
 	strKey(secMetrics, "address", func(c *Config) *string { return &c.Metrics.Address }, checkHostPort),
 
-	noticeWhenTrue(boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }), notYet),
-	noticeWhenTrue(boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }), notYet),
+	boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }),
+	boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }),
 	boolKey(secLegacy, "lmaster capability", func(c *Config) *bool { return &c.Legacy.LMasterCapability }),
 	ignoredKey(secLegacy, "realtime scheduling", checkBool, "is ignored: rctdb runs at normal priority"),
 	ignoredKey(secLegacy, "script log level", checkLevel, "is ignored: rctdb logs event script output at its own levels"),
@@ -340,7 +340,6 @@ func durKey(section, name string, field func(*Config) *time.Duration, minimum, m
 // Notices of options rctdb accepts without acting on them.
 const (
 	noLock = "is ignored: rctdb elects its leader with Raft, without a cluster lock"
-	notYet = "is not supported yet: the node starts as it would without it"
 )
 
 // noticeWhenTrue makes a boolean option add msg to the warnings when it is

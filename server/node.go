@@ -368,7 +368,7 @@ func (n *Node) Start() (err error) {
 	go n.acceptLoop()
 	go n.watchState()
 	go n.statHistoryLoop()
-	go n.applyTunablesFile()
+	go n.applyStartSettings()
 	n.notice("node started", "socket", n.cfg.Cluster.Socket, "cluster_id", n.cfg.EffectiveClusterID())
 	return nil
 }
