@@ -14,6 +14,7 @@ import (
 	"github.com/rctdb/rctdb/client"
 	"github.com/rctdb/rctdb/internal/clustertest"
 	"github.com/rctdb/rctdb/internal/localcluster"
+	"github.com/rctdb/rctdb/internal/sambatest"
 	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -103,6 +104,9 @@ func startRealCtdbd(t *testing.T, ctdbd, d string) {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		select {
 		case <-done:
+			if err := sambatest.ReapGroup(cmd.Process.Pid, 0, 10*time.Second); err != nil {
+				t.Errorf("ctdbd's process group: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			t.Errorf("ctdbd pid %d not reaped 10 s after SIGKILL", cmd.Process.Pid)
 		}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/internal/localcluster"
+	"github.com/rctdb/rctdb/internal/sambatest"
 	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/tdb"
@@ -109,13 +110,9 @@ func stopRealNodes(t *testing.T, cmds []*exec.Cmd) {
 	}
 	for _, cmd := range cmds {
 		cmd.Wait()
-		pg := -cmd.Process.Pid
-		testutil.WaitFor(t, 10*time.Second, "ctdbd's process group gone", func() error {
-			if syscall.Kill(pg, 0) == nil {
-				return fmt.Errorf("process group %d still has processes", -pg)
-			}
-			return nil
-		})
+		if err := sambatest.ReapGroup(cmd.Process.Pid, 0, 10*time.Second); err != nil {
+			t.Errorf("ctdbd's process group: %v", err)
+		}
 	}
 }
 

@@ -64,16 +64,3 @@ func TestBindableNodeAddress(t *testing.T) {
 		t.Fatalf("no bindable address: %v", err)
 	}
 }
-
-// Without a syslog daemon ctdbd still starts and its lines are dropped,
-// as 4.17's syslog(3) drops them.
-func TestSyslogWithoutDaemon(t *testing.T) {
-	w, closeLog, err := logOutput("syslog")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeLog()
-	if n, err := w.Write([]byte("hello\n")); n != 6 || err != nil {
-		t.Fatalf("write: %d, %v", n, err)
-	}
-}

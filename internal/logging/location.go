@@ -49,28 +49,31 @@ func ParseLocation(s string) (Location, error) {
 	return Location{}, fmt.Errorf("%q: must be file:/absolute/path, syslog, syslog:nonblocking, syslog:udp, syslog:udp-rfc5424 or stderr", s)
 }
 
-// Open opens the log output of a location; close releases it.
+// Open opens the log output of a location; close releases it. Syslog
+// never fails: without a syslog daemon lines are dropped until one
+// answers, as ctdbd's syslog(3) drops them.
 func Open(l Location, tag string) (w io.Writer, close func(), err error) {
 	switch l.To {
 	case ToStderr:
 		return os.Stderr, func() {}, nil
 	case ToFile:
+		// 4.17's default, /var/log/ctdb/log.ctdb, may have no directory yet.
+		if err := os.MkdirAll(filepath.Dir(l.Path), 0o755); err != nil {
+			return nil, nil, fmt.Errorf("open log file: %w", err)
+		}
 		f, err := os.OpenFile(l.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open log file: %w", err)
 		}
 		return f, func() { f.Close() }, nil
 	case ToSyslog:
-		var sw *syslog.Writer
+		prio := syslog.LOG_DAEMON | syslog.LOG_NOTICE
+		dial := func() (*syslog.Writer, error) { return syslog.New(prio, tag) }
 		if strings.HasPrefix(l.Syslog, "udp") {
-			sw, err = syslog.Dial("udp", "127.0.0.1:514", syslog.LOG_DAEMON|syslog.LOG_NOTICE, tag)
-		} else {
-			sw, err = syslog.New(syslog.LOG_DAEMON|syslog.LOG_NOTICE, tag)
+			dial = func() (*syslog.Writer, error) { return syslog.Dial("udp", "127.0.0.1:514", prio, tag) }
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("open syslog: %w", err)
-		}
-		return sw, func() { sw.Close() }, nil
+		w := &lazySyslog{dial: dial}
+		return w, w.close, nil
 	}
 	return nil, nil, fmt.Errorf("open log: unknown destination %q", l.To)
 }

@@ -48,3 +48,38 @@ func TestOpenFile(t *testing.T) {
 		t.Error("a log file under a file opened")
 	}
 }
+
+// TestSyslogWithoutDaemon: without a syslog daemon (no /dev/log, nothing
+// on the UDP port) the log still opens and lines are dropped, as 4.17's
+// syslog(3) drops them; ctdbd starts all the same.
+func TestSyslogWithoutDaemon(t *testing.T) {
+	for _, loc := range []string{"syslog", "syslog:udp"} {
+		l, err := ParseLocation(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, closeLog, err := Open(l, "test")
+		if err != nil {
+			t.Fatalf("%s: %v", loc, err)
+		}
+		if n, err := w.Write([]byte("hello\n")); n != 6 || err != nil {
+			t.Errorf("%s: write: %d, %v", loc, n, err)
+		}
+		closeLog()
+	}
+}
+
+func TestFileLocationMakesItsDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log", "ctdb", "log.ctdb")
+	w, closeLog, err := Open(Location{To: ToFile, Path: path}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeLog()
+	if _, err := w.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "hello\n" {
+		t.Errorf("log file holds %q, %v", b, err)
+	}
+}

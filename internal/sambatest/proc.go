@@ -108,3 +108,11 @@ func reapGroup(pgid int, grace, timeout time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// ReapGroup is reapGroup for tests that run other daemons (the real
+// ctdbd 4.17 and its event daemon) in a process group of their own: once
+// a test process is a subreaper (any sambatest cluster makes it one), the
+// orphans of such a group are its to reap, or they stay as zombies.
+func ReapGroup(pgid int, grace, timeout time.Duration) error {
+	return reapGroup(pgid, grace, timeout)
+}

@@ -1,37 +1,10 @@
-package main
+package logging
 
 import (
-	"fmt"
-	"io"
 	"log/syslog"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
-
-// logOutput opens the configured log location.
-func logOutput(location string) (io.Writer, func(), error) {
-	switch {
-	case location == "stderr":
-		return os.Stderr, func() {}, nil
-	case location == "syslog":
-		w := &lazySyslog{}
-		return w, w.close, nil
-	case strings.HasPrefix(location, "file:"):
-		path := strings.TrimPrefix(location, "file:")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
-		}
-		return f, func() { f.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("[logging] location: %q is not stderr, syslog or file:PATH", location)
-}
 
 // syslogRetry is how long a lazySyslog waits before it tries to reach
 // the syslog daemon again.
@@ -39,9 +12,13 @@ const syslogRetry = 10 * time.Second
 
 // lazySyslog writes to the syslog daemon, connecting on first use and
 // again after a failure. Without a syslog daemon (a container without
-// /dev/log) lines are dropped, as the C library's syslog(3), which ctdbd
-// 4.17 logs through, drops them: the daemon runs all the same.
+// /dev/log, or nothing on the UDP port) lines are dropped, as the C
+// library's syslog(3), which ctdbd 4.17 logs through, drops them: the
+// daemon runs all the same.
 type lazySyslog struct {
+	dial func() (*syslog.Writer, error)
+
+	// mu guards w and lastTry.
 	mu sync.Mutex
 	w  *syslog.Writer
 	// lastTry is when connecting last failed.
@@ -55,7 +32,7 @@ func (l *lazySyslog) Write(p []byte) (int, error) {
 		if !l.lastTry.IsZero() && time.Since(l.lastTry) < syslogRetry {
 			return len(p), nil
 		}
-		w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_NOTICE, "ctdbd")
+		w, err := l.dial()
 		if err != nil {
 			l.lastTry = time.Now()
 			return len(p), nil
