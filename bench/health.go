@@ -145,6 +145,9 @@ type HealthOutcome struct {
 	PassReaction time.Duration `json:"pass_reaction"`
 	// Overlaps are the samples that found an address on two nodes.
 	Overlaps []string `json:"overlaps,omitempty"`
+	// ColdStartFailed: the cluster never had every node OK and the
+	// addresses balanced after its start; nothing was measured.
+	ColdStartFailed bool `json:"cold_start_failed,omitempty"`
 	Verdict
 }
 
@@ -185,6 +188,7 @@ func (r *healthRun) run(ctx context.Context) error {
 	defer r.fr.closeAdmins()
 	balancedAt, err := r.fr.startBalanced(ctx)
 	if err != nil {
+		r.o.ColdStartFailed = true
 		return fmt.Errorf("health: %w", err)
 	}
 	r.o.AllOK = r.fr.o.AllOK

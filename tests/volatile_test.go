@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -250,28 +251,38 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	hotTotal := checkCounters(t, c, "many.tdb", hot.keys, hotRes)
 	checkCounters(t, c, "other.tdb", other.keys, otherRes)
 
-	during := 0
+	// Completions of the other keys while the chain was held (leaving
+	// 200 ms at each end for the holder to take and drop the lock).
+	from, to := holdStart.Add(200*time.Millisecond), holdEnd.Add(-200*time.Millisecond)
+	var during []time.Time
 	for _, r := range res {
 		for _, ms := range r.Completions {
-			if at := time.UnixMilli(ms); at.After(holdStart.Add(200*time.Millisecond)) && at.Before(holdEnd.Add(-200*time.Millisecond)) {
-				during++
+			if at := time.UnixMilli(ms); at.After(from) && at.Before(to) {
+				during = append(during, at)
 			}
 		}
 	}
-	window := holdEnd.Sub(holdStart) - 400*time.Millisecond
-	rateDuring := float64(during) / window.Seconds()
+	slices.SortFunc(during, time.Time.Compare)
+	gap, prev := time.Duration(0), from
+	for _, at := range append(during, to) {
+		gap, prev = max(gap, at.Sub(prev)), at
+	}
+	window := to.Sub(from)
+	rateDuring := float64(len(during)) / window.Seconds()
 	rateAll := float64(total) / ct.duration.Seconds()
 	hops := maxHopcount(t, c)
-	t.Logf("99 keys, 12 clients: %d increments (%.0f/s), during the 2 s external lock %.0f/s; held key, 3 clients: %d increments; other db %d increments; %s; max hopcount %d",
-		total, rateAll, rateDuring, hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), hops)
+	t.Logf("99 keys, 12 clients: %d increments (%.0f/s), during the 2 s external lock %.0f/s (longest pause %v); held key, 3 clients: %d increments; other db %d increments; %s; max hopcount %d",
+		total, rateAll, rateDuring, gap.Round(time.Millisecond), hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), hops)
 	if hops >= 10 {
 		t.Errorf("max hopcount %d", hops)
 	}
-	// A node blocked behind the held chain would bring this near zero; a
-	// neighbour's load on a 2-core machine swings the rate by 4x and
-	// more (seen: 21 % of the average), so only a collapse fails.
-	if rateDuring < rateAll/10 {
-		t.Errorf("traffic nearly stopped while one chain was held elsewhere: %.0f/s vs %.0f/s", rateDuring, rateAll)
+	// A node blocked behind the held chain stops every client of the
+	// other keys until the lock goes. The rate is no measure of that on a
+	// 2-core machine: a neighbour's load and the other database's traffic,
+	// which starts with the hold, swung it from 83 % of the average to
+	// 5 %; a pause of half the window is.
+	if gap > window/2 {
+		t.Errorf("no client of the other keys got through for %v while one chain was held elsewhere (%d completions in %v)", gap, len(during), window)
 	}
 }
 

@@ -27,12 +27,16 @@ type healthCmd struct {
 	Keep            bool          `help:"Keep every run's directory (with --base), not only those of failed runs."`
 	Rctdbd          string        `help:"rctdb's ctdbd binary (default: the one beside ctdb-bench)." type:"path"`
 	RctdbLogLevel   string        `help:"Log level of the rctdb nodes (their logs stay with failed or --keep runs)." default:"NOTICE"`
+	StartAttempts   int           `help:"Fresh clusters a run may try when one never got every node OK and the addresses balanced after its start, before anything was measured (Samba's first smbd of a cluster can lose its version-claim race; a loaded machine can hold up either daemon's first monitor)." default:"1"`
 }
 
 // Validate checks the flags (kong calls it).
 func (c *healthCmd) Validate() error {
 	if c.Runs < 1 {
 		return errors.New("--runs must be at least 1")
+	}
+	if c.StartAttempts < 1 {
+		return errors.New("--start-attempts must be at least 1")
 	}
 	if c.MonitorInterval < 1 {
 		return errors.New("--monitor-interval must be at least 1 (seconds)")
@@ -52,7 +56,19 @@ func (c *healthCmd) run(ctx context.Context) int {
 	res := &bench.HealthResults{Runs: c.Runs, Targets: b.targets}
 	p := bench.HealthParams{MonitorInterval: time.Duration(c.MonitorInterval) * time.Second, Timeout: c.Timeout, Log: b.log}
 	b.forEach(ctx, c.Runs, []string{""}, func(round, _ int, t string) (bench.Verdict, string) {
-		o := c.runOnce(ctx, t, filepath.Join(b.base, fmt.Sprintf("%s-run%d", t, round+1)), p)
+		var o bench.HealthOutcome
+		for attempt := 1; ; attempt++ {
+			dir := filepath.Join(b.base, fmt.Sprintf("%s-run%d", t, round+1))
+			if attempt > 1 {
+				dir += fmt.Sprintf("-attempt%d", attempt)
+			}
+			o = c.runOnce(ctx, t, dir, p)
+			if !o.ColdStartFailed || attempt >= c.StartAttempts || ctx.Err() != nil {
+				break
+			}
+			b.log.Warn("the cluster's cold start failed before anything was measured; the run takes a fresh cluster",
+				"target", t, "run", round+1, "attempt", attempt, "err", o.Err, "kept", dir)
+		}
 		res.Add(o)
 		return o.Verdict, fmt.Sprintf("UNHEALTHY everywhere %v and answered on node %d %v after the kill; healthy %v, holding an address %v after the start",
 			o.Unhealthy.Round(time.Millisecond), o.AnsweredBy, o.Answered.Round(time.Millisecond),
