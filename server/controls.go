@@ -99,6 +99,19 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 		return nil
 	}
 	n.sm.forwarded.Inc()
+	n.forwardControl(c, rc, dest, true)
+	return nil
+}
+
+// forwardControl sends a client's control to node dest and answers the
+// client with dest's reply. A control that could not be sent because this
+// node's link to dest is down waits until the cluster takes dest out of
+// the active set (then fails, see afterNodeLeft) or the link is back:
+// then, if retry, it is sent once more. That is the case of a node that
+// restarted and that the cluster already counts again while this node's
+// link to it is still being made. A control lost in flight is not sent
+// again: dest may have run it.
+func (n *Node) forwardControl(c *clientConn, rc protocol.ReqControl, dest uint32, retry bool) {
 	fwd := rc
 	fwd.ClientID = c.id
 	n.rpc.Go(dest, fwd, n.controlTimeout(), func(st int32, data, errmsg []byte) {
@@ -107,34 +120,49 @@ func (n *Node) handleClientControl(c *clientConn, pkt []byte) error {
 		}
 		rep := control.Reply{Status: st, Data: data, ErrMsg: string(errmsg)}
 		if e := string(errmsg); e == noderpc.ErrTextDisconnectedNode || e == noderpc.ErrTextNodeDisconnected {
-			n.afterNodeLeft(dest, func() { n.replyClient(c, &rc, rep) })
+			n.afterNodeLeft(dest, func(linkBack bool) {
+				if linkBack && retry && e == noderpc.ErrTextDisconnectedNode {
+					n.forwardControl(c, rc, dest, false)
+					return
+				}
+				n.replyClient(c, &rc, rep)
+			})
 			return
 		}
 		n.replyClient(c, &rc, rep)
 	})
-	return nil
 }
 
 // afterNodeLeft runs fn once this node has applied the view that takes
-// node out of the active set (or after a bound). A client told that a node
-// is unreachable then sees everything that node committed before it left:
-// Samba's g_lock takes a holder on an unreachable node for dead
-// (PROCESS_EXISTS fails) and goes ahead, and that holder's last commit,
-// already in the Raft log, must be applied here before.
-func (n *Node) afterNodeLeft(node uint32, fn func()) {
+// node out of the active set, or once its link to node is back (fn's
+// linkBack), or after a bound. A client told that a node is unreachable
+// then sees everything that node committed before it left: Samba's g_lock
+// takes a holder on an unreachable node for dead (PROCESS_EXISTS fails)
+// and goes ahead, and that holder's last commit, already in the Raft log,
+// must be applied here before.
+func (n *Node) afterNodeLeft(node uint32, fn func(linkBack bool)) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer fn()
+		linkBack := false
+		defer func() { fn(linkBack) }()
 		deadline := time.NewTimer(afterNodeLeftMax)
 		defer deadline.Stop()
+		// The transport tells of no reconnection: look every linkPoll.
+		poll := time.NewTicker(linkPoll)
+		defer poll.Stop()
 		for {
 			ch := n.raft.Watch()
-			if st, _ := n.raft.Current(); st.Flags(node)&protocol.NodeFlagsInactive != 0 || n.tr.Connected(node) {
+			if st, _ := n.raft.Current(); st.Flags(node)&protocol.NodeFlagsInactive != 0 {
+				return
+			}
+			if n.tr.Connected(node) {
+				linkBack = true
 				return
 			}
 			select {
 			case <-ch:
+			case <-poll.C:
 			case <-deadline.C:
 				return
 			case <-n.ctx.Done():
@@ -143,6 +171,9 @@ func (n *Node) afterNodeLeft(node uint32, fn func()) {
 		}
 	}()
 }
+
+// linkPoll is how often afterNodeLeft looks whether a link is back.
+const linkPoll = 20 * time.Millisecond
 
 // afterNodeLeftMax bounds afterNodeLeft: the leader notices a dead node
 // within the dead peer timeout.
