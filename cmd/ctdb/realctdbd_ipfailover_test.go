@@ -431,7 +431,9 @@ func (c *ipCluster) holders() (map[string]int, error) {
 // waitHolders waits until check accepts the holders.
 func (c *ipCluster) waitHolders(what string, check func(map[string]int) error) {
 	c.t.Helper()
-	testutil.WaitFor(c.t, 20*time.Second, what, func() error {
+	// ctdbd disables its takeover runs for 20 s after a failed one (the
+	// session's bad addip makes some): a wait must outlast one such pause.
+	testutil.WaitFor(c.t, 45*time.Second, what, func() error {
 		h, err := c.holders()
 		if err != nil {
 			return err
