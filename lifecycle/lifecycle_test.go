@@ -286,6 +286,32 @@ func TestCancelledMonitorChangesNothing(t *testing.T) {
 	}
 }
 
+// A cancelled monitor keeps the cadence where it was: a node starting
+// while the others turn healthy (each of their takeover runs cancels its
+// monitor) is not pushed back 2, 4, 8 s more each time before it may serve.
+func TestCancelledMonitorKeepsTheCadence(t *testing.T) {
+	r := newRig(t, true)
+	r.raft.Update(func(st *raftlayer.State) {
+		if err := st.Apply(&raftlayer.CmdSetTunable{Name: "MonitorInterval", Value: 15}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	l := newLoop(r.m, context.Background(), time.Time{})
+	now := time.Unix(1000, 0)
+	l.interval = firstInterval
+	for i := 0; i < 3; i++ {
+		l.monitored(outcome{event: "monitor", res: events.Result{Code: events.ResultCanceled}}, now)
+		if l.monitorAt != now.Add(firstInterval) || l.interval != firstInterval {
+			t.Fatalf("after cancelled monitor %d: next in %v, interval %v; want both %v", i+1, l.monitorAt.Sub(now), l.interval, firstInterval)
+		}
+	}
+	// A verdict that changes nothing (the node is not healthy yet) ramps up.
+	l.monitored(outcome{event: "monitor", res: events.Result{Code: events.ResultFailed}}, now)
+	if l.monitorAt != now.Add(firstInterval) || l.interval != 2*firstInterval {
+		t.Fatalf("after a failing monitor: next in %v, interval %v; want %v and %v", l.monitorAt.Sub(now), l.interval, firstInterval, 2*firstInterval)
+	}
+}
+
 func TestMonitorSkippedWhileRecovering(t *testing.T) {
 	r := newRig(t, true)
 	r.start()

@@ -14,7 +14,8 @@ import (
 // monitor up to MonitorInterval, restarts at healthChangeInterval when
 // the verdict changes; the first monitor runs as soon as startup passed
 // (4.17 waits firstInterval for it: rctdb does not, so that a started
-// node serves its addresses two seconds earlier).
+// node serves its addresses two seconds earlier), and a cancelled monitor
+// leaves the interval as it was (4.17 doubles it).
 const (
 	firstInterval        = 2 * time.Second
 	healthChangeInterval = 5 * time.Second
@@ -234,14 +235,23 @@ func (l *loop) monitored(o outcome, now time.Time) {
 	m := l.m
 	st, _ := m.raft.Current()
 	maxInterval := time.Duration(max(st.TunablesOf(m.cfg.Self).MonitorInterval, 1)) * time.Second
-	defer func() {
-		l.monitorAt = now.Add(min(l.interval, maxInterval))
-		l.interval = min(2*l.interval, maxInterval)
-	}()
 	if o.err != nil {
 		return // the loop is stopping
 	}
 	err := verdict("monitor", o.res.Code)
+	if errors.Is(err, errCanceled) {
+		// 4.17 doubles the interval after a cancelled monitor too; a
+		// node that starts while others turn healthy then has its first
+		// monitors cancelled by their takeover runs and waits 2, 4, 8 s
+		// longer each time before it may serve. The cadence only ramps
+		// up on monitors that reached a verdict.
+		l.monitorAt = now.Add(min(l.interval, maxInterval))
+		return
+	}
+	defer func() {
+		l.monitorAt = now.Add(min(l.interval, maxInterval))
+		l.interval = min(2*l.interval, maxInterval)
+	}()
 	switch {
 	case o.res.Code == events.ResultTimedOut:
 		l.timeouts++
@@ -252,8 +262,6 @@ func (l *loop) monitored(o outcome, now time.Time) {
 			return
 		}
 		m.log.Error("monitor event timed out too often in a row", "count", l.timeouts, "limit", limit)
-	case errors.Is(err, errCanceled):
-		return
 	default:
 		l.timeouts = 0
 		m.met.timeoutsInRow.Store(0)

@@ -61,6 +61,12 @@ func TestDebianScriptsServeSMB(t *testing.T) {
 	var base string
 	ic := startIPClusterWith(t, 3, 3, func(o *localcluster.Options) {
 		o.Env = []string{"CTDB_TEST_MODE=1"} // ctdb-config (00.ctdb) reads $CTDB_BASE/ctdb.conf
+		// A node is OK after its first passing monitor. 50.samba's first
+		// one (testparm, smbd's first answers) took over 6 s beside two
+		// other make test runs, and each node that turns healthy makes a
+		// takeover run whose ipreallocated cancels the monitors running
+		// elsewhere, as 4.17's event daemon does.
+		o.Timeout = 60 * time.Second
 		o.Prepare = func(pnn uint32, dir string) error {
 			base = filepath.Dir(dir)
 			return eventstest.LayOutSambaNode(dir, share, "00.ctdb", "05.system", "10.interface", "50.samba")

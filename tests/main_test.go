@@ -74,10 +74,13 @@ func clusterWith(t *testing.T, opts localcluster.Options) *localcluster.Cluster 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout+30*time.Second)
 	defer cancel()
 	start := time.Now()
-	opts.Base, opts.Ctdbd, opts.Timeout = base, filepath.Join(binDir, "ctdbd"), 30*time.Second
+	opts.Base, opts.Ctdbd = base, filepath.Join(binDir, "ctdbd")
 	c, err := localcluster.Up(ctx, opts)
 	if c != nil {
 		t.Cleanup(func() {

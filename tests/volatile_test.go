@@ -234,7 +234,6 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	holder := worker(map[string]string{"RCTDB_WORKER": "holdlock", "RCTDB_PATH": path, "RCTDB_KEY": held, "RCTDB_DURATION": "2s"})
 	var stderr bytes.Buffer
 	holder.Stderr = &stderr
-	holdStart := time.Now()
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,18 +241,18 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	other := contention{nodes: 3, perNode: 1, keys: []string{"x"}, duration: 1500 * time.Millisecond}
 	otherRes := other.run(t, c, "other.tdb")
 	holder.Wait()
-	holdEnd := time.Now()
-	if !strings.Contains(stderr.String(), "locked") {
-		t.Fatalf("lock holder: %s", stderr.String())
+	var lockedMS, unlockedMS int64
+	if _, err := fmt.Sscanf(stderr.String(), "locked at %d\nunlocked at %d", &lockedMS, &unlockedMS); err != nil {
+		t.Fatalf("lock holder: %v: %s", err, stderr.String())
 	}
 	res, hotRes := <-done, <-hotDone
 	total := checkCounters(t, c, "many.tdb", keys, res)
 	hotTotal := checkCounters(t, c, "many.tdb", hot.keys, hotRes)
 	checkCounters(t, c, "other.tdb", other.keys, otherRes)
 
-	// Completions of the other keys while the chain was held (leaving
-	// 200 ms at each end for the holder to take and drop the lock).
-	from, to := holdStart.Add(200*time.Millisecond), holdEnd.Add(-200*time.Millisecond)
+	// Completions of the other keys while the chain was held, as the
+	// holder itself timed it (its start under load is no measure).
+	from, to := time.UnixMilli(lockedMS), time.UnixMilli(unlockedMS)
 	var during []time.Time
 	for _, r := range res {
 		for _, ms := range r.Completions {
@@ -271,18 +270,24 @@ func TestContentionManyKeysWithExternalLock(t *testing.T) {
 	rateDuring := float64(len(during)) / window.Seconds()
 	rateAll := float64(total) / ct.duration.Seconds()
 	hops := maxHopcount(t, c)
-	t.Logf("99 keys, 12 clients: %d increments (%.0f/s), during the 2 s external lock %.0f/s (longest pause %v); held key, 3 clients: %d increments; other db %d increments; %s; max hopcount %d",
-		total, rateAll, rateDuring, gap.Round(time.Millisecond), hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), hops)
-	if hops >= 10 {
-		t.Errorf("max hopcount %d", hops)
+	outcome := fmt.Sprintf("99 keys, 12 clients: %d increments (%.0f/s), during the %v external lock %.0f/s (longest pause %v); held key, 3 clients: %d increments; other db %d increments; %s; max hopcount %d",
+		total, rateAll, window, rateDuring, gap.Round(time.Millisecond), hotTotal, otherRes[0].Increments+otherRes[1].Increments+otherRes[2].Increments, summary(res), hops)
+	t.Log(outcome)
+	// A request that loops between nodes gains a hop every few hundred
+	// microseconds; one that chases a record through honest migrations
+	// gains one per move it missed, and on a starved 2-core machine
+	// (three make test runs at once) that reached 8. 4.17 only starts to
+	// log a call's hopcount above 95.
+	if hops >= 50 {
+		t.Errorf("a call was forwarded %d times: %s", hops, outcome)
 	}
 	// A node blocked behind the held chain stops every client of the
-	// other keys until the lock goes. The rate is no measure of that on a
-	// 2-core machine: a neighbour's load and the other database's traffic,
-	// which starts with the hold, swung it from 83 % of the average to
-	// 5 %; a pause of half the window is.
-	if gap > window/2 {
-		t.Errorf("no client of the other keys got through for %v while one chain was held elsewhere (%d completions in %v)", gap, len(during), window)
+	// other keys until the lock goes, a pause as long as the hold. The
+	// rate is no measure on a 2-core machine: a neighbour's load and the
+	// other database's traffic, which starts with the hold, swung it from
+	// 83 % of the average to 5 %.
+	if gap > window*3/4 {
+		t.Errorf("no client of the other keys got through for %v of the %v that one chain was held elsewhere: %s", gap.Round(time.Millisecond), window, outcome)
 	}
 }
 

@@ -126,8 +126,8 @@ func incrementWorker() (workerResult, error) {
 }
 
 // holdLockWorker takes the chain lock of RCTDB_KEY in the TDB file
-// RCTDB_PATH, as smbd would, says "locked" on stderr, holds it for
-// RCTDB_DURATION and lets go.
+// RCTDB_PATH, as smbd would, says "locked at <unix ms>" on stderr, holds it
+// for RCTDB_DURATION, lets go and says "unlocked at <unix ms>".
 func holdLockWorker() error {
 	d, _ := time.ParseDuration(os.Getenv("RCTDB_DURATION"))
 	t, err := tdb.Open(os.Getenv("RCTDB_PATH"), 0, 0, os.O_RDWR, 0)
@@ -138,9 +138,11 @@ func holdLockWorker() error {
 	if err := t.ChainLock([]byte(os.Getenv("RCTDB_KEY"))); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "locked")
+	fmt.Fprintf(os.Stderr, "locked at %d\n", time.Now().UnixMilli())
 	time.Sleep(d)
-	return t.ChainUnlock([]byte(os.Getenv("RCTDB_KEY")))
+	err = t.ChainUnlock([]byte(os.Getenv("RCTDB_KEY")))
+	fmt.Fprintf(os.Stderr, "unlocked at %d\n", time.Now().UnixMilli())
+	return err
 }
 
 // worker starts a worker process with env.
