@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rctdb/rctdb/control"
+	"github.com/rctdb/rctdb/internal/memreport"
 	"github.com/rctdb/rctdb/protocol"
 )
 
@@ -28,7 +29,7 @@ func (n *Node) compatControls() control.Table {
 // ctrlDumpMemory answers with the memory report, without the terminating
 // NUL, as ctdbd does.
 func (n *Node) ctrlDumpMemory(ctx context.Context, r *control.Request) control.Reply {
-	return control.OK([]byte(currentMemoryReport(memoryReportRoot)))
+	return control.OK([]byte(memreport.Current(memoryReportRoot)))
 }
 
 // handleMemDump answers a CTDB_SRVID_MEM_DUMP message, which 4.17's
@@ -46,5 +47,5 @@ func (n *Node) handleMemDump(from uint32, data []byte) {
 		return
 	}
 	n.log.Info("recovery daemon memory dump", "to_pnn", rd.PNN, "srvid", rd.SrvID)
-	n.SendMessage(rd.PNN, rd.SrvID, []byte(currentMemoryReport(memoryReportRoot)))
+	n.SendMessage(rd.PNN, rd.SrvID, []byte(memreport.Current(memoryReportRoot)))
 }

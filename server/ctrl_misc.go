@@ -75,19 +75,19 @@ func (n *Node) ctrlCheckPIDSrvID(ctx context.Context, r *control.Request) contro
 }
 
 func (n *Node) ctrlStatistics(ctx context.Context, r *control.Request) control.Reply {
-	st := n.stats.current(n.reg.numClients(), time.Now())
+	st := n.stats.Current(n.reg.numClients(), time.Now())
 	n.vol.Fill(&st)
 	return control.OK(st.Marshal())
 }
 
 func (n *Node) ctrlStatisticsReset(ctx context.Context, r *control.Request) control.Reply {
-	n.stats.reset(time.Now())
+	n.stats.Reset(time.Now())
 	n.vol.ResetStats()
 	return control.Status(0)
 }
 
 func (n *Node) ctrlGetStatHistory(ctx context.Context, r *control.Request) control.Reply {
-	l := n.stats.historyList()
+	l := n.stats.History()
 	return control.OK(l.Marshal())
 }
 

@@ -11,17 +11,12 @@ type serverMetrics struct {
 	messagesLocal  *metrics.Counter
 	messagesRemote *metrics.Counter
 	forwarded      *metrics.Counter
-	// tunnelsToLocal and tunnelsDropped count REQ_TUNNEL packets handed
-	// to a local client or dropped (see tunnel.go).
-	tunnelsToLocal *metrics.Counter
-	tunnelsDropped *metrics.Counter
 	controlLatency *metrics.Histogram
 }
 
 func newServerMetrics(set *metrics.Set, n *Node) *serverMetrics {
 	set.GetOrCreateGauge("ctdb_socket_clients", func() float64 { return float64(n.reg.numClients()) })
 	set.GetOrCreateGauge("ctdb_socket_srvids", func() float64 { return float64(n.reg.numSrvIDs()) })
-	set.GetOrCreateGauge("ctdb_socket_tunnels", func() float64 { return float64(n.reg.numTunnels()) })
 	for _, f := range []struct {
 		name string
 		bit  uint32
@@ -55,8 +50,6 @@ func newServerMetrics(set *metrics.Set, n *Node) *serverMetrics {
 		messagesLocal:  set.GetOrCreateCounter("ctdb_socket_messages_delivered_total"),
 		messagesRemote: set.GetOrCreateCounter("ctdb_socket_messages_sent_to_nodes_total"),
 		forwarded:      set.GetOrCreateCounter("ctdb_socket_controls_forwarded_total"),
-		tunnelsToLocal: set.GetOrCreateCounter("ctdb_socket_tunnel_packets_delivered_total"),
-		tunnelsDropped: set.GetOrCreateCounter("ctdb_socket_tunnel_packets_dropped_total"),
 		controlLatency: set.GetOrCreateHistogram("ctdb_socket_control_duration_seconds"),
 	}
 }

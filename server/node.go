@@ -29,8 +29,11 @@ import (
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/raftlayer"
 	"github.com/rctdb/rctdb/recovery"
+	"github.com/rctdb/rctdb/startsettings"
+	"github.com/rctdb/rctdb/statistics"
 	"github.com/rctdb/rctdb/transport"
 	"github.com/rctdb/rctdb/traverse"
+	"github.com/rctdb/rctdb/tunnel"
 	"github.com/rctdb/rctdb/volatile"
 )
 
@@ -74,7 +77,8 @@ type Node struct {
 	dbs      *databases.DBs
 	ln       *net.UnixListener
 	reg      *registry
-	stats    *statistics
+	tunnels  *tunnel.Router
+	stats    *statistics.Keeper
 	sm       *serverMetrics
 	controls control.Table
 	internal map[uint64]func(from uint32, data []byte)
@@ -177,6 +181,7 @@ func New(opts Options) (_ *Node, err error) {
 		clientQueueLimit: cmp.Or(opts.ClientQueueLimit, 64<<20), done: make(chan struct{}),
 		incarnation: newIncarnation(),
 	}
+	n.tunnels = tunnel.New(self, tunnelNet{n}, log.With("subsystem", "tunnel"), set)
 	defer func() {
 		if err != nil {
 			n.closeAll(context.Background())
@@ -215,13 +220,13 @@ func New(opts Options) (_ *Node, err error) {
 	// The node owns its transport (also one it was given); Start moves
 	// this closer after the goroutines that use it.
 	n.onClose("transport", func(context.Context) error { return n.tr.Close() })
-	n.stats = newStatistics(time.Now(), func() (uint64, uint64) {
+	n.stats = statistics.New(time.Now(), func() (uint64, uint64) {
 		s := n.tr.Stats()
 		return s.KeepalivesSent, s.KeepalivesRecv
 	})
 	n.rpc = noderpc.New(noderpc.Config{
 		Self: self, Generation: n.generation, Timeout: n.controlTimeout,
-		OnTimeout: func() { n.stats.c.timeoutsControl.Add(1) },
+		OnTimeout: n.stats.CountControlTimeout,
 	}, nodeSender{n}, log.With("subsystem", "noderpc"), set)
 
 	rcfg := raftlayer.Config{
@@ -367,8 +372,15 @@ func (n *Node) Start() (err error) {
 	n.wg.Add(4)
 	go n.acceptLoop()
 	go n.watchState()
-	go n.statHistoryLoop()
-	go n.applyStartSettings()
+	go func() {
+		defer n.wg.Done()
+		n.stats.RunHistory(n.ctx, n.statHistoryInterval, n.reg.numClients)
+	}()
+	go func() {
+		defer n.wg.Done()
+		want := append(startsettings.Flags(n.self, n.cfg.Legacy), startsettings.TunablesFile(n.self, n.cfg.TunablesFile, n.log)...)
+		startsettings.Apply(n.ctx, n.raft, n.commit, want, n.log)
+	}()
 	n.notice("node started", "socket", n.cfg.Cluster.Socket, "cluster_id", n.cfg.EffectiveClusterID())
 	return nil
 }
@@ -429,14 +441,14 @@ func (n *Node) sendNode(pnn uint32, pkt []byte) error {
 	if err := n.tr.Send(pnn, pkt); err != nil {
 		return err
 	}
-	n.stats.c.nodePacketsSent.Add(1)
+	n.stats.CountNodeSent()
 	return nil
 }
 
 // HandlePacket is the transport's delivery of a packet from another node.
 func (n *Node) HandlePacket(from uint32, pkt []byte) {
 	op := protocol.PacketOp(pkt)
-	n.stats.countNodeRecv(op)
+	n.stats.CountNodeRecv(op)
 	if n.rpc.HandlePacket(from, pkt) {
 		return
 	}
@@ -446,7 +458,7 @@ func (n *Node) HandlePacket(from uint32, pkt []byte) {
 	case protocol.OpReqMessage:
 		n.handleNodeMessage(from, pkt)
 	case protocol.OpReqTunnel:
-		n.handleNodeTunnel(from, pkt)
+		n.tunnels.FromNode(from, pkt)
 	case protocol.OpReqCall:
 		n.vol.HandleReqCall(pkt)
 	case protocol.OpReqDMaster:
@@ -507,7 +519,7 @@ func (n *Node) handleClientPacket(c *clientConn, op protocol.Operation, pkt []by
 		}
 		return nil
 	case protocol.OpReqTunnel:
-		return n.clientTunnel(c, pkt)
+		return n.tunnels.FromClient(c.id, pkt)
 	default:
 		return fmt.Errorf("operation %v is not sent by clients", op)
 	}
@@ -531,7 +543,7 @@ func (n *Node) watchState() {
 		n.raft.Installed(idx)
 		if recovering != wasRecovering {
 			if !recovering {
-				n.stats.c.numRecoveries.Add(1)
+				n.stats.CountRecovery()
 			}
 			wasRecovering = recovering
 		}
@@ -552,22 +564,13 @@ func (s nodeSender) Send(pnn uint32, pkt []byte) error { return s.n.sendNode(pnn
 // Connected reports whether the link to pnn is up.
 func (s nodeSender) Connected(pnn uint32) bool { return s.n.tr.Connected(pnn) }
 
-// statHistoryLoop closes a statistics interval every StatHistoryInterval.
-func (n *Node) statHistoryLoop() {
-	defer n.wg.Done()
-	for {
-		st, _ := n.raft.Current()
-		iv := time.Second
-		if v := st.TunablesOf(n.self).StatHistoryInterval; v > 0 {
-			iv = time.Duration(v) * time.Second
-		}
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-time.After(iv):
-		}
-		n.stats.rotate(n.reg.numClients(), time.Now())
+// statHistoryInterval is the StatHistoryInterval tunable, at least 1 s.
+func (n *Node) statHistoryInterval() time.Duration {
+	st, _ := n.raft.Current()
+	if v := st.TunablesOf(n.self).StatHistoryInterval; v > 0 {
+		return time.Duration(v) * time.Second
 	}
+	return time.Second
 }
 
 // SocketPath is the client socket of the node.

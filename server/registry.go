@@ -14,13 +14,10 @@ type registry struct {
 	// srvids maps a srvid to its registrations; a client that registered a
 	// srvid twice appears twice and gets each message twice, as in ctdbd.
 	srvids map[uint64][]*clientConn
-	// tunnels maps a tunnel id to the one client of this node holding it.
-	tunnels map[uint64]*clientConn
 }
 
 func newRegistry() *registry {
-	return &registry{clients: make(map[uint32]*clientConn), srvids: make(map[uint64][]*clientConn),
-		tunnels: make(map[uint64]*clientConn)}
+	return &registry{clients: make(map[uint32]*clientConn), srvids: make(map[uint64][]*clientConn)}
 }
 
 // add assigns the client an id (never 0) and records it.
@@ -37,8 +34,7 @@ func (r *registry) add(c *clientConn) {
 	r.clients[c.id] = c
 }
 
-// remove forgets the client, every srvid it registered and every tunnel
-// id it holds.
+// remove forgets the client and every srvid it registered.
 func (r *registry) remove(c *clientConn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -57,7 +53,6 @@ func (r *registry) remove(c *clientConn) {
 		}
 	}
 	c.srvids = nil
-	r.dropTunnelsLocked(c)
 }
 
 func (r *registry) register(c *clientConn, srvid uint64) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,6 +59,7 @@ type clientConn struct {
 	srvids map[uint64]int
 
 	closeOnce sync.Once
+	closed    atomic.Bool // set first thing in close
 }
 
 // peerPID reads the connecting process's pid (SO_PEERCRED).
@@ -115,7 +117,7 @@ func (c *clientConn) readLoop() {
 			return
 		}
 		op := protocol.PacketOp(pkt)
-		c.n.stats.countClientRecv(op)
+		c.n.stats.CountClientRecv(op)
 		if err := c.n.handleClientPacket(c, op, pkt); err != nil {
 			c.n.sm.closedBad.Inc()
 			c.n.log.Warn("closing client connection: malformed packet", "client", c.id, "pid", c.pid, "op", op, "err", err)
@@ -128,9 +130,15 @@ func (c *clientConn) readLoop() {
 // disconnected by the writer.
 func (c *clientConn) send(pkt []byte) {
 	if c.w.Write(pkt) == nil {
-		c.n.stats.c.clientPacketsSent.Add(1)
+		c.n.stats.CountClientSent()
 	}
 }
+
+// SendPacket writes a packet to the client (a tunnel.Holder).
+func (c *clientConn) SendPacket(pkt []byte) { c.send(pkt) }
+
+// Closed reports whether the connection is closed (a tunnel.Holder).
+func (c *clientConn) Closed() bool { return c.closed.Load() }
 
 // PID is the client's process id, from SO_PEERCRED.
 func (c *clientConn) PID() int32 { return c.pid }
@@ -151,11 +159,13 @@ func (c *clientConn) Pending() int { return c.w.Pending() }
 // close ends the connection and forgets its registrations.
 func (c *clientConn) close(reason string) {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		if reason != "" {
 			c.n.log.Info("closing client connection", "client", c.id, "pid", c.pid, "reason", reason)
 		}
 		c.w.Close()
 		c.n.reg.remove(c)
+		c.n.tunnels.Drop(c)
 		c.n.failover.ClientGone(c)
 		c.n.traverse.DropClient(c)
 	})

@@ -39,6 +39,16 @@ func (r *Raft) Current() (*raftlayer.State, uint64) {
 	return r.st, r.index
 }
 
+// LinearizableState is the current state: with no log, nothing committed
+// can still be on its way.
+func (r *Raft) LinearizableState(ctx context.Context) (*raftlayer.State, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, _ := r.Current()
+	return st, nil
+}
+
 // Watch is closed at the next change of the state.
 func (r *Raft) Watch() <-chan struct{} { return r.changed.Changed() }
 

@@ -1,4 +1,4 @@
-package server
+package memreport
 
 import (
 	"cmp"
@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// memoryReport renders the Go runtime's memory statistics in the layout of
+// Report renders the Go runtime's memory statistics in the layout of
 // the talloc report ctdbd answers DUMP_MEMORY with, so that an admin's
 // habits (and scripts that sum the "contains N bytes in M blocks" lines)
 // keep working. ctdbd's report is a tree of its talloc allocations by
@@ -19,7 +19,7 @@ import (
 // of the daemon and is left out, as talloc's own overhead is left out of
 // ctdbd's report. talloc's "(ref N) 0xADDRESS" tail is omitted: there are
 // no references and no stable addresses to show.
-func memoryReport(root string, ms *runtime.MemStats, goroutines int) string {
+func Report(root string, ms *runtime.MemStats, goroutines int) string {
 	type entry struct {
 		name          string
 		bytes, blocks uint64
@@ -58,9 +58,9 @@ func memoryReport(root string, ms *runtime.MemStats, goroutines int) string {
 	return b.String()
 }
 
-// currentMemoryReport is memoryReport of this process now.
-func currentMemoryReport(root string) string {
+// Current is Report of this process now.
+func Current(root string) string {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return memoryReport(root, &ms, runtime.NumGoroutine())
+	return Report(root, &ms, runtime.NumGoroutine())
 }

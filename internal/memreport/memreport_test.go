@@ -1,4 +1,4 @@
-package server
+package memreport
 
 import (
 	"regexp"
@@ -20,7 +20,7 @@ func TestMemoryReportLayout(t *testing.T) {
 	ms.BySize[1].Size, ms.BySize[1].Mallocs, ms.BySize[1].Frees = 16, 25, 5  // 20 live: 320 bytes
 	ms.BySize[2].Size, ms.BySize[2].Mallocs, ms.BySize[2].Frees = 1024, 8, 0 // 8 live: 8192 bytes
 	ms.BySize[3].Size, ms.BySize[3].Mallocs, ms.BySize[3].Frees = 32, 4, 4   // none live
-	got := memoryReport("root", &ms, 2)
+	got := Report("root", &ms, 2)
 	want := "full talloc report on 'root' (total  18192 bytes in  32 blocks)\n" +
 		"    heap objects                   contains  10000 bytes in  30 blocks\n" +
 		"        objects of 1024 bytes          contains   8192 bytes in   8 blocks\n" +
@@ -35,9 +35,9 @@ func TestMemoryReportLayout(t *testing.T) {
 // TestCurrentMemoryReport: the live report parses as a talloc report and
 // each level's entries add up to their parent.
 func TestCurrentMemoryReport(t *testing.T) {
-	lines := strings.Split(strings.TrimSuffix(currentMemoryReport(memoryReportRoot), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(Current("rctdb test"), "\n"), "\n")
 	h := reportHeader.FindStringSubmatch(lines[0])
-	if h == nil || h[1] != memoryReportRoot {
+	if h == nil || h[1] != "rctdb test" {
 		t.Fatalf("header %q", lines[0])
 	}
 	total, _ := strconv.ParseUint(h[2], 10, 64)

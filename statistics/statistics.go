@@ -1,6 +1,7 @@
-package server
+package statistics
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +22,8 @@ type counters struct {
 	numRecoveries     atomic.Uint32
 }
 
-// statistics keeps the counters and the history ctdb's "stats" shows.
-type statistics struct {
+// Keeper keeps the counters and the history ctdb's "stats" shows.
+type Keeper struct {
 	c counters
 
 	mu sync.Mutex
@@ -37,26 +38,51 @@ type statistics struct {
 
 const statHistoryLen = 100
 
-func newStatistics(now time.Time, keepalive func() (uint64, uint64)) *statistics {
-	return &statistics{baseTime: now, lastTime: now, keepalive: keepalive}
+// New returns a Keeper whose statistics start at now; keepalive reports
+// the keepalive packets sent and received, which the node links count.
+func New(now time.Time, keepalive func() (sent, recv uint64)) *Keeper {
+	return &Keeper{baseTime: now, lastTime: now, keepalive: keepalive}
 }
 
-func (s *statistics) countNodeRecv(op protocol.Operation) {
+// CountNodeRecv counts a packet from another node.
+func (s *Keeper) CountNodeRecv(op protocol.Operation) {
 	s.c.nodePacketsRecv.Add(1)
 	if int(op) < len(s.c.nodeRecv) {
 		s.c.nodeRecv[op].Add(1)
 	}
 }
 
-func (s *statistics) countClientRecv(op protocol.Operation) {
+// CountClientRecv counts a packet from a local client.
+func (s *Keeper) CountClientRecv(op protocol.Operation) {
 	s.c.clientPacketsRecv.Add(1)
 	if int(op) < len(s.c.clientRecv) {
 		s.c.clientRecv[op].Add(1)
 	}
 }
 
+// CountNodeSent counts a packet sent to another node.
+func (s *Keeper) CountNodeSent() { s.c.nodePacketsSent.Add(1) }
+
+// CountClientSent counts a packet written to a local client.
+func (s *Keeper) CountClientSent() { s.c.clientPacketsSent.Add(1) }
+
+// CountLoopback counts a packet the node sends to itself, which 4.17
+// counts as a node packet sent and received.
+func (s *Keeper) CountLoopback(op protocol.Operation) {
+	s.c.nodePacketsSent.Add(1)
+	if int(op) < len(s.c.nodeRecv) {
+		s.c.nodeRecv[op].Add(1)
+	}
+}
+
+// CountControlTimeout counts a control that timed out.
+func (s *Keeper) CountControlTimeout() { s.c.timeoutsControl.Add(1) }
+
+// CountRecovery counts a database recovery.
+func (s *Keeper) CountRecovery() { s.c.numRecoveries.Add(1) }
+
 // raw reads the cumulative counters into a Statistics.
-func (s *statistics) raw(numClients int) protocol.Statistics {
+func (s *Keeper) raw(numClients int) protocol.Statistics {
 	c := &s.c
 	var st protocol.Statistics
 	st.NumClients = uint32(numClients)
@@ -118,8 +144,8 @@ func diff(a, b protocol.Statistics) protocol.Statistics {
 	return d
 }
 
-// current returns the statistics since start or the last reset.
-func (s *statistics) current(numClients int, now time.Time) protocol.Statistics {
+// Current returns the statistics since start or the last reset.
+func (s *Keeper) Current(numClients int, now time.Time) protocol.Statistics {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := diff(s.raw(numClients), s.base)
@@ -128,16 +154,16 @@ func (s *statistics) current(numClients int, now time.Time) protocol.Statistics 
 	return st
 }
 
-// reset starts the statistics afresh (STATISTICS_RESET).
-func (s *statistics) reset(now time.Time) {
+// Reset starts the statistics afresh (STATISTICS_RESET).
+func (s *Keeper) Reset(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.base = s.raw(0)
 	s.baseTime = now
 }
 
-// rotate closes one history interval; called every StatHistoryInterval.
-func (s *statistics) rotate(numClients int, now time.Time) {
+// rotate closes one history interval.
+func (s *Keeper) rotate(numClients int, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := s.raw(numClients)
@@ -151,8 +177,23 @@ func (s *statistics) rotate(numClients int, now time.Time) {
 	s.lastSnap, s.lastTime = snap, now
 }
 
-func (s *statistics) historyList() protocol.StatisticsList {
+// History is the closed intervals, newest first (STATISTICS_LIST).
+func (s *Keeper) History() protocol.StatisticsList {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return protocol.StatisticsList{Stats: append([]protocol.Statistics(nil), s.history...)}
+}
+
+// RunHistory closes a history interval every interval() until ctx ends;
+// interval is read anew each time (the StatHistoryInterval tunable),
+// numClients gives the connected clients at each close.
+func (s *Keeper) RunHistory(ctx context.Context, interval func() time.Duration, numClients func() int) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval()):
+		}
+		s.rotate(numClients(), time.Now())
+	}
 }
