@@ -157,7 +157,7 @@ func (t *TCP) Start(h Handler) error {
 		t.goFunc(l.dialLoop)
 	}
 	t.peersMu.Unlock()
-	t.log.Info("transport listening", "addr", t.ListenAddr(), "peers", len(ps.links))
+	t.log.Info("transport listening", "addr", t.ListenAddr(), "peers", len(ps.links), "tls", t.tls != nil)
 	return nil
 }
 
