@@ -62,6 +62,19 @@ func (l nodeLog) lineWith(words ...string) (string, error) {
 	return "", fmt.Errorf("no line with %q in %s", words, l.path)
 }
 
+// waitLine waits for a line after the mark that holds every word, and
+// logs it.
+func (l nodeLog) waitLine(t *testing.T, what string, words ...string) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, what, func() error {
+		line, err := l.lineWith(words...)
+		if err == nil {
+			t.Logf("%s: %s", what, line)
+		}
+		return err
+	})
+}
+
 // waitCtx bounds a wait of the cluster for a test.
 func waitCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -126,17 +139,8 @@ func TestTLSNodeLinks(t *testing.T) {
 	if err := c.Restart(2); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "node 0 refuses node 2 (another CA)", func() error {
-		line, err := log0.lineWith("refused connection", "remote="+addr2, "does not accept this node's certificate")
-		if err == nil {
-			t.Logf("node 0: %s", line)
-		}
-		return err
-	})
-	waitUntil(t, 30*time.Second, "node 2 finds node 0's certificate of an unknown authority", func() error {
-		_, err := log2.lineWith("connect to node failed", "certificate signed by unknown authority")
-		return err
-	})
+	log0.waitLine(t, "node 0 refuses node 2 (another CA)", "refused connection", "remote="+addr2, "does not accept this node's certificate")
+	log2.waitLine(t, "node 2 finds node 0's certificate of an unknown authority", "connect to node failed", "certificate signed by unknown authority")
 	serves("two-of-three", 0, 1)
 	if err := c.WaitFlags(waitCtx(t), []uint32{0, 1}, func(nm *protocol.NodeMap) error {
 		if n, _ := nm.Node(2); n.Flags&protocol.NodeFlagDisconnected == 0 {
@@ -156,17 +160,8 @@ func TestTLSNodeLinks(t *testing.T) {
 	if err := c.Restart(2); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "node 0 refuses node 2 (plaintext)", func() error {
-		line, err := log0.lineWith("refused connection", "remote="+addr2, "not TLS")
-		if err == nil {
-			t.Logf("node 0: %s", line)
-		}
-		return err
-	})
-	waitUntil(t, 30*time.Second, "node 2 refuses node 0's TLS dial", func() error {
-		_, err := log2.lineWith("refused connection", "this node has TLS off")
-		return err
-	})
+	log0.waitLine(t, "node 0 refuses node 2 (plaintext)", "refused connection", "remote="+addr2, "not TLS")
+	log2.waitLine(t, "node 2 refuses node 0's TLS dial", "refused connection", "this node has TLS off")
 	serves("still-two", 1, 0)
 
 	// Node 2 back on TLS with the other CA's files; then its renewed
@@ -180,10 +175,7 @@ func TestTLSNodeLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := c.Nodes[2].PID
-	waitUntil(t, 30*time.Second, "node 2 runs with the other CA's certificate", func() error {
-		_, err := log2.lineWith("connect to node failed", "certificate signed by unknown authority")
-		return err
-	})
+	log2.waitLine(t, "node 2 runs with the other CA's certificate", "connect to node failed", "certificate signed by unknown authority")
 	if err := c.IssueNodeCert(2); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -370,4 +373,36 @@ func TestRefusalLogRateLimits(t *testing.T) {
 			t.Errorf("step %d: log=%v skipped=%d, want %v %d", i, log, skipped, s.log, s.skipped)
 		}
 	}
+}
+
+func TestTLSRefusesDialerWithoutCertificate(t *testing.T) {
+	addrs := testutil.LoopbackRange(t, 2, testPort)
+	tc := newTLSCluster(t, addrs)
+	tc.issue(0, tc.ca, addrs[0])
+	var logs logBuffer
+	tr, _ := startTCPLogging(t, tc.config(0), logs.logger())
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: addrs[1].AsSlice()}, Timeout: 2 * time.Second}
+	raw, err := d.Dial("tcp", netip.AddrPortFrom(addrs[0], testPort).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(tc.ca.Cert)
+	c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: addrs[0].String(), MinVersion: tls.VersionTLS13})
+	raw.SetDeadline(time.Now().Add(5 * time.Second))
+	// In TLS 1.3 the client's handshake completes before the server has
+	// checked its (missing) certificate: the refusal shows at the first
+	// read.
+	if err := c.Handshake(); err == nil {
+		if _, err = c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a dialer without a certificate was served")
+		}
+	}
+	testutil.WaitFor(t, 5*time.Second, "refusal logged", func() error {
+		if len(logs.linesWith("refused connection", "didn't provide a certificate")) == 0 {
+			return fmt.Errorf("not yet; refused=%d", tr.m.refused.Get())
+		}
+		return nil
+	})
 }
