@@ -38,13 +38,15 @@ func (l *logBuffer) logger() *slog.Logger {
 
 // tlsCluster is the certificates of a test cluster.
 type tlsCluster struct {
-	t     *testing.T
+	t     testing.TB
 	ca    *nodecert.CA
 	addrs []netip.Addr
 	dir   string
 }
 
-func newTLSCluster(t *testing.T, addrs []netip.Addr) *tlsCluster {
+func newTLSCluster(t *testing.T, addrs []netip.Addr) *tlsCluster { return newTLSClusterTB(t, addrs) }
+
+func newTLSClusterTB(t testing.TB, addrs []netip.Addr) *tlsCluster {
 	t.Helper()
 	ca, err := nodecert.NewCA("test cluster CA", time.Hour)
 	if err != nil {
