@@ -268,7 +268,7 @@ func (t *TCP) dial(ctx context.Context, pnn uint32, addr netip.Addr, tag byte, t
 	}
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	if t.tls != nil {
-		tc, err := t.tls.client(conn, addr)
+		tc, err := t.tls.client(ctx, conn, addr)
 		if err != nil {
 			conn.Close()
 			return nil, err

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -209,7 +210,7 @@ func (s *tlsSource) material() *tlsMaterial {
 
 // client wraps a dialled connection to the node at addr in TLS and runs
 // the handshake; the acceptor's certificate must name addr.
-func (s *tlsSource) client(conn net.Conn, addr netip.Addr) (net.Conn, error) {
+func (s *tlsSource) client(ctx context.Context, conn net.Conn, addr netip.Addr) (net.Conn, error) {
 	m := s.material()
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -220,7 +221,7 @@ func (s *tlsSource) client(conn net.Conn, addr netip.Addr) (net.Conn, error) {
 		ServerName: addr.String(),
 	}
 	tc := tls.Client(conn, cfg)
-	if err := tc.Handshake(); err != nil {
+	if err := tc.HandshakeContext(ctx); err != nil {
 		// A certificate either side rejected is a refusal, worth a
 		// warning; a connection that broke is not.
 		var verr *tls.CertificateVerificationError
