@@ -36,15 +36,15 @@ import (
 // the certificate they were made with. A file that cannot be read or
 // parsed then is logged and the last good set stays in use.
 
-// tlsFiles are the three files of [tls] and their options' names.
+// tlsFile is one of the three files of [tls] and its option's name.
 type tlsFile struct {
 	path, key string
 }
 
 // fileStamp tells whether a file changed since it was read.
 type fileStamp struct {
-	mod  time.Time
-	size int64
+	modNanos int64
+	size     int64
 }
 
 func stampOf(path string) (fileStamp, error) {
@@ -52,7 +52,7 @@ func stampOf(path string) (fileStamp, error) {
 	if err != nil {
 		return fileStamp{}, err
 	}
-	return fileStamp{mod: st.ModTime(), size: st.Size()}, nil
+	return fileStamp{modNanos: st.ModTime().UnixNano(), size: st.Size()}, nil
 }
 
 // tlsMaterial is one consistent read of the three files.
