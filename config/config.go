@@ -24,6 +24,7 @@ type Config struct {
 	Legacy   Legacy
 	Failover Failover
 	Event    Event
+	TLS      TLS
 
 	// Nodes is the content of Cluster.NodesFile, filled by Load.
 	Nodes []Node
@@ -227,6 +228,7 @@ func Default() Config {
 			AddressesFile: DefaultAddressesFile,
 			Lease:         5 * time.Second,
 		},
+		TLS: defaultTLS(),
 	}
 }
 

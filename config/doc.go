@@ -34,8 +34,11 @@
 // leader timeout, lock debug script, realtime scheduling, script log
 // level, tdb mutexes set to true) add one notice each to Config.Warnings,
 // "file:line: [section] option is ...". rctdb's own options live in
-// sections of their own: [raft], [metrics] and [public addresses], plus a
-// few in [cluster] (port, socket, cluster id, keepalive interval, dead peer
+// sections of their own: [raft], [metrics], [public addresses] and [tls]
+// (mutual TLS on node links; its files default to ca.pem, node.pem and
+// node-key.pem in a "tls" directory beside ctdb.conf, and with mode = on
+// Load fails, naming the option, if one cannot be read), plus a few in
+// [cluster] (port, socket, cluster id, keepalive interval, dead peer
 // timeout, quorum loss timeout, nodes file).
 //
 // # Nodes file

@@ -37,7 +37,7 @@ const (
 // sections is in file order; WriteTo follows it.
 var sections = []string{
 	secLogging, secCluster, secDatabase, secRaft, secMetrics, secLegacy,
-	secEvent, secFailover, secPublic,
+	secEvent, secFailover, secPublic, secTLS,
 }
 
 // key describes one option: how to read it, check it and write it back.
@@ -64,7 +64,7 @@ type crossRule struct {
 	check                 func(c *Config) error
 }
 
-var keys = []key{
+var keys = append([]key{
 	func() key {
 		k := strKey(secLogging, "location", func(c *Config) *string { return &c.Logging.Location }, checkLocation)
 		k.warn = func(c *Config) string {
@@ -210,7 +210,7 @@ var keys = []key{
 		return k
 	}(),
 	durKey(secPublic, "lease", func(c *Config) *time.Duration { return &c.Failover.Lease }, 0, 0),
-}
+}, tlsKeys()...)
 
 var crossRules = []crossRule{
 	{secCluster, keyDeadPeer, keyKeepalive, func(c *Config) error {

@@ -54,6 +54,13 @@ func load(path string, l *Layout) (*Config, error) {
 	}
 
 	c.Event.Base = dir
+	if e := resolveTLSFiles(&c, dir, func(section, key string) bool {
+		_, set := lines[lineKey(section, key)]
+		return set
+	}); e != nil {
+		annotate(e, path, lines)
+		return nil, e
+	}
 
 	nodes, err := loadNodes(c.Cluster.NodesFile)
 	if err != nil {

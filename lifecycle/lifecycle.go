@@ -295,7 +295,9 @@ func (m *Manager) serveEventd() error {
 	if m.runner == nil || m.cfg.EventdSocket == "" || m.eventd != nil {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(m.cfg.EventdSocket), 0o755); err != nil {
+	// The client socket lives in the same directory, which keeps others
+	// out (0700) when the daemon creates it.
+	if err := os.MkdirAll(filepath.Dir(m.cfg.EventdSocket), 0o700); err != nil {
 		return fmt.Errorf("event daemon socket: %w", err)
 	}
 	ln, err := events.Listen(m.cfg.EventdSocket)

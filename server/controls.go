@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/control"
+	"github.com/rctdb/rctdb/raftlayer"
+	"github.com/rctdb/rctdb/tunables"
 
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
@@ -27,10 +29,6 @@ func (n *Node) controlTable() control.Table {
 		protocol.ControlGetPID:           {Size: control.AnySize, Serve: n.ctrlGetPID},
 		protocol.ControlGetPNN:           {Size: control.AnySize, Serve: n.ctrlGetPNN},
 		protocol.ControlShutdown:         {Size: control.AnySize, Serve: n.ctrlShutdown},
-		protocol.ControlSetTunable:       {Size: control.AnySize, Blocking: true, Serve: n.ctrlSetTunable},
-		protocol.ControlGetTunable:       {Size: control.AnySize, Serve: n.ctrlGetTunable},
-		protocol.ControlListTunables:     {Size: control.AnySize, Serve: n.ctrlListTunables},
-		protocol.ControlGetAllTunables:   {Size: 0, Serve: n.ctrlGetAllTunables},
 		protocol.ControlUptime:           {Size: control.AnySize, Serve: n.ctrlUptime},
 		protocol.ControlGetCapabilities:  {Size: control.AnySize, Serve: n.ctrlGetCapabilities},
 		protocol.ControlGetNodeMap:       {Size: 0, Serve: n.ctrlGetNodeMap},
@@ -58,11 +56,12 @@ func (n *Node) controlTable() control.Table {
 		protocol.ControlTraverseKill:     {Size: 16, Serve: n.ctrlTraverseKill},
 	}
 	// rctdb's own controls, apart so that the table above stays 4.17's.
-	t[protocol.ControlSetTunableCluster] = control.Handler{Size: control.AnySize, Blocking: true, Serve: n.ctrlSetTunableCluster}
 	t.Merge(n.dbs.Controls())
 	t.Merge(n.failover.Controls())
 	t.Merge(n.tunnelControls())
 	t.Merge(n.compatControls())
+	t.Merge(tunables.Controls(tunables.Config{Self: n.self, Commit: n.commit, Log: n.log,
+		State: func() *raftlayer.State { st, _ := n.raft.Current(); return st }}))
 	return t
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/rctdb/rctdb/control"
 
 	"github.com/rctdb/rctdb/protocol"
-	"github.com/rctdb/rctdb/raftlayer"
 )
 
 func (n *Node) ctrlPing(ctx context.Context, r *control.Request) control.Reply {
@@ -101,69 +100,6 @@ func (n *Node) ctrlGetDebug(ctx context.Context, r *control.Request) control.Rep
 func (n *Node) ctrlSetDebug(ctx context.Context, r *control.Request) control.Reply {
 	n.level.Set(int32(le32(r.Data)))
 	return control.Status(0)
-}
-
-// ctrlSetTunable sets a tunable on this node, through Raft so that the
-// value outlives a restart. Status 1 tells the tool the tunable is
-// obsolete (it is set all the same).
-func (n *Node) ctrlSetTunable(ctx context.Context, r *control.Request) control.Reply {
-	return n.setTunable(ctx, r, func(name string, v uint32) raftlayer.Command {
-		return &raftlayer.CmdSetNodeTunable{PNN: n.self, Name: name, Value: v}
-	}, "tunable set on this node")
-}
-
-// ctrlSetTunableCluster sets a tunable on every node (rctdb's own
-// control, for `ctdb setvar --cluster`).
-func (n *Node) ctrlSetTunableCluster(ctx context.Context, r *control.Request) control.Reply {
-	return n.setTunable(ctx, r, func(name string, v uint32) raftlayer.Command {
-		return &raftlayer.CmdSetTunable{Name: name, Value: v}
-	}, "tunable set cluster-wide")
-}
-
-// setTunable commits the command cmd makes of a ctdb_tunable request.
-// An unknown name fails (-1), as in ctdbd.
-func (n *Node) setTunable(ctx context.Context, r *control.Request, cmd func(string, uint32) raftlayer.Command, what string) control.Reply {
-	var t protocol.SetTunable
-	if err := t.Unmarshal(r.Data); err != nil {
-		return control.FailErr(err)
-	}
-	i, found := protocol.TunableIndex(t.Name)
-	if !found {
-		return control.Fail("unknown tunable %q", t.Name)
-	}
-	def := protocol.Tunables[i]
-	if err := n.commit(ctx, cmd(def.Name, t.Value)); err != nil {
-		return control.FailErr(err)
-	}
-	n.notice(what, "name", def.Name, "value", t.Value)
-	if def.Obsolete {
-		return control.Status(1)
-	}
-	return control.Status(0)
-}
-
-func (n *Node) ctrlGetTunable(ctx context.Context, r *control.Request) control.Reply {
-	name, err := protocol.ParseStringN(r.Data)
-	if err != nil {
-		return control.FailErr(err)
-	}
-	st, _ := n.raft.Current()
-	v, found := st.TunableByName(n.self, name)
-	if !found {
-		return control.Reply{Status: -int32(syscall.EINVAL), ErrMsg: "unknown tunable " + name}
-	}
-	return control.OK(protocol.U32(v))
-}
-
-func (n *Node) ctrlListTunables(ctx context.Context, r *control.Request) control.Reply {
-	vl := protocol.VarList{Names: protocol.ListedTunables()}
-	return control.OK(vl.Marshal())
-}
-
-func (n *Node) ctrlGetAllTunables(ctx context.Context, r *control.Request) control.Reply {
-	st, _ := n.raft.Current()
-	l := st.TunableListOf(n.self)
-	return control.OK(l.Marshal())
 }
 
 func (n *Node) ctrlUptime(ctx context.Context, r *control.Request) control.Reply {

@@ -203,7 +203,7 @@ func New(opts Options) (_ *Node, err error) {
 	}
 	n.tr = opts.Transport
 	if n.tr == nil {
-		tcfg := transport.Config{Links: cfg.Cluster.Links, ClusterID: cfg.EffectiveClusterID(), Self: self,
+		tcfg := transport.Config{Links: cfg.Cluster.Links, ClusterID: cfg.EffectiveClusterID(), Self: self, TLS: cfg.TLS,
 			SambaVersion:       transport.SambaVersionFromEnv(os.LookupEnv),
 			AllowMixedVersions: func() bool { return n.tunables().AllowMixedVersions != 0 }}
 		for _, cn := range cfg.Nodes {

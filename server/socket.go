@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/rctdb/rctdb/access"
 	"github.com/rctdb/rctdb/control"
 	"github.com/rctdb/rctdb/internal/pktconn"
 	"github.com/rctdb/rctdb/protocol"
@@ -54,27 +54,18 @@ type clientConn struct {
 	w    *pktconn.Writer
 	id   uint32
 	pid  int32
+	// uid is the connecting process's uid (SO_PEERCRED), access.UnknownUID if
+	// unreadable: only root may change state (package access).
+	uid int64
+	// refusals counts the requests refused for want of privilege; only
+	// readLoop touches it.
+	refusals int
 	// srvids counts this client's registrations; guarded by the registry's
 	// mutex. nil once the client is removed.
 	srvids map[uint64]int
 
 	closeOnce sync.Once
 	closed    atomic.Bool // set first thing in close
-}
-
-// peerPID reads the connecting process's pid (SO_PEERCRED).
-func peerPID(c *net.UnixConn) int32 {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return -1
-	}
-	var pid int32 = -1
-	raw.Control(func(fd uintptr) {
-		if cred, err := syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED); err == nil {
-			pid = cred.Pid
-		}
-	})
-	return pid
 }
 
 func (n *Node) acceptLoop() {
@@ -89,7 +80,8 @@ func (n *Node) acceptLoop() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		c := &clientConn{n: n, conn: conn, pid: peerPID(conn), srvids: make(map[uint64]int)}
+		pid, uid := access.PeerCred(conn)
+		c := &clientConn{n: n, conn: conn, pid: pid, uid: uid, srvids: make(map[uint64]int)}
 		c.w = pktconn.NewWriter(conn, pktconn.Options{
 			Limit:   n.clientQueueLimit,
 			OnError: func(err error) { c.close("write failed: " + err.Error()) },
@@ -118,6 +110,9 @@ func (c *clientConn) readLoop() {
 		}
 		op := protocol.PacketOp(pkt)
 		c.n.stats.CountClientRecv(op)
+		if c.n.refuseUnprivileged(c, op, pkt) {
+			continue
+		}
 		if err := c.n.handleClientPacket(c, op, pkt); err != nil {
 			c.n.sm.closedBad.Inc()
 			c.n.log.Warn("closing client connection: malformed packet", "client", c.id, "pid", c.pid, "op", op, "err", err)

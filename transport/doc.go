@@ -13,6 +13,12 @@
 // nodes file, or with another cluster id, is refused and logged on both
 // sides, so two clusters on reused addresses never merge.
 //
+// With [tls] mode = on (tls.go) every connection, packet link or Raft
+// stream, is mutual TLS 1.3 from its first byte: both ends present a
+// certificate of the cluster CA naming their node address. Refusals are
+// logged once per remote host and reason (refusals.go), never more than
+// once a minute, and never stop the listener.
+//
 // MemNetwork provides the same interface in memory, with partitions, for
 // in-process cluster tests.
 package transport

@@ -95,6 +95,9 @@ func readHello(r *bufio.Reader) (byte, hello, error) {
 		return 0, hello{}, fmt.Errorf("read hello: %w", err)
 	}
 	tag := fixed[0]
+	if tag == tlsRecordStart {
+		return 0, hello{}, errTLSDialer
+	}
 	if tag != tagNode && tag != tagRaft {
 		return 0, hello{}, fmt.Errorf("unknown connection tag 0x%02x (not an rctdb node)", tag)
 	}

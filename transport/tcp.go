@@ -60,10 +60,13 @@ type TCP struct {
 	surveyMu sync.Mutex
 	survey   map[uint32]PeerStatus
 
-	// mixedMu guards mixedLogged: when the refusal of a node of another
-	// Samba release was last logged, by remote host.
-	mixedMu     sync.Mutex
-	mixedLogged map[string]time.Time
+	// mixedLog rate-limits the error about a node of another Samba
+	// release; refusals the other refused connections.
+	mixedLog refusalLog
+	refusals refusalLog
+
+	// tls is nil when node links are plaintext ([tls] mode = off).
+	tls *tlsSource
 }
 
 var _ Transport = (*TCP)(nil)
@@ -83,6 +86,8 @@ func NewTCP(cfg Config, log *slog.Logger, set *metrics.Set) (*TCP, error) {
 		events:      newEventQueue(),
 		handshaking: make(map[net.Conn]struct{}),
 		survey:      make(map[uint32]PeerStatus),
+		mixedLog:    refusalLog{every: mixedVersionLogEvery},
+		refusals:    refusalLog{every: refusalLogEvery},
 	}
 	ps, err := t.newPeerSet(cfg.Peers, nil)
 	if err != nil {
@@ -93,6 +98,13 @@ func NewTCP(cfg Config, log *slog.Logger, set *metrics.Set) (*TCP, error) {
 		if p.PNN == cfg.Self {
 			t.self = p.Addr
 		}
+	}
+	if cfg.TLS.Enabled() {
+		src, err := newTLSSource(cfg.TLS, t.self, log)
+		if err != nil {
+			return nil, err
+		}
+		t.tls = src
 	}
 	// The Raft listener exists before Start so that Raft can be opened first
 	// and the transport started with a handler that already has Raft.
@@ -145,7 +157,7 @@ func (t *TCP) Start(h Handler) error {
 		t.goFunc(l.dialLoop)
 	}
 	t.peersMu.Unlock()
-	t.log.Info("transport listening", "addr", t.ListenAddr(), "peers", len(ps.links))
+	t.log.Info("transport listening", "addr", t.ListenAddr(), "peers", len(ps.links), "tls", t.tls != nil)
 	return nil
 }
 
@@ -255,6 +267,14 @@ func (t *TCP) dial(ctx context.Context, pnn uint32, addr netip.Addr, tag byte, t
 		_ = tc.SetNoDelay(true)
 	}
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	if t.tls != nil {
+		tc, err := t.tls.client(ctx, conn, addr)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
+	}
 	err = writeHello(conn, tag, hello{Version: linkVersion, SambaVersion: t.cfg.SambaVersion, PNN: t.cfg.Self,
 		ClusterID: t.cfg.ClusterID, Software: t.cfg.Software})
 	if err == nil {
@@ -301,22 +321,36 @@ func (t *TCP) acceptLoop() {
 // serveConn handshakes an incoming connection and hands it to its user.
 func (t *TCP) serveConn(conn net.Conn) {
 	remote := conn.RemoteAddr().String()
+	raw := conn
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetNoDelay(true)
+	}
+	if t.tls != nil {
+		tc, err := t.tls.server(conn)
+		if err != nil {
+			t.forgetHandshaking(raw)
+			t.refuse(remote, tlsRefusal(err))
+			conn.Close()
+			return
+		}
+		conn = tc
+	}
 	br := bufio.NewReaderSize(conn, 64<<10)
 	tag, h, err := readHello(br)
-	t.hsMu.Lock()
-	delete(t.handshaking, conn)
-	t.hsMu.Unlock()
+	t.forgetHandshaking(raw)
 	if err != nil {
-		t.m.refused.Inc()
-		t.log.Warn("refused connection", "remote", remote, "err", err)
+		if t.tls == nil && errors.Is(err, errTLSDialer) {
+			t.refuse(remote, err.Error())
+		} else {
+			t.m.refused.Inc()
+			t.log.Warn("refused connection", "remote", remote, "err", err)
+		}
 		conn.Close()
 		return
 	}
 	if reason := t.checkHello(conn, h); reason != "" {
-		t.m.refused.Inc()
-		t.log.Warn("refused connection", "remote", remote, "claimed_pnn", h.PNN, "cluster_id", h.ClusterID,
-			"peer_version", h.Software, "reason", reason)
+		t.refuse(remote, reason, "claimed_pnn", h.PNN, "cluster_id", h.ClusterID, "peer_version", h.Software)
 		_ = writeWelcome(conn, welcome{PNN: t.cfg.Self, ClusterID: t.cfg.ClusterID, Reason: reason, Formed: t.isFormed()})
 		conn.Close()
 		return
@@ -327,9 +361,6 @@ func (t *TCP) serveConn(conn net.Conn) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 	if tag == tagRaft {
 		if !t.raftLn.push(&bufferedConn{Conn: conn, r: br}) {
 			conn.Close()
@@ -363,7 +394,35 @@ func (t *TCP) checkHello(conn net.Conn, h hello) string {
 	if err != nil || ap.Addr().Unmap() != l.peer.Addr {
 		return fmt.Sprintf("source address %s is not node %d's address %s", conn.RemoteAddr(), h.PNN, l.peer.Addr)
 	}
+	if t.tls != nil {
+		return checkPeerCert(peerCertificate(conn), h.PNN, l.peer.Addr)
+	}
 	return ""
+}
+
+// refusalLogEvery bounds how often the refusal of one remote host is
+// logged again for the same reason.
+const refusalLogEvery = time.Minute
+
+// refuse counts a refused connection and logs it, rate-limited per remote
+// host.
+func (t *TCP) refuse(remote, reason string, attrs ...any) {
+	t.m.refused.Inc()
+	ok, skipped := t.refusals.note(hostOf(remote), reason, time.Now())
+	if !ok {
+		return
+	}
+	attrs = append([]any{"remote", remote, "reason", reason}, attrs...)
+	if skipped > 0 {
+		attrs = append(attrs, "refusals_not_logged", skipped)
+	}
+	t.log.Warn("refused connection", attrs...)
+}
+
+func (t *TCP) forgetHandshaking(conn net.Conn) {
+	t.hsMu.Lock()
+	delete(t.handshaking, conn)
+	t.hsMu.Unlock()
 }
 
 // livenessLoop sends keepalives and declares silent peers dead.

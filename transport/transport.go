@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -98,6 +99,9 @@ type Config struct {
 	// Software is rctdb's version, told to peers for their logs; "" means
 	// this build's module version.
 	Software string
+	// TLS is the [tls] section: with TLS.Mode on, every connection is
+	// mutual TLS 1.3 against the cluster CA (see tls.go).
+	TLS config.TLS
 }
 
 func (c *Config) setDefaults() {
@@ -135,6 +139,12 @@ func (c *Config) Validate() error {
 	}
 	if !found {
 		return errors.New("transport config: Self: not among Peers")
+	}
+	if c.TLS.Mode != "" && c.TLS.Mode != config.TLSOff && c.TLS.Mode != config.TLSOn {
+		return fmt.Errorf("transport config: TLS.Mode: %q: must be %s or %s", c.TLS.Mode, config.TLSOff, config.TLSOn)
+	}
+	if c.TLS.Enabled() && (c.TLS.CAFile == "" || c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		return errors.New("transport config: TLS: CAFile, CertFile and KeyFile are required when TLS is on")
 	}
 	if c.DeadPeerTimeout <= c.KeepaliveInterval {
 		return errors.New("transport config: DeadPeerTimeout: must exceed KeepaliveInterval")

@@ -69,7 +69,7 @@ func (t *TCP) checkSambaVersion(h hello, remote string) string {
 	if t.cfg.AllowMixedVersions != nil && t.cfg.AllowMixedVersions() {
 		return ""
 	}
-	if t.shouldLogMixed(remote) {
+	if ok, _ := t.mixedLog.note(hostOf(remote), "mixed versions", time.Now()); ok {
 		t.log.Error(fmt.Sprintf("Keepalive version mismatch 0x%08x != 0x%08x from node %d",
 			t.cfg.SambaVersion, h.SambaVersion, h.PNN),
 			"remote", remote, "ours", sambaRelease(t.cfg.SambaVersion), "theirs", sambaRelease(h.SambaVersion),
@@ -77,24 +77,6 @@ func (t *TCP) checkSambaVersion(h hello, remote string) string {
 	}
 	return fmt.Sprintf("CTDB cluster with mixed versions: node %d runs Samba %s (0x%08x), node %d runs %s (0x%08x)",
 		h.PNN, sambaRelease(h.SambaVersion), h.SambaVersion, t.cfg.Self, sambaRelease(t.cfg.SambaVersion), t.cfg.SambaVersion)
-}
-
-// shouldLogMixed rate-limits the mixed-version error per remote host.
-func (t *TCP) shouldLogMixed(remote string) bool {
-	host := remote
-	if i := strings.LastIndexByte(remote, ':'); i >= 0 {
-		host = remote[:i]
-	}
-	t.mixedMu.Lock()
-	defer t.mixedMu.Unlock()
-	if last, ok := t.mixedLogged[host]; ok && time.Since(last) < mixedVersionLogEvery {
-		return false
-	}
-	if t.mixedLogged == nil {
-		t.mixedLogged = make(map[string]time.Time)
-	}
-	t.mixedLogged[host] = time.Now()
-	return true
 }
 
 // defaultSambaVersion is the release rctdb is compatible with.

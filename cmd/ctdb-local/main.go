@@ -29,10 +29,11 @@ type upCmd struct {
 	Port     int           `default:"4379" help:"Port every node listens on."`
 	LogLevel string        `default:"NOTICE" help:"Daemon log level."`
 	Timeout  time.Duration `default:"30s" help:"How long to wait for every node to be OK."`
+	TLS      bool          `name:"tls" help:"Make a cluster CA and a certificate per node (under the base directory) and run the node links over mutual TLS."`
 }
 
 func (u *upCmd) Run() error {
-	opts := localcluster.Options{N: u.N, Base: u.Base, Ctdbd: u.Ctdbd, Port: u.Port, LogLevel: u.LogLevel, Timeout: u.Timeout}
+	opts := localcluster.Options{N: u.N, Base: u.Base, Ctdbd: u.Ctdbd, Port: u.Port, LogLevel: u.LogLevel, Timeout: u.Timeout, TLS: u.TLS}
 	if u.Addr != "" {
 		a, err := netip.ParseAddr(u.Addr)
 		if err != nil {

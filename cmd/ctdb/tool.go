@@ -245,6 +245,13 @@ func (t *tool) ctrlErrName(name string, dest uint32, err error) error {
 	} else {
 		t.eprintf("Control %s failed, ret=%d\n", name, code)
 	}
+	// rctdb refuses a non-root process with EACCES and says why; ctdbd
+	// never answers so, so this line is never one the real tool would
+	// have printed differently.
+	var ce *client.ControlError
+	if code == -int(syscall.EACCES) && errors.As(err, &ce) && ce.Msg != "" {
+		t.eprintf("%s\n", ce.Msg)
+	}
 	return exitCode(code)
 }
 

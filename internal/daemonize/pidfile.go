@@ -37,7 +37,9 @@ func (e *HeldError) Error() string {
 // directory, locks it and writes this process's pid into it. A live
 // holder gives a *HeldError.
 func CreatePIDFile(path string) (*PIDFile, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	// The run directory also holds the client socket: one the daemon
+	// creates keeps others out (0700).
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create pid file %s: %w", path, err)
 	}
 	// One retry: the holder may exit between the failed lock and the

@@ -51,6 +51,8 @@ type Cluster struct {
 	// Env is added to every daemon's environment (and so its event
 	// scripts').
 	Env []string `json:"env,omitempty"`
+	// TLS says the node links are mutual TLS (tls.go).
+	TLS bool `json:"tls,omitempty"`
 
 	// procs holds the processes this process started, to reap them.
 	mu    sync.Mutex
@@ -90,6 +92,9 @@ type Options struct {
 	// Env is added to every daemon's environment (and so its event
 	// scripts'): NAME=VALUE entries, later ones win.
 	Env []string
+	// TLS makes a cluster CA and node certificates and turns on mutual
+	// TLS on the node links (tls.go).
+	TLS bool
 	// Prepare, if set, is called with each node's directory ($CTDB_BASE)
 	// after it is laid out and before its daemon first starts: event
 	// scripts, notify.sh, script.options and the like go there.
@@ -202,7 +207,12 @@ func create(base string, opts Options) (*Cluster, error) {
 	rand.Read(idb)
 	c := &Cluster{
 		Base: base, ClusterID: "local-" + hex.EncodeToString(idb), Ctdbd: ctdbd, Port: opts.Port,
-		LogLevel: opts.LogLevel, MetricsPort: opts.MetricsPort, Extra: opts.Extra, Env: opts.Env,
+		LogLevel: opts.LogLevel, MetricsPort: opts.MetricsPort, Extra: opts.Extra, Env: opts.Env, TLS: opts.TLS,
+	}
+	if c.TLS {
+		if err := c.makeCA(); err != nil {
+			return nil, fmt.Errorf("up: %w", err)
+		}
 	}
 	nodes := make([]config.Node, opts.N)
 	for i, a := range addrs {
@@ -260,6 +270,9 @@ func (c *Cluster) layOutNode(pnn uint32, a netip.Addr) error {
 		return err
 	}
 	c.Nodes = append(c.Nodes, n)
+	if c.TLS {
+		return c.IssueNodeCert(pnn)
+	}
 	return nil
 }
 
@@ -280,11 +293,11 @@ func nodeConfig(c *Cluster, n Node, nodesPath string, opts Options) string {
 	state database directory = %s
 [raft]
 	data directory = %s
-%s%s`, n.PNN, c.ClusterID,
+%s%s%s`, n.PNN, c.ClusterID,
 		filepath.Join(n.Dir, "log.ctdb"), opts.LogLevel,
 		n.Addr, nodesPath, c.ClusterID, c.Port, n.Socket,
 		filepath.Join(n.Dir, "volatile"), filepath.Join(n.Dir, "persistent"), filepath.Join(n.Dir, "state"),
-		filepath.Join(n.Dir, "raft"), metricsSection(n, opts), opts.Extra)
+		filepath.Join(n.Dir, "raft"), metricsSection(n, opts), tlsSection(c, n), opts.Extra)
 }
 
 func metricsSection(n Node, opts Options) string {
