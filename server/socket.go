@@ -48,8 +48,10 @@ func listenSocket(path string) (*net.UnixListener, error) {
 
 // clientConn is one client connection on the Unix socket.
 type clientConn struct {
-	n    *Node
-	conn *net.UnixConn
+	n *Node
+	// conn is a *net.UnixConn from the socket; tests drive readLoop over
+	// other connections (see serveClient).
+	conn net.Conn
 	w    *pktconn.Writer
 	id   uint32
 	pid  int32
@@ -87,22 +89,33 @@ func (n *Node) acceptLoop() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		c := &clientConn{n: n, conn: conn, pid: peerPID(conn), srvids: make(map[uint64]int)}
-		c.w = pktconn.NewWriter(conn, pktconn.Options{
-			Limit:   n.clientQueueLimit,
-			OnError: func(err error) { c.close("write failed: " + err.Error()) },
-		})
-		n.reg.add(c)
-		n.sm.accepted.Inc()
-		n.wg.Add(1)
-		go c.readLoop()
+		n.serveClient(conn, peerPID(conn), nil)
 	}
+}
+
+// serveClient registers a client connection and starts its reader, which
+// closes done (if not nil) when it has ended.
+func (n *Node) serveClient(conn net.Conn, pid int32, done chan<- struct{}) {
+	c := &clientConn{n: n, conn: conn, pid: pid, srvids: make(map[uint64]int)}
+	c.w = pktconn.NewWriter(conn, pktconn.Options{
+		Limit:   n.clientQueueLimit,
+		OnError: func(err error) { c.close("write failed: " + err.Error()) },
+	})
+	n.reg.add(c)
+	n.sm.accepted.Inc()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if done != nil {
+			defer close(done)
+		}
+		c.readLoop()
+	}()
 }
 
 // readLoop frames the client's packets and dispatches them until the
 // connection ends or sends something malformed.
 func (c *clientConn) readLoop() {
-	defer c.n.wg.Done()
 	defer c.close("")
 	pr := protocol.NewPacketReader(c.conn, 64<<10)
 	for {
