@@ -48,8 +48,10 @@ func (c *fuzzConn) output() []byte {
 	return bytes.Clone(c.written.Bytes())
 }
 
-func (c *fuzzConn) Close() error                     { c.closed.Store(true); return nil }
-func (c *fuzzConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: testPort} }
+func (c *fuzzConn) Close() error { c.closed.Store(true); return nil }
+func (c *fuzzConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: testPort}
+}
 func (c *fuzzConn) RemoteAddr() net.Addr             { return c.remote }
 func (c *fuzzConn) SetDeadline(time.Time) error      { return nil }
 func (c *fuzzConn) SetReadDeadline(time.Time) error  { return nil }
