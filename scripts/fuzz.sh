@@ -23,7 +23,7 @@ if [ "$count" -eq 0 ]; then
 	exit 1
 fi
 if [ -z "${FUZZTIME:-}" ]; then
-	per=$((600 / count))
+	per=$(((600 + count - 1) / count))
 	[ "$per" -lt 5 ] && per=5
 	FUZZTIME=${per}s
 fi
