@@ -32,10 +32,26 @@ mkdir -p "$logs"
 echo "fuzz: $count targets, $FUZZTIME each, logs in $logs"
 
 table=$(mktemp)
+bins=$(mktemp -d)
+cache=$($GO env GOCACHE)/fuzz
 start=$(date +%s)
+built=
 printf '%s\n' "$targets" | while read -r pkg name; do
 	log="$logs/$(echo "$pkg" | tr / _)-$name.log"
-	if $GO test -run='^$' -fuzz="^$name\$" -fuzztime="$FUZZTIME" "./$pkg" >"$log" 2>&1; then
+	bin="$bins/$(echo "$pkg" | tr / _).test"
+	# One instrumented test binary per package, run in the package's
+	# directory as go test runs it (seeds and crashers in testdata/fuzz,
+	# the fuzzing cache where go test keeps it).
+	if [ "$built" != "$pkg" ]; then
+		built=$pkg
+		if ! $GO test -c -fuzz=. -o "$bin" "./$pkg" >"$logs/$(echo "$pkg" | tr / _)-build.log" 2>&1; then
+			cat "$logs/$(echo "$pkg" | tr / _)-build.log" >&2
+			rm -f "$bin"
+		fi
+		importpath=$($GO list "./$pkg")
+	fi
+	if [ -x "$bin" ] && (cd "$pkg" && "$bin" -test.run='^$' -test.fuzz="^$name\$" -test.fuzztime="$FUZZTIME" \
+		-test.fuzzcachedir="$cache/$importpath") >"$log" 2>&1; then
 		result=ok
 	else
 		result=FAIL
@@ -43,8 +59,10 @@ printf '%s\n' "$targets" | while read -r pkg name; do
 	# The last progress line has the total: "fuzz: elapsed: 10s, execs: 123 (12/sec), ...".
 	execs=$(grep -o 'execs: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	crasher=$(grep -o 'testdata/fuzz/[^ ]*' "$log" | tail -n 1)
-	printf '%-10s %-28s %12s  %s %s\n' "$pkg" "$name" "${execs:-?}" "$result" "$crasher" | tee -a "$table"
+	[ -n "$crasher" ] && crasher=$pkg/$crasher
+	printf '%-10s %-28s %12s  %s %s\n' "$pkg" "$name" "${execs:-0}" "$result" "$crasher" | tee -a "$table"
 done
+rm -rf "$bins"
 
 echo
 echo "fuzz: $(wc -l <"$table") targets in $(($(date +%s) - start)) s, FUZZTIME=$FUZZTIME"
