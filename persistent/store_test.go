@@ -359,3 +359,38 @@ func TestClosedStoreRefusesWork(t *testing.T) {
 		t.Fatal("a closed store still lists its database")
 	}
 }
+
+// TestRestoreOfACutBodyChangesNothing: a snapshot body cut inside an entry
+// is refused before any database is touched, so that no database holds
+// the snapshot's records while others keep their old ones. (A cut between
+// two entries reads as a shorter snapshot: the checksummed end of the
+// Raft snapshot around the body catches that.)
+func TestRestoreOfACutBodyChangesNothing(t *testing.T) {
+	a, b := newTestStore(t, t.TempDir()), newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	if err := st.Apply(&raftlayer.CmdAttachDB{Name: "second.tdb", Flags: protocol.DBFlagPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	second := protocol.DBID("second.tdb")
+	mustApply(t, a, st, commitPayload(rec("k", 2, "new")))
+	mustApply(t, a, st, encodeOp(opCommit, 1, second, (&protocol.RecBuffer{DBID: second, Records: []protocol.RecData{rec("s", 1, "x")}}).Marshal()))
+	body, err := a.SnapshotData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, b, st, commitPayload(rec("k", 1, "old")))
+	refused := 0
+	for cut := 1; cut < len(body); cut++ {
+		if err := b.RestoreData(body[:cut]); err == nil {
+			mustApply(t, b, st, commitPayload(rec("k", 3, "old")))
+			continue
+		}
+		refused++
+		if v := value(t, b, "k"); v != "old" {
+			t.Fatalf("a body cut at %d of %d changed k to %q", cut, len(body), v)
+		}
+	}
+	if refused < len(body)-3 {
+		t.Fatalf("only %d of %d cuts refused", refused, len(body)-1)
+	}
+}
