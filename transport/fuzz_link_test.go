@@ -112,15 +112,7 @@ func FuzzLinkStream(f *testing.F) {
 	for i, a := range addrs {
 		cfg.Peers = append(cfg.Peers, Peer{PNN: uint32(i), Addr: a})
 	}
-	tr, err := NewTCP(cfg, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	rec := newRecorder()
-	if err := tr.Start(rec); err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { tr.Close() })
+	tr, rec := startTCPLogging(f, cfg, slog.New(slog.DiscardHandler))
 	peer := &net.TCPAddr{IP: addrs[1].AsSlice(), Port: 40000}
 
 	for i, s := range linkStreamSeeds(clusterID) {
