@@ -82,6 +82,9 @@ func clientStreamSeeds() [][]byte {
 	reply := protocol.ReplyControl{Header: protocol.Header{ReqID: 3}}
 	huge := append([]byte(nil), good...)
 	binary.LittleEndian.PutUint32(huge, 0xfffffff0)
+	// Within the reader's limit: allowed, but not allocated up front.
+	large := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint32(large, protocol.DefaultMaxPacket-8)
 	short := append([]byte(nil), good...)
 	binary.LittleEndian.PutUint32(short, 8)
 	badMagic := append([]byte(nil), good...)
@@ -99,6 +102,8 @@ func clientStreamSeeds() [][]byte {
 		reply.Marshal(),
 		huge,
 		huge[:protocol.HeaderSize],
+		large,
+		join(good, large, make([]byte, 100)),
 		short,
 		badMagic,
 		good[:len(good)-3],

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net"
@@ -71,6 +72,9 @@ func linkStreamSeeds(clusterID string) [][]byte {
 	ka := protocol.ReqKeepalive{Header: protocol.Header{SrcNode: 1}, KeepaliveVersion: protocol.KeepaliveVersion}
 	huge := msg.Marshal()
 	copy(huge, []byte{0xf8, 0xff, 0xff, 0x7f})
+	// Within the reader's limit: allowed, but not allocated up front.
+	large := msg.Marshal()
+	binary.LittleEndian.PutUint32(large, protocol.DefaultMaxPacket-8)
 	unaligned := msg.Marshal()
 	unaligned[0]--
 	var hello bytes.Buffer
@@ -82,6 +86,8 @@ func linkStreamSeeds(clusterID string) [][]byte {
 		append(msg.Marshal(), "garbage after a good packet"...),
 		huge,
 		huge[:protocol.HeaderSize],
+		large,
+		append(append(msg.Marshal(), large...), make([]byte, 50)...),
 		unaligned,
 		msg.Marshal()[:20],
 		hello.Bytes(),
