@@ -50,36 +50,22 @@ func (s *Store) SnapshotData() ([]byte, error) {
 // (raftlayer.Data); databases the snapshot lacks are wiped.
 func (s *Store) RestoreData(body []byte) error {
 	start := time.Now()
+	// The whole body is decoded before any file changes, so that a bad
+	// one leaves every database as it was.
+	entries, err := decodeSnapshot(body)
+	if err != nil {
+		return err
+	}
 	seen := make(map[uint32]bool)
-	for len(body) > 0 {
-		if len(body) < 7 {
-			return fmt.Errorf("restore persistent databases: truncated entry")
-		}
-		id, repl := binary.LittleEndian.Uint32(body), body[4] == 1
-		nl := int(binary.LittleEndian.Uint16(body[5:]))
-		body = body[7:]
-		if len(body) < nl+8 {
-			return fmt.Errorf("restore persistent database 0x%08x: truncated name", id)
-		}
-		name := string(body[:nl])
-		bl := binary.LittleEndian.Uint64(body[nl:])
-		body = body[nl+8:]
-		if uint64(len(body)) < bl {
-			return fmt.Errorf("restore %s: truncated records", name)
-		}
-		var rb protocol.RecBuffer
-		if err := rb.Unmarshal(body[:bl]); err != nil {
-			return fmt.Errorf("restore %s: %w", name, err)
-		}
-		body = body[bl:]
-		db, err := s.Ensure(id, name, repl, 0)
+	for _, e := range entries {
+		db, err := s.Ensure(e.id, e.name, e.replicated, 0)
 		if err != nil {
 			return err
 		}
-		if err := db.write(rb.Records, true); err != nil {
-			return fmt.Errorf("restore %s: %w", name, err)
+		if err := db.write(e.records, true); err != nil {
+			return fmt.Errorf("restore %s: %w", e.name, err)
 		}
-		seen[id] = true
+		seen[e.id] = true
 	}
 	s.mu.Lock()
 	var rest []*DB
@@ -97,4 +83,41 @@ func (s *Store) RestoreData(body []byte) error {
 	s.m.restoreTime.UpdateDuration(start)
 	s.log.Info("restored persistent databases from snapshot", "databases", len(seen), "duration", time.Since(start))
 	return nil
+}
+
+// snapshotEntry is one database of a snapshot body.
+type snapshotEntry struct {
+	id         uint32
+	name       string
+	replicated bool
+	records    []protocol.RecData
+}
+
+func decodeSnapshot(body []byte) ([]snapshotEntry, error) {
+	var out []snapshotEntry
+	for len(body) > 0 {
+		if len(body) < 7 {
+			return nil, fmt.Errorf("restore persistent databases: truncated entry")
+		}
+		e := snapshotEntry{id: binary.LittleEndian.Uint32(body), replicated: body[4] == 1}
+		nl := int(binary.LittleEndian.Uint16(body[5:]))
+		body = body[7:]
+		if len(body) < nl+8 {
+			return nil, fmt.Errorf("restore persistent database 0x%08x: truncated name", e.id)
+		}
+		e.name = string(body[:nl])
+		bl := binary.LittleEndian.Uint64(body[nl:])
+		body = body[nl+8:]
+		if uint64(len(body)) < bl {
+			return nil, fmt.Errorf("restore %s: truncated records", e.name)
+		}
+		var rb protocol.RecBuffer
+		if err := rb.Unmarshal(body[:bl]); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", e.name, err)
+		}
+		e.records = rb.Records
+		body = body[bl:]
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/rctdb/rctdb/protocol"
@@ -117,7 +118,7 @@ func (s *Store) Ensure(id uint32, name string, replicated bool, hashSize int) (*
 	if hashSize <= 0 {
 		hashSize = s.cfg.HashSize
 	}
-	t, err := openWiped(path, hashSize, handleFlags(replicated))
+	t, err := s.openWiped(path, hashSize, handleFlags(replicated))
 	if err != nil {
 		return nil, fmt.Errorf("attach %q: %w", name, err)
 	}
@@ -153,20 +154,29 @@ func handleFlags(replicated bool) int {
 	return tdb.DisallowNesting | tdb.NoSync
 }
 
-// openWiped opens path and empties it; a file libtdb cannot open or wipe
-// (say, torn by a power cut, as it is written without fsync) is replaced.
-func openWiped(path string, hashSize, flags int) (*tdb.DB, error) {
-	t, err := tdb.Open(path, hashSize, flags, os.O_RDWR|os.O_CREATE, 0o600)
+// openWiped opens path and empties it: its contents come from the Raft
+// log. A file libtdb cannot open or wipe (torn by a power cut, as it is
+// written without fsync, or not a TDB at all) is never deleted: it is
+// moved aside for the administrator, as ctdbd moves a corrupt persistent
+// database to NAME.tdb.PNN.<time>.corrupt, and a new file is made.
+func (s *Store) openWiped(path string, hashSize, flags int) (*tdb.DB, error) {
+	t, err := tdb.OpenOrCreate(path, hashSize, flags, 0o600)
 	if err == nil {
 		if err = wipe(t); err == nil {
 			return t, nil
 		}
 		t.Close()
+		err = fmt.Errorf("wipe %s: %w", path, err)
+	} else if !errors.Is(err, tdb.ErrNotTDB) {
+		return nil, err
 	}
-	if rmErr := os.Remove(path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-		return nil, fmt.Errorf("replace damaged %s: %w (after %v)", path, rmErr, err)
+	aside := fmt.Sprintf("%s.%s.corrupt", path, time.Now().UTC().Format("20060102.150405.000000000"))
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%w; cannot move it aside: %w", err, rerr)
 	}
-	return tdb.Open(path, hashSize, flags, os.O_RDWR|os.O_CREATE, 0o600)
+	s.log.Error("database file is not a usable TDB: moved aside, rebuilding it from the Raft log",
+		"file", path, "moved_to", aside, "err", err)
+	return tdb.OpenOrCreate(path, hashSize, flags, 0o600)
 }
 
 func wipe(t *tdb.DB) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,14 +200,20 @@ func TestSnapshotRestoreGivesEqualFiles(t *testing.T) {
 }
 
 // A file is rebuilt from the Raft log in every run: the first open wipes
-// it, and a damaged file is replaced.
-func TestFirstOpenWipesAndReplacesDamagedFile(t *testing.T) {
+// it. A file that is not a usable TDB (junk, empty, cut) is never deleted
+// or overwritten: it is moved aside, named in an error, and the database
+// is rebuilt beside it.
+func TestFirstOpenWipesAndMovesDamagedFileAside(t *testing.T) {
 	dir := t.TempDir()
 	s := newTestStore(t, dir)
 	st := testState(t, protocol.DBFlagPersistent)
 	mustApply(t, s, st, commitPayload(rec("k", 1, "v")))
 	path := s.DB(testID).Path
 	s.Close()
+	valid, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	s2 := newTestStore(t, dir)
 	if _, err := s2.Ensure(testID, testDB, false, 0); err != nil {
@@ -217,16 +224,42 @@ func TestFirstOpenWipesAndReplacesDamagedFile(t *testing.T) {
 	}
 	s2.Close()
 
-	if err := os.WriteFile(path, []byte("not a tdb file at all, just junk"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s3 := newTestStore(t, dir)
-	if _, err := s3.Ensure(testID, testDB, false, 0); err != nil {
-		t.Fatalf("damaged file not replaced: %v", err)
-	}
-	mustApply(t, s3, st, commitPayload(rec("k", 1, "v")))
-	if value(t, s3, "k") != "v" {
-		t.Fatal("write after replacing the file failed")
+	for name, damaged := range map[string][]byte{
+		"junk":       []byte("not a tdb file at all, just junk"),
+		"cut header": valid[:100],
+		"tdb magic":  append([]byte("TDB file\n"), bytes.Repeat([]byte{0xff}, 200)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			s3, err := NewStore(Config{Self: 1, PersistentDir: filepath.Join(dir, "p"), ReplicatedDir: filepath.Join(dir, "v"), HashSize: 101},
+				slog.New(slog.NewTextHandler(&logs, nil)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s3.Close()
+			if _, err := s3.Ensure(testID, testDB, false, 0); err != nil {
+				t.Fatalf("damaged file: %v", err)
+			}
+			aside, _ := filepath.Glob(path + ".*.corrupt")
+			if len(aside) != 1 {
+				t.Fatalf("damaged file not moved aside: %v (log: %s)", aside, logs.String())
+			}
+			kept, err := os.ReadFile(aside[0])
+			if err != nil || !bytes.Equal(kept, damaged) {
+				t.Fatalf("the damaged file's bytes were not kept: %v", err)
+			}
+			if !strings.Contains(logs.String(), path) || !strings.Contains(logs.String(), aside[0]) {
+				t.Fatalf("the log does not name the file and where it went: %s", logs.String())
+			}
+			os.Remove(aside[0])
+			mustApply(t, s3, st, commitPayload(rec("k", 1, "v")))
+			if value(t, s3, "k") != "v" {
+				t.Fatal("write after rebuilding the file failed")
+			}
+		})
 	}
 }
 
@@ -324,5 +357,40 @@ func TestClosedStoreRefusesWork(t *testing.T) {
 	}
 	if s.DB(testID) != nil {
 		t.Fatal("a closed store still lists its database")
+	}
+}
+
+// TestRestoreOfACutBodyChangesNothing: a snapshot body cut inside an entry
+// is refused before any database is touched, so that no database holds
+// the snapshot's records while others keep their old ones. (A cut between
+// two entries reads as a shorter snapshot: the checksummed end of the
+// Raft snapshot around the body catches that.)
+func TestRestoreOfACutBodyChangesNothing(t *testing.T) {
+	a, b := newTestStore(t, t.TempDir()), newTestStore(t, t.TempDir())
+	st := testState(t, protocol.DBFlagPersistent)
+	if err := st.Apply(&raftlayer.CmdAttachDB{Name: "second.tdb", Flags: protocol.DBFlagPersistent}); err != nil {
+		t.Fatal(err)
+	}
+	second := protocol.DBID("second.tdb")
+	mustApply(t, a, st, commitPayload(rec("k", 2, "new")))
+	mustApply(t, a, st, encodeOp(opCommit, 1, second, (&protocol.RecBuffer{DBID: second, Records: []protocol.RecData{rec("s", 1, "x")}}).Marshal()))
+	body, err := a.SnapshotData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, b, st, commitPayload(rec("k", 1, "old")))
+	refused := 0
+	for cut := 1; cut < len(body); cut++ {
+		if err := b.RestoreData(body[:cut]); err == nil {
+			mustApply(t, b, st, commitPayload(rec("k", 3, "old")))
+			continue
+		}
+		refused++
+		if v := value(t, b, "k"); v != "old" {
+			t.Fatalf("a body cut at %d of %d changed k to %q", cut, len(body), v)
+		}
+	}
+	if refused < len(body)-3 {
+		t.Fatalf("only %d of %d cuts refused", refused, len(body)-1)
 	}
 }

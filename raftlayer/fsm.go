@@ -1,9 +1,7 @@
 package raftlayer
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,11 +121,6 @@ func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
 	return f.applied.Wait(ctx, index, "raft index")
 }
 
-// Snapshot format: a magic line, then sections, each a u16 name length, the
-// name, a u64 body length and the body. "cluster" holds the JSON State.
-// Other subsystems will add sections of their own.
-const snapshotMagic = "rctdb-snapshot-v1\n"
-
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	body, err := json.Marshal(f.cur.Load().st)
 	if err != nil {
@@ -144,94 +137,30 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return &fsmSnapshot{sections: sections}, nil
 }
 
-type section struct {
-	name string
-	body []byte
-}
-
 type fsmSnapshot struct{ sections []section }
-
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	w := bufio.NewWriter(sink)
-	_, err := w.WriteString(snapshotMagic)
-	for _, sec := range s.sections {
-		if err != nil {
-			break
-		}
-		var hdr [2 + 8]byte
-		binary.LittleEndian.PutUint16(hdr[:], uint16(len(sec.name)))
-		if _, err = w.Write(hdr[:2]); err != nil {
-			break
-		}
-		if _, err = w.WriteString(sec.name); err != nil {
-			break
-		}
-		binary.LittleEndian.PutUint64(hdr[2:], uint64(len(sec.body)))
-		if _, err = w.Write(hdr[2:]); err != nil {
-			break
-		}
-		_, err = w.Write(sec.body)
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err != nil {
-		sink.Cancel()
-		return fmt.Errorf("persist snapshot: %w", err)
-	}
-	return sink.Close()
-}
 
 func (s *fsmSnapshot) Release() {}
 
-// maxSectionSize bounds one section so a corrupt snapshot cannot make a
-// node allocate without limit.
-const maxSectionSize = 16 << 30
-
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	r := bufio.NewReader(rc)
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
-		return fmt.Errorf("restore snapshot: not an rctdb snapshot (magic %q): %v", magic, err)
+	sections, err := readSnapshot(rc)
+	if err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	var st *State
 	var data []byte
-	for {
-		var nl [2]byte
-		if _, err := io.ReadFull(r, nl[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return fmt.Errorf("restore snapshot: section header: %w", err)
-		}
-		name := make([]byte, binary.LittleEndian.Uint16(nl[:]))
-		var bl [8]byte
-		if _, err := io.ReadFull(r, name); err != nil {
-			return fmt.Errorf("restore snapshot: section name: %w", err)
-		}
-		if _, err := io.ReadFull(r, bl[:]); err != nil {
-			return fmt.Errorf("restore snapshot: section %q length: %w", name, err)
-		}
-		n := binary.LittleEndian.Uint64(bl[:])
-		if n > maxSectionSize {
-			return fmt.Errorf("restore snapshot: section %q claims %d bytes", name, n)
-		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return fmt.Errorf("restore snapshot: section %q body: %w", name, err)
-		}
-		switch string(name) {
+	for _, sec := range sections {
+		switch sec.name {
 		case "cluster":
 			st = &State{}
-			if err := json.Unmarshal(body, st); err != nil {
+			if err := json.Unmarshal(sec.body, st); err != nil {
 				return fmt.Errorf("restore snapshot: cluster state: %w", err)
 			}
 			st.rebuild()
 		case "data":
-			data = body
+			data = sec.body
 		default:
-			return fmt.Errorf("restore snapshot: unknown section %q (snapshot from a newer rctdb?)", name)
+			return fmt.Errorf("restore snapshot: unknown section %q (snapshot from a newer rctdb?)", sec.name)
 		}
 	}
 	if st == nil {

@@ -23,7 +23,7 @@ func (s *memSink) Cancel() error { s.cancelled = true; return nil }
 func (s *memSink) Close() error  { return nil }
 
 // persistSnapshot returns the bytes of a snapshot of f.
-func persistSnapshot(t *testing.T, f *fsm) []byte {
+func persistSnapshot(t testing.TB, f *fsm) []byte {
 	t.Helper()
 	snap, err := f.Snapshot()
 	if err != nil {
@@ -36,7 +36,7 @@ func persistSnapshot(t *testing.T, f *fsm) []byte {
 	return sink.Bytes()
 }
 
-func applyCmd(t *testing.T, f *fsm, index uint64, c Command) {
+func applyCmd(t testing.TB, f *fsm, index uint64, c Command) {
 	t.Helper()
 	b, err := EncodeCommand(c)
 	if err != nil {
@@ -250,4 +250,80 @@ func TestDataEntriesLeaveTheStateAlone(t *testing.T) {
 	if f.lastChange(9) != 9 {
 		t.Fatalf("last change before 9 after a restore: %d", f.lastChange(9))
 	}
+}
+
+// TestRestoreOfACutSnapshotChangesNothing: a snapshot cut anywhere (at a
+// section boundary too) or followed by garbage is refused with an error
+// naming what failed, and neither the cluster state nor the data is
+// replaced by part of it.
+func TestRestoreOfACutSnapshotChangesNothing(t *testing.T) {
+	src := newFSM(slog.New(slog.DiscardHandler), &memData{})
+	applyCmd(t, src, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
+	applyCmd(t, src, 2, &CmdData{Payload: []byte("committed")})
+	good := persistSnapshot(t, src)
+
+	for _, b := range [][]byte{append(bytes.Clone(good), "trailing garbage"...), good[:0]} {
+		checkRestoreRefused(t, b, len(good))
+	}
+	for cut := range len(good) {
+		checkRestoreRefused(t, good[:cut], cut)
+	}
+}
+
+func checkRestoreRefused(t *testing.T, b []byte, at int) {
+	t.Helper()
+	if err := restoreOverOtherState(t, b); err == nil {
+		t.Fatalf("restored a snapshot cut or extended at byte %d of %d", at, len(b))
+	}
+}
+
+// restoreOverOtherState restores b into an FSM that has state and data of
+// its own; when the restore fails, it checks that the error names the
+// operation and that neither the state nor the data changed.
+func restoreOverOtherState(t *testing.T, b []byte) error {
+	t.Helper()
+	data := &memData{applied: [][]byte{[]byte("before")}}
+	g := newFSM(slog.New(slog.DiscardHandler), data)
+	applyCmd(t, g, 1, &CmdInit{ClusterID: "other", Nodes: threeNodes()})
+	before, _ := g.read()
+	err := g.Restore(io.NopCloser(bytes.NewReader(b)))
+	if err == nil {
+		return nil
+	}
+	if !strings.HasPrefix(err.Error(), "restore snapshot: ") {
+		t.Fatalf("error %q does not name the operation", err)
+	}
+	if st, _ := g.read(); !reflect.DeepEqual(st, before) {
+		t.Fatalf("a failed restore (%v) changed the state to %s", err, st)
+	}
+	if len(data.applied) != 1 || string(data.applied[0]) != "before" {
+		t.Fatalf("a failed restore (%v) replaced the data with %q", err, data.applied)
+	}
+	return err
+}
+
+// FuzzSnapshotRestore: whatever a snapshot holds, Restore either takes
+// all of it or fails naming what failed, leaving state and data alone;
+// a good snapshot with any byte changed is refused.
+func FuzzSnapshotRestore(f *testing.F) {
+	src := newFSM(slog.New(slog.DiscardHandler), &memData{})
+	applyCmd(f, src, 1, &CmdInit{ClusterID: "snap", Nodes: threeNodes()})
+	applyCmd(f, src, 2, &CmdData{Payload: []byte("committed")})
+	good := persistSnapshot(f, src)
+	f.Add(good, uint16(0), byte(0))
+	f.Add(good, uint16(40), byte(1))
+	f.Add(good[:len(good)/2], uint16(0), byte(0))
+	f.Add([]byte(snapshotMagicV1), uint16(0), byte(0))
+	f.Fuzz(func(t *testing.T, b []byte, at uint16, flip byte) {
+		if err := restoreOverOtherState(t, b); err != nil {
+			return
+		}
+		if flip != 0 && int(at) < len(b) && bytes.HasPrefix(b, []byte(snapshotMagic)) {
+			changed := bytes.Clone(b)
+			changed[at] ^= flip
+			if restoreOverOtherState(t, changed) == nil {
+				t.Fatalf("restored a snapshot with byte %d changed", at)
+			}
+		}
+	})
 }

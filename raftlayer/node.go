@@ -187,6 +187,9 @@ func (n *Node) open(tr Transport) error {
 		if err := n.checkStoredPNN(stable); err != nil {
 			return err
 		}
+		if err := checkLogCovered(logs, snaps, n.cfg.DataDir); err != nil {
+			return err
+		}
 		n.formed.Store(true)
 		n.log.Info("found existing raft state; not bootstrapping", "dir", n.cfg.DataDir)
 	} else {
@@ -223,7 +226,7 @@ func (n *Node) open(tr Transport) error {
 
 	r, err := raft.NewRaft(rc, n.fsm, logs, stable, snaps, n.trans)
 	if err != nil {
-		return fmt.Errorf("start raft: %w", err)
+		return fmt.Errorf("start raft from %s: %w", n.cfg.DataDir, err)
 	}
 	n.raft = r
 	return nil

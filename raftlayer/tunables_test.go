@@ -155,7 +155,7 @@ const oldFormatSetTunable = "\b{\"name\":\"EnableBans\",\"value\":0}"
 // cluster-wide.
 func TestRestoreOldFormatState(t *testing.T) {
 	var snap bytes.Buffer
-	snap.WriteString(snapshotMagic)
+	snap.WriteString(snapshotMagicV1)
 	var hdr [2 + 8]byte
 	binary.LittleEndian.PutUint16(hdr[:2], uint16(len("cluster")))
 	binary.LittleEndian.PutUint64(hdr[2:], uint64(len(oldFormatState)))

@@ -49,8 +49,10 @@ func listenSocket(path string) (*net.UnixListener, error) {
 
 // clientConn is one client connection on the Unix socket.
 type clientConn struct {
-	n    *Node
-	conn *net.UnixConn
+	n *Node
+	// conn is a *net.UnixConn from the socket; tests drive readLoop over
+	// other connections (see serveClient).
+	conn net.Conn
 	w    *pktconn.Writer
 	id   uint32
 	pid  int32
@@ -81,22 +83,34 @@ func (n *Node) acceptLoop() {
 			continue
 		}
 		pid, uid := access.PeerCred(conn)
-		c := &clientConn{n: n, conn: conn, pid: pid, uid: uid, srvids: make(map[uint64]int)}
-		c.w = pktconn.NewWriter(conn, pktconn.Options{
-			Limit:   n.clientQueueLimit,
-			OnError: func(err error) { c.close("write failed: " + err.Error()) },
-		})
-		n.reg.add(c)
-		n.sm.accepted.Inc()
-		n.wg.Add(1)
-		go c.readLoop()
+		n.serveClient(conn, pid, uid, nil)
 	}
+}
+
+// serveClient registers a client connection and starts its reader, which
+// closes done (if not nil) when it has ended; it returns the client's id.
+func (n *Node) serveClient(conn net.Conn, pid int32, uid int64, done chan<- struct{}) uint32 {
+	c := &clientConn{n: n, conn: conn, pid: pid, uid: uid, srvids: make(map[uint64]int)}
+	c.w = pktconn.NewWriter(conn, pktconn.Options{
+		Limit:   n.clientQueueLimit,
+		OnError: func(err error) { c.close("write failed: " + err.Error()) },
+	})
+	n.reg.add(c)
+	n.sm.accepted.Inc()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if done != nil {
+			defer close(done)
+		}
+		c.readLoop()
+	}()
+	return c.id
 }
 
 // readLoop frames the client's packets and dispatches them until the
 // connection ends or sends something malformed.
 func (c *clientConn) readLoop() {
-	defer c.n.wg.Done()
 	defer c.close("")
 	pr := protocol.NewPacketReader(c.conn, 64<<10)
 	for {

@@ -389,3 +389,64 @@ func TestClearIfFirstWipesOnReopen(t *testing.T) {
 		t.Fatal("first opener after everyone closed did not wipe")
 	}
 }
+
+// TestOpenOrCreateLeavesAForeignFileAlone: tdb_open with O_CREAT writes
+// a new database over a file that is not a TDB; OpenOrCreate refuses it,
+// naming the file, and changes none of its bytes. A missing or empty
+// file becomes a new database, and a TDB opens with its records.
+func TestOpenOrCreateLeavesAForeignFileAlone(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.tdb.0")
+	db, err := OpenOrCreate(good, 17, Default, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Store([]byte("k"), []byte("v"), Insert); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	valid, _ := os.ReadFile(good)
+	for name, content := range map[string][]byte{
+		"junk":       []byte("precious data that is no TDB"),
+		"short":      []byte("TDB"),
+		"cut header": valid[:100],
+		"tdb magic":  append([]byte("TDB file\n"), make([]byte, 300)...),
+	} {
+		// CLEAR_IF_FIRST makes libtdb truncate the file before it reads
+		// it: a file with a TDB's magic is then a TDB to wipe, as ctdbd
+		// wipes a volatile database; without it, it must be whole.
+		for _, flags := range []int{Default, ClearIfFirst} {
+			if flags == ClearIfFirst && bytes.HasPrefix(content, []byte("TDB file\n")) {
+				continue
+			}
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d", name, flags))
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db, err := OpenOrCreate(path, 17, flags, 0o600)
+			if err == nil {
+				db.Close()
+				t.Errorf("%s, flags %d: opened", name, flags)
+			} else if !errors.Is(err, ErrNotTDB) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: error %q does not name the file or is not ErrNotTDB", name, err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, content) {
+				t.Errorf("%s, flags %d: the file was changed", name, flags)
+			}
+		}
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	for _, path := range []string{empty, filepath.Join(dir, "new"), good} {
+		db, err := OpenOrCreate(path, 17, Default, 0o600)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if path == good {
+			if v, err := db.Fetch([]byte("k")); err != nil || string(v) != "v" {
+				t.Errorf("the TDB lost its record: %q %v", v, err)
+			}
+		}
+		db.Close()
+	}
+}

@@ -98,7 +98,7 @@ func startTCP(t *testing.T, cfg Config) (*TCP, *recorder) {
 }
 
 // startTCPLogging is startTCP logging to log.
-func startTCPLogging(t *testing.T, cfg Config, log *slog.Logger) (*TCP, *recorder) {
+func startTCPLogging(t testing.TB, cfg Config, log *slog.Logger) (*TCP, *recorder) {
 	t.Helper()
 	tr, err := NewTCP(cfg, log, nil)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -94,8 +93,9 @@ func (m *Manager) openDB(id uint32, spec DBSpec) (*DB, error) {
 	name := spec.Name
 	path := fileName(m.cfg.Dir, name, m.cfg.Self)
 	// A file left by an earlier run is stale; CLEAR_IF_FIRST wipes it unless
-	// a process still holds it open, in which case it is wiped below.
-	t, err := tdb.Open(path, cmp.Or(spec.HashSize, m.cfg.HashSize), volatileTDBFlags, os.O_CREATE|os.O_RDWR, 0o600)
+	// a process still holds it open, in which case it is wiped below. A
+	// file there that is not a TDB is refused, never overwritten.
+	t, err := tdb.OpenOrCreate(path, cmp.Or(spec.HashSize, m.cfg.HashSize), volatileTDBFlags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("attach db %q: %w", name, err)
 	}

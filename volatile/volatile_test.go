@@ -1,6 +1,7 @@
 package volatile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/tdb"
 )
 
 // keyWithLmaster finds a key whose lmaster is pnn in an n-node map.
@@ -380,5 +382,35 @@ func TestClosedManagerRefusesWork(t *testing.T) {
 	call := &protocol.ReqCall{DBID: id, Key: []byte("k"), CallID: protocol.CallFetchFunc}
 	if m.ClientCall(call, func(int32, []byte) { t.Error("a closed manager answered a call") }) {
 		t.Fatal("a closed manager took a client call")
+	}
+}
+
+// TestAttachRefusesAFileThatIsNotATDB: a file in the database's place that
+// is not a TDB makes the attach fail with an error naming it; the file is
+// left as it was and the manager goes on serving other databases.
+func TestAttachRefusesAFileThatIsNotATDB(t *testing.T) {
+	dir := t.TempDir()
+	m, err := NewManager(Config{Self: 0, Dir: dir, HashSize: 17}, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	path := fileName(dir, "junk.tdb", 0)
+	junk := []byte("an administrator's notes, not a TDB")
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Ensure(protocol.DBID("junk.tdb"), DBSpec{Name: "junk.tdb"})
+	if !errors.Is(err, tdb.ErrNotTDB) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("attach over a file that is not a TDB: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, junk) {
+		t.Fatal("the file was changed")
+	}
+	if m.DB(protocol.DBID("junk.tdb")) != nil {
+		t.Fatal("the refused database is attached")
+	}
+	if _, err := m.Ensure(protocol.DBID("other.tdb"), DBSpec{Name: "other.tdb"}); err != nil {
+		t.Fatalf("attach of another database after the refusal: %v", err)
 	}
 }

@@ -188,6 +188,13 @@ func (c *InProcess) Host(pnn uint32) *failover.MemHost {
 	return c.hosts[pnn]
 }
 
+// Node is node pnn as last started, nil while it is stopped.
+func (c *InProcess) Node(pnn uint32) *server.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[pnn]
+}
+
 // Size is the number of nodes.
 func (c *InProcess) Size() int { return c.n }
 
