@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,10 +212,13 @@ func onNodes(pnns []uint32, fn func(pnn uint32) error) error {
 // that node once it failed failLimit recoveries in a row. Failures older
 // than RecoveryGracePeriod are forgiven. A ban that would leave fewer
 // active nodes than a majority of the cluster (or none) is not made: a
-// struggling cluster must not ban itself out of existence.
+// struggling cluster must not ban itself out of existence. A recovery that
+// a newer view superseded is no node's failure.
 func (l *Leader) blame(err error) {
 	var ne *NodeError
-	if !errors.As(err, &ne) {
+	if !errors.As(err, &ne) || strings.Contains(ne.Err.Error(), supersededHere) {
+		// A node that moved on to a newer view did nothing wrong: the
+		// cluster changed under the recovery, which runs again.
 		return
 	}
 	st, _ := l.raft.Current()

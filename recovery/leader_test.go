@@ -282,6 +282,27 @@ func TestRecoveryRefusedForAnotherGeneration(t *testing.T) {
 	}
 }
 
+// A node that refuses a recovery because it installed a newer view is not
+// at fault: the recovery was superseded, and however often that happens
+// (a cluster whose membership keeps changing) the node is never banned for
+// it. The fault campaign saw a node banned for 300 s this way.
+func TestSupersededRecoveriesBanNobody(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	later := tc.raft.st.Clone()
+	later.View.Seq, later.View.Generation = 99, 8
+	tc.nodes.parts[1].Install(later, false)
+	l := NewLeader(0, tc.raft, tc.nodes, tc.nodes, tc.nodes.parts[0], nil, nil)
+	plan := Plan{Generation: 7, Active: []uint32{0, 1, 2}, From: []uint32{0, 1, 2}}
+	for i := 0; i < 2*failLimit; i++ {
+		if err := l.Recover(ctx(t), plan); err == nil {
+			t.Fatal("a recovery against a node on a newer generation succeeded")
+		}
+	}
+	if st, _ := tc.raft.Current(); st.Nodes[1].Banned() {
+		t.Fatal("node 1 was banned for recoveries a newer view superseded")
+	}
+}
+
 func TestNodeFailingRecoveriesIsBanned(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	tc.nodes.down[2] = true // active in the plan, but unreachable

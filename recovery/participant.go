@@ -194,6 +194,11 @@ func (p *Participant) LastRecovery() (started, finished time.Time, count uint32)
 	return p.started, p.finished, p.count
 }
 
+// supersededHere ends the error of a node that installed a view newer than
+// the recovery's: it travels as text through node RPC, and the leader
+// blames no node for it (see blame).
+const supersededHere = "is no longer being recovered here"
+
 // awaitView waits until the node installed view seq and checks that it is
 // still recovering generation gen.
 func (p *Participant) awaitView(ctx context.Context, seq uint64, gen uint32) error {
@@ -204,7 +209,7 @@ func (p *Participant) awaitView(ctx context.Context, seq uint64, gen uint32) err
 		p.mu.Unlock()
 		if reached {
 			if !ok {
-				return fmt.Errorf("generation %d is no longer being recovered here", gen)
+				return fmt.Errorf("generation %d %s", gen, supersededHere)
 			}
 			return nil
 		}
