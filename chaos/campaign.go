@@ -253,15 +253,12 @@ func runCycle(ctx context.Context, cfg Config, t Target, cl *localcluster.Cluste
 	return nil
 }
 
+// sleepCtx waits d, or less if ctx ends; it reports whether ctx is alive.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	<-wctx.Done()
+	return ctx.Err() == nil
 }
 
 // rigTarget does faults to a localcluster running in a rig.

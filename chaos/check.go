@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -82,9 +83,9 @@ func checkRegisters(ops []Op, inactive [][]window, timeout time.Duration) (out [
 	}
 	slices.SortFunc(keys, func(a, b keyID) int {
 		if a.kind != b.kind {
-			return cmpString(string(a.kind), string(b.kind))
+			return cmp.Compare(string(a.kind), string(b.kind))
 		}
-		return cmpString(a.key, b.key)
+		return cmp.Compare(a.key, b.key)
 	})
 	for _, k := range keys {
 		var hist []porcupine.Operation
@@ -114,16 +115,6 @@ func checkRegisters(ops []Op, inactive [][]window, timeout time.Duration) (out [
 		}
 	}
 	return out, checked, lockLost
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // explainRegister names the simplest evidence of a broken register: two
@@ -170,7 +161,7 @@ func recoveryWindows(samples []Sample) []window {
 		}
 		last[s.Node] = s
 	}
-	slices.SortFunc(out, func(a, b window) int { return cmpInt64(a.From, b.From) })
+	slices.SortFunc(out, func(a, b window) int { return cmp.Compare(a.From, b.From) })
 	return out
 }
 
@@ -227,7 +218,7 @@ func checkVolatile(ops []Op, recoveries []window) ([]Violation, int) {
 			// An increment counts unless a recovery that had begun by the
 			// time b returned ended after the increment was called.
 			since := int64(math.MinInt64)
-			if i, _ := slices.BinarySearchFunc(recoveries, b.Return+1, func(w window, t int64) int { return cmpInt64(w.From, t) }); i > 0 {
+			if i, _ := slices.BinarySearchFunc(recoveries, b.Return+1, func(w window, t int64) int { return cmp.Compare(w.From, t) }); i > 0 {
 				since = lastEnd[i-1]
 			}
 			for _, a := range list {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -125,18 +126,8 @@ func (h *History) Ops() []Op {
 		out = append(out, op)
 	}
 	h.mu.Unlock()
-	slices.SortFunc(out, func(a, b Op) int { return cmpInt64(a.Call, b.Call) })
+	slices.SortFunc(out, func(a, b Op) int { return cmp.Compare(a.Call, b.Call) })
 	return out
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // saveJSON writes v as indented JSON to path.

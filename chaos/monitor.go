@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -46,7 +47,7 @@ func (m *monitor) wait() []Sample {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := slices.Clone(m.samples)
-	slices.SortFunc(out, func(a, b Sample) int { return cmpInt64(a.At, b.At) })
+	slices.SortFunc(out, func(a, b Sample) int { return cmp.Compare(a.At, b.At) })
 	return out
 }
 
