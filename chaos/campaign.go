@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		rep.Violations = append(rep.Violations, Violation{Check: "public-address", Detail: fmt.Sprintf(
-			"%s on nodes %v at once (%d samples over %s)", o.Addr, o.Nodes, o.Samples, o.Last.Sub(o.First))})
+			"%s on nodes %v at once from %s (%d samples over %s)", o.Addr, o.Nodes, o.First.UTC().Format("15:04:05.000"), o.Samples, o.Last.Sub(o.First))})
 	}
 	if werr != nil {
 		rep.Violations = append(rep.Violations, Violation{Check: "public-address", Detail: "sampling ended early: " + werr.Error()})
