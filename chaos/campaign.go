@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rctdb/rctdb/client"
 	"github.com/rctdb/rctdb/internal/localcluster"
 	"github.com/rctdb/rctdb/internal/netrig"
+	"github.com/rctdb/rctdb/protocol"
 )
 
 // Nodes is the size of the campaign's cluster.
@@ -105,6 +107,9 @@ type Report struct {
 	Operations int            `json:"operations"` // client operations checked
 	Recorded   int            `json:"recorded"`   // client operations recorded, failed ones included
 	Results    map[string]int `json:"results"`    // operations by kind/result
+	// Bans are the nodes the cluster banned (a node that keeps failing
+	// recoveries is banned for 300 s); the campaign unbans them to go on.
+	Bans []Ban `json:"bans,omitempty"`
 	// SectionsLockLost counts the g_lock sections whose node a majority
 	// saw INACTIVE during the section: their reads are not checked.
 	SectionsLockLost int           `json:"sections_lock_lost"`
@@ -182,7 +187,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			break
 		}
 		injected := time.Now()
-		v := runCycle(ctx, cfg, target, cl, f)
+		v := runCycle(ctx, cfg, target, cl, f, &rep.Bans)
 		if f.Kind == FaultKill || f.Kind == FaultRestart {
 			downs = append(downs, downtime{node: f.Nodes[0], from: injected, to: time.Now()})
 		}
@@ -233,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // runCycle injects f, holds it, heals it and waits until every node sees
 // every node OK. A cluster that does not heal is a violation.
-func runCycle(ctx context.Context, cfg Config, t Target, cl *localcluster.Cluster, f Fault) *Violation {
+func runCycle(ctx context.Context, cfg Config, t Target, cl *localcluster.Cluster, f Fault, bans *[]Ban) *Violation {
 	cfg.Log.Info("fault", "cycle", f.Cycle, "fault", f.String())
 	heal, err := Inject(t, f, Nodes)
 	if err != nil {
@@ -244,13 +249,65 @@ func runCycle(ctx context.Context, cfg Config, t Target, cl *localcluster.Cluste
 		return &Violation{Check: "campaign", Detail: fmt.Sprintf("heal %s: %v", f, err)}
 	}
 	healed := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, cfg.HealTimeout)
-	defer cancel()
-	if err := cl.WaitHealthy(wctx); err != nil {
-		return &Violation{Check: "heal", Detail: fmt.Sprintf("after %s the cluster was not whole within %s: %v", f, cfg.HealTimeout, err)}
+	deadline := healed.Add(cfg.HealTimeout)
+	for {
+		// In slices, so that a node the cluster banned meanwhile (a node
+		// that keeps failing recoveries is banned for 300 s, as in CTDB)
+		// is noticed, recorded and unbanned, as an operator would.
+		slice := time.Now().Add(10 * time.Second)
+		if slice.After(deadline) {
+			slice = deadline
+		}
+		wctx, cancel := context.WithDeadline(ctx, slice)
+		err := cl.WaitHealthy(wctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
+			return &Violation{Check: "heal", Detail: fmt.Sprintf("after %s the cluster was not whole within %s: %v", f, cfg.HealTimeout, err)}
+		}
+		for _, b := range unbanAll(ctx, cl) {
+			b.Cycle = f.Cycle
+			cfg.Log.Warn("a node was banned; unbanning it", "cycle", f.Cycle, "node", b.Node, "by", b.Observer)
+			*bans = append(*bans, b)
+		}
 	}
 	cfg.Log.Info("healed", "cycle", f.Cycle, "after", time.Since(healed).Round(time.Millisecond))
 	return nil
+}
+
+// Ban is a node the cluster banned during the campaign.
+type Ban struct {
+	Cycle    int `json:"cycle"`
+	Node     int `json:"node"`
+	Observer int `json:"observer"` // the node whose map showed it
+}
+
+// unbanAll lifts every ban a node's map shows (ctdb unban) and returns them.
+func unbanAll(ctx context.Context, cl *localcluster.Cluster) []Ban {
+	var out []Ban
+	for k := range Nodes {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := client.Connect(cctx, cl.Socket(uint32(k)))
+		if err != nil {
+			cancel()
+			continue
+		}
+		if nm, err := c.GetNodeMap(cctx, protocol.CurrentNode); err == nil {
+			for _, n := range nm.Nodes {
+				if n.Flags&protocol.NodeFlagBanned != 0 && c.SetBanState(cctx, n.PNN, 0) == nil {
+					out = append(out, Ban{Node: int(n.PNN), Observer: k})
+				}
+			}
+		}
+		c.Close()
+		cancel()
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return out
 }
 
 // sleepCtx waits d, or less if ctx ends; it reports whether ctx is alive.
@@ -355,7 +412,7 @@ func Recheck(dir string, timeout time.Duration) (*Report, error) {
 			return nil, fmt.Errorf("recheck %s: %w", name, err)
 		}
 	}
-	rep := &Report{Seed: old.Seed, Cycles: old.Cycles, Dir: dir, Duration: old.Duration, Results: map[string]int{}}
+	rep := &Report{Seed: old.Seed, Cycles: old.Cycles, Dir: dir, Duration: old.Duration, Results: map[string]int{}, Bans: old.Bans}
 	var logs []string
 	for k := range Nodes {
 		logs = append(logs, filepath.Join(dir, "cluster", fmt.Sprintf("node%d", k), "log.ctdb"))

@@ -87,6 +87,9 @@ func run() int {
 // report prints the violations, the figures and the summary line, and
 // returns the exit status.
 func report(rep *chaos.Report, err error) int {
+	for _, b := range rep.Bans {
+		fmt.Fprintf(os.Stderr, "ban: cycle %d: node %d was banned (seen by node %d); unbanned to go on\n", b.Cycle, b.Node, b.Observer)
+	}
 	for _, v := range rep.Violations {
 		fmt.Fprintln(os.Stderr, "violation:", v)
 	}
