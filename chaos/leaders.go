@@ -55,23 +55,3 @@ func checkLeaders(logs []string) ([]Violation, error) {
 	}
 	return out, nil
 }
-
-// leaderTerms counts the terms in which some node claimed leadership.
-func leaderTerms(logs []string) int {
-	terms := map[string]bool{}
-	for _, path := range logs {
-		f, err := os.Open(path)
-		if err != nil {
-			continue
-		}
-		s := bufio.NewScanner(f)
-		s.Buffer(make([]byte, 64<<10), 1<<20)
-		for s.Scan() {
-			if m := leaderLine.FindSubmatch(s.Bytes()); m != nil && len(m[1]) > 0 {
-				terms[string(m[2])] = true
-			}
-		}
-		f.Close()
-	}
-	return len(terms)
-}
