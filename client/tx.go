@@ -90,6 +90,20 @@ func (e *SeqnumMismatchError) Error() string {
 // Unwrap gives the library's return value, EIO.
 func (e *SeqnumMismatchError) Unwrap() error { return syscall.EIO }
 
+// CommitOvertakenError: TRANS3_COMMIT failed and the sequence number moved
+// on by one, but by another writer's commit: Key does not hold what this
+// transaction wrote (or read).
+type CommitOvertakenError struct {
+	Key string
+}
+
+func (e *CommitOvertakenError) Error() string {
+	return fmt.Sprintf("commit failed and another commit changed record %q", e.Key)
+}
+
+// Unwrap gives what the library returns for a seqnum mismatch, EIO.
+func (e *CommitOvertakenError) Unwrap() error { return syscall.EIO }
+
 // Tx is a transaction on a persistent or replicated database. It holds the
 // database's g_lock from Transaction to Commit or Cancel. A Tx is not safe
 // for concurrent use.
@@ -284,9 +298,34 @@ func (tx *Tx) Commit(ctx context.Context) error {
 		if now != before+1 {
 			return &TxError{Step: TxSeqnumMismatch, DB: tx.db.Name, Err: &SeqnumMismatchError{Before: before, Now: now}}
 		}
+		if err := tx.landed(); err != nil {
+			return err
+		}
 		break
 	}
 	return tx.unlock(ctx)
+}
+
+// landed checks, after a failed commit that the sequence number says a
+// recovery completed, that the local records are the write buffer's. The
+// library (and 4.17's) takes the seqnum's step alone as proof, but another
+// writer's commit moves it on by one just as well: a node that lost its
+// g_lock while cut off, and whose commit was refused, would report
+// another client's commit as its own.
+func (tx *Tx) landed() error {
+	for _, r := range tx.recs {
+		if string(r.Key) == SeqnumKey {
+			continue
+		}
+		_, d, err := tx.db.FetchLocal(r.Key)
+		if err != nil {
+			return &TxError{Step: TxSeqnum, DB: tx.db.Name, Err: err}
+		}
+		if !bytes.Equal(d, r.Data[protocol.LtdbHeaderSize:]) {
+			return &TxError{Step: TxSeqnumMismatch, DB: tx.db.Name, Err: &CommitOvertakenError{Key: string(r.Key)}}
+		}
+	}
+	return nil
 }
 
 // Cancel ends the transaction without writing anything: it releases the

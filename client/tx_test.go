@@ -252,9 +252,22 @@ func TestTransactionCommitRetry(t *testing.T) {
 	if s, _, err := x.db.Fetch(x.ctx, []byte(SeqnumKey)); err != nil || !bytes.Equal(s, protocol.U64(2)) {
 		t.Errorf("seqnum %x %v", s, err)
 	}
-	// Failed, and the seqnum moved on by two: EIO.
+	// Failed, and another writer's commit moved the seqnum on by one: EIO,
+	// not the success a recovery's completion would be.
 	err := commit(func(n int, req *protocol.ReqControl) int32 {
 		h := protocol.LtdbHeader{RSN: 9}
+		x.db.storeRaw([]byte("k"), append(h.AppendTo(nil), "theirs"...))
+		x.db.storeRaw([]byte(SeqnumKey), append(h.AppendTo(nil), protocol.U64(3)...))
+		return 1
+	})
+	var oe *CommitOvertakenError
+	if te := (*TxError)(nil); !errors.As(err, &te) || te.Step != TxSeqnumMismatch || !errors.As(err, &oe) || oe.Key != "k" || !errors.Is(err, syscall.EIO) {
+		t.Errorf("overtaken: %v", err)
+	}
+	x.db.storeRaw([]byte(SeqnumKey), append((&protocol.LtdbHeader{RSN: 10}).AppendTo(nil), protocol.U64(2)...))
+	// Failed, and the seqnum moved on by two: EIO.
+	err = commit(func(n int, req *protocol.ReqControl) int32 {
+		h := protocol.LtdbHeader{RSN: 11}
 		x.db.storeRaw([]byte(SeqnumKey), append(h.AppendTo(nil), protocol.U64(4)...))
 		return 1
 	})

@@ -62,7 +62,12 @@ func (c *Committer) run(ctx context.Context, kind opKind, dbid uint32, recbuf []
 	start := time.Now()
 	m := c.store.m
 	m.commits.Inc()
-	idx, err := c.cl.Apply(ctx, &raftlayer.CmdData{Payload: encodeOp(kind, c.self, dbid, recbuf)})
+	cmd := &raftlayer.CmdData{Payload: encodeOp(kind, c.self, dbid, recbuf)}
+	if ackBeforeApply {
+		go c.cl.Apply(context.Background(), cmd)
+		return nil
+	}
+	idx, err := c.cl.Apply(ctx, cmd)
 	if err == nil {
 		err = c.waitActive(ctx, idx)
 	}
