@@ -291,13 +291,31 @@ func (l *leader) move(ctx context.Context, st *raftlayer.State, want Want) (time
 		}
 		seq++
 	}
+	// The nodes that must have let go first: the old holders of what
+	// moves, and, when the state shows addresses without a holder, every
+	// node. Such an address may still be on a node that has not
+	// reconciled its release (it resumed, or its link came back, before
+	// its lease ran out: it is connected again, but until it confirms it
+	// may still carry the address), or on a silent node under an
+	// assignment this leader did not see.
 	holders := map[uint32]bool{}
 	for _, p := range moved {
 		holders[p] = true
 	}
-	// Addresses an unreachable node may hold, and since when it must have
-	// let them go, per address; and every address a silent node may hold
-	// under an assignment this leader did not see.
+	fresh := false
+	for a := range want.Assign {
+		if _, assigned := st.IPAssign[a]; !assigned {
+			fresh = true
+		}
+	}
+	if fresh {
+		for q, n := range st.Nodes {
+			if !n.Deleted {
+				holders[uint32(q)] = true
+			}
+		}
+	}
+	// Per node, until when it may still hold addresses.
 	notYet, retry := l.released(ctx, holders, seq)
 	final := maps.Clone(want.Assign)
 	for a, p := range moved {
@@ -310,9 +328,12 @@ func (l *leader) move(ctx context.Context, st *raftlayer.State, want Want) (time
 		if _, assigned := st.IPAssign[a]; assigned {
 			continue
 		}
-		if until, ok := l.maybeHeldElsewhere(st, p); ok {
-			delete(final, a)
-			retry = max(retry, time.Until(until)+10*time.Millisecond)
+		for q, until := range notYet {
+			if q != p {
+				delete(final, a)
+				l.log.Info("address waits until every node has let it go", "addr", a, "pnn", q, "until", until.Format(time.RFC3339Nano))
+				break
+			}
 		}
 	}
 	if !maps.Equal(final, release) {
@@ -408,39 +429,6 @@ func (l *leader) holdsUntil(p uint32) time.Time {
 		last = l.since.Add(time.Second)
 	}
 	return last.Add(l.m.cfg.Lease + leaseSlack)
-}
-
-// maybeHeldElsewhere reports whether an address the state shows without
-// a holder may still be on a silent node under an assignment this leader
-// did not see (its predecessor's), so that it must not go to p yet; and
-// until when.
-func (l *leader) maybeHeldElsewhere(st *raftlayer.State, p uint32) (time.Time, bool) {
-	if l.m.cfg.Lease <= 0 {
-		return time.Time{}, false
-	}
-	var until time.Time
-	for q := range st.Nodes {
-		pq := uint32(q)
-		if pq == p || pq == l.m.cfg.Self || st.Nodes[q].Deleted || l.m.tr.Connected(pq) {
-			continue
-		}
-		dep, _ := l.m.tr.Departed(pq)
-		if dep == transport.Gone {
-			continue
-		}
-		u := l.holdsUntil(pq)
-		if dep == transport.Probing {
-			// Whether it is gone is being found out: look again soon,
-			// as releasedBy does, rather than at the end of its lease.
-			if soon := time.Now().Add(probingRetry); soon.Before(u) {
-				u = soon
-			}
-		}
-		if time.Now().Before(u) && u.After(until) {
-			until = u
-		}
-	}
-	return until, !until.IsZero()
 }
 
 // grant gives node p a lease on what it is assigned, and returns its
