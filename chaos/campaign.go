@@ -385,7 +385,7 @@ func (rep *Report) check(ops []Op, samples []Sample, logs []string, timeout time
 	rep.Operations, rep.SectionsLockLost = regN+volN, lockLost
 	rep.Violations = append(rep.Violations, regV...)
 	rep.Violations = append(rep.Violations, volV...)
-	rep.Violations = append(rep.Violations, checkInactiveCommits(ops, inactive)...)
+	rep.Violations = append(rep.Violations, checkInactiveCommits(ops, surelyInactiveWindows(samples, Nodes))...)
 	leaderV, err := checkLeaders(logs)
 	if err != nil {
 		rep.Violations = append(rep.Violations, Violation{Check: "leaders", Detail: err.Error()})

@@ -242,8 +242,11 @@ func checkVolatile(ops []Op, recoveries []window) ([]Violation, int) {
 }
 
 // inactiveWindows returns, per node, the stretches in which a majority of
-// the other nodes saw it INACTIVE (disconnected, banned, stopped): from the
-// first to the last sample of a run of samples in which they did.
+// the other nodes may have seen it INACTIVE (disconnected, banned,
+// stopped): from the first to the last sample of a run of samples in
+// which their latest views (up to 2 s old) said so. It excuses what a
+// node cut off may do (a g_lock section's read); surelyInactiveWindows
+// is the strict one that convicts.
 func inactiveWindows(samples []Sample, nodes int) [][]window {
 	inactive := make([][]window, nodes)
 	latest := make([]Sample, nodes)
@@ -284,6 +287,73 @@ func inactiveWindows(samples []Sample, nodes int) [][]window {
 	return inactive
 }
 
+// surelyInactiveWindows returns, per node, the stretches in which a
+// majority of the other nodes surely saw it INACTIVE: each observer's own
+// runs of samples showing it so, from the first to the last sample of the
+// run, where more than half the observers' runs overlap. Unlike
+// inactiveWindows, an observer's view counts only up to its last sample
+// that showed it, not until its next sample: between two samples its view
+// may already have changed (observers answer slowly while the cluster
+// recovers, 0.6 s apart, and a node back in the cluster commits at once).
+func surelyInactiveWindows(samples []Sample, nodes int) [][]window {
+	samples = slices.Clone(samples)
+	slices.SortStableFunc(samples, func(a, b Sample) int { return cmp.Compare(a.At, b.At) })
+	type edge struct {
+		at    int64
+		delta int
+	}
+	edges := make([][]edge, nodes)
+	from, to := make([][]int64, nodes), make([][]int64, nodes)
+	for o := range nodes {
+		from[o], to[o] = make([]int64, nodes), make([]int64, nodes)
+		for k := range nodes {
+			from[o][k] = -1
+		}
+	}
+	endRun := func(o, k int) {
+		if from[o][k] >= 0 {
+			edges[k] = append(edges[k], edge{from[o][k], +1}, edge{to[o][k], -1})
+			from[o][k] = -1
+		}
+	}
+	for _, s := range samples {
+		for k := range nodes {
+			switch {
+			case k == s.Node || k >= len(s.Flags):
+			case s.Flags[k]&protocol.NodeFlagsInactive != 0:
+				if from[s.Node][k] < 0 {
+					from[s.Node][k] = s.At
+				}
+				to[s.Node][k] = s.At
+			default:
+				endRun(s.Node, k)
+			}
+		}
+	}
+	out := make([][]window, nodes)
+	for k := range nodes {
+		for o := range nodes {
+			endRun(o, k)
+		}
+		// Starts before ends at one instant: runs that touch overlap.
+		slices.SortFunc(edges[k], func(a, b edge) int {
+			return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.delta, a.delta))
+		})
+		count, start := 0, int64(-1)
+		for _, e := range edges[k] {
+			count += e.delta
+			switch {
+			case count > nodes/2 && start < 0:
+				start = e.at
+			case count <= nodes/2 && start >= 0:
+				out[k] = append(out[k], window{start, e.at})
+				start = -1
+			}
+		}
+	}
+	return out
+}
+
 // overlapsAny tells whether [from, to] meets one of ws.
 func overlapsAny(ws []window, from, to int64) bool {
 	for _, w := range ws {
@@ -295,8 +365,8 @@ func overlapsAny(ws []window, from, to int64) bool {
 }
 
 // checkInactiveCommits finds register operations that committed on a node
-// while a majority of the nodes saw it INACTIVE during the whole
-// operation.
+// while a majority of the nodes surely saw it INACTIVE during the whole
+// operation (inactive: surelyInactiveWindows).
 func checkInactiveCommits(ops []Op, inactive [][]window) []Violation {
 	var out []Violation
 	for _, op := range ops {
