@@ -27,7 +27,7 @@ func TestBenchHealthQuick(t *testing.T) {
 	// either daemon: Samba's first smbd can lose its version claim, a
 	// loaded machine can hold up a first monitor) gets a fresh cluster
 	// once; what the test judges comes after the start.
-	targets := runBenchRuns(t, []string{"health", "--runs=1", "--monitor-interval=5", "--timeout=40s", "--start-attempts=2"}, &res)
+	targets := runBenchRuns(t, []string{"health", "--runs=1", "--monitor-interval=5", "--timeout=60s", "--start-attempts=2"}, &res)
 	for _, target := range targets {
 		runs := res.Runs[target]
 		if len(runs) != 1 {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,10 +51,15 @@ func runBenchCmd(t *testing.T, exe string, both bool, args []string) (stdout, st
 	if !both {
 		args = append(args, "--only=rctdb")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Two fresh clusters per daemon may each take their whole start
+	// timeout on a loaded machine; past the deadline ctdb-bench gets
+	// SIGTERM, so that it takes its clusters down before it exits.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
