@@ -47,16 +47,20 @@ func New(now time.Time, keepalive func() (sent, recv uint64)) *Keeper {
 // CountNodeRecv counts a packet from another node.
 func (s *Keeper) CountNodeRecv(op protocol.Operation) {
 	s.c.nodePacketsRecv.Add(1)
-	if int(op) < len(s.c.nodeRecv) {
-		s.c.nodeRecv[op].Add(1)
-	}
+	countOp(&s.c.nodeRecv, op)
 }
 
 // CountClientRecv counts a packet from a local client.
 func (s *Keeper) CountClientRecv(op protocol.Operation) {
 	s.c.clientPacketsRecv.Add(1)
-	if int(op) < len(s.c.clientRecv) {
-		s.c.clientRecv[op].Add(1)
+	countOp(&s.c.clientRecv, op)
+}
+
+// countOp bumps op's counter; operations past the table are not counted
+// by operation.
+func countOp(byOp *[11]atomic.Uint32, op protocol.Operation) {
+	if int(op) < len(byOp) {
+		byOp[op].Add(1)
 	}
 }
 
@@ -70,9 +74,7 @@ func (s *Keeper) CountClientSent() { s.c.clientPacketsSent.Add(1) }
 // counts as a node packet sent and received.
 func (s *Keeper) CountLoopback(op protocol.Operation) {
 	s.c.nodePacketsSent.Add(1)
-	if int(op) < len(s.c.nodeRecv) {
-		s.c.nodeRecv[op].Add(1)
-	}
+	countOp(&s.c.nodeRecv, op)
 }
 
 // CountControlTimeout counts a control that timed out.
