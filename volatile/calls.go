@@ -478,12 +478,14 @@ func (db *DB) completeFetch(f *fetch, r record) {
 	}
 	f.local = nil
 	if len(db.waiting[string(f.key)]) > 0 {
-		// Requests that followed the record here wait out the pin.
-		db.scheduleRelease(f.key)
+		// Requests that followed the record here wait for the clients'
+		// turn (pinwatch.go).
+		db.watchPin(f.key)
 	}
 }
 
-// pin keeps a record that arrived for local clients here for a moment.
+// pin keeps a record that arrived for local clients here until they had
+// their turn (pinwatch.go).
 type pin struct {
 	until time.Time
 	// seen is the record as the only client that asked for it got it; once
@@ -511,7 +513,7 @@ func (db *DB) hold(key []byte, c *protocol.ReqCall, pkt []byte) bool {
 		db.release(key)
 		return true
 	}
-	db.scheduleRelease(key)
+	db.watchPin(key)
 	return true
 }
 
@@ -524,24 +526,6 @@ func (db *DB) clientWrote(key []byte, p pin) bool {
 	}
 	cur, err := db.tdb.Fetch(key)
 	return err == nil && !bytes.Equal(cur, p.seen)
-}
-
-// scheduleRelease arranges for the requests waiting for key to be served
-// when its pin ends.
-func (db *DB) scheduleRelease(key []byte) {
-	k := string(key)
-	if db.releasing[k] {
-		return
-	}
-	db.releasing[k] = true
-	time.AfterFunc(time.Until(db.pins[k].until), func() {
-		db.mu.Lock()
-		defer db.mu.Unlock()
-		if db.closed {
-			return
-		}
-		db.withChain(key, func() { db.release(key) })
-	})
 }
 
 // release serves the first request waiting for key and sends the others

@@ -35,10 +35,14 @@ type Config struct {
 	// locks of one database when DBSpec gives no bound (ctdbd's
 	// LockProcessesPerDB, 200).
 	LockWaitersPerDB int
-	// Pin is how long a record that arrived for local clients stays here
-	// before other nodes' requests queued during its flight are served, so
-	// that those clients get their turn.
+	// Pin is how long at most a record that arrived for local clients
+	// stays here before other nodes' requests queued during its flight are
+	// served, so that those clients get their turn; it ends earlier once
+	// they had it (pinwatch.go).
 	Pin time.Duration
+	// PinPoll is how often a pin with requests waiting looks whether its
+	// clients had their turn.
+	PinPoll time.Duration
 	// CallTimeout bounds a call to another node before it is sent again.
 	CallTimeout time.Duration
 	Vacuum      VacuumConfig
@@ -53,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Pin <= 0 {
 		c.Pin = 500 * time.Microsecond
+	}
+	if c.PinPoll <= 0 {
+		c.PinPoll = 25 * time.Microsecond
 	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 5 * time.Second
@@ -94,6 +101,8 @@ type Manager struct {
 	parkMu sync.Mutex
 	parked map[uint32][]parkedPacket
 
+	pinWatch *pinWatch
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -118,7 +127,7 @@ func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, se
 		cfg: cfg, log: log, out: out, rpc: rpc,
 		dbs: make(map[uint32]*DB), byName: make(map[string]*DB),
 		calls: make(map[uint32]*fetch), stop: make(chan struct{}),
-		parked: make(map[uint32][]parkedPacket),
+		parked: make(map[uint32][]parkedPacket), pinWatch: newPinWatch(),
 	}
 	// A node starts frozen: it serves records only once the cluster made
 	// it a member of a recovered generation (SetRecovering).
@@ -126,9 +135,10 @@ func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, se
 	m.met = newMetrics(set, m)
 	m.view.Store(&view{gen: protocol.InvalidGeneration})
 	m.removeStaleFiles()
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.timerLoop()
 	go m.vacuumLoop()
+	go m.pinLoop()
 	return m, nil
 }
 

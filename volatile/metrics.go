@@ -35,7 +35,19 @@ type volatileMetrics struct {
 	// revocations of read-only copies started.
 	delegations *metrics.Counter
 	revokes     *metrics.Counter
+	// pinEnded counts how pins with requests waiting ended.
+	pinEnded [pinEndReasons]*metrics.Counter
 }
+
+// Why a pin with requests waiting on it ended.
+const (
+	pinTurn     = iota // a local process held the chain and let it go
+	pinWrite           // the only client wrote the record
+	pinDeadline        // Pin ran out
+	pinEndReasons
+)
+
+func (v *volatileMetrics) pinEnds(reason int) *metrics.Counter { return v.pinEnded[reason] }
 
 func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 	set.GetOrCreateGauge("ctdb_volatile_databases", func() float64 { return float64(len(m.DBs())) })
@@ -45,7 +57,11 @@ func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 		return float64(len(m.calls))
 	})
 	set.GetOrCreateGauge("ctdb_volatile_pending_copies", func() float64 { return float64(m.Pending()) })
+	pinEnded := func(reason string) *metrics.Counter {
+		return set.GetOrCreateCounter(`ctdb_volatile_pin_ends_total{reason="` + reason + `"}`)
+	}
 	return &volatileMetrics{
+		pinEnded:      [pinEndReasons]*metrics.Counter{pinEnded("turn"), pinEnded("write"), pinEnded("deadline")},
 		attached:      set.GetOrCreateCounter("ctdb_volatile_attaches_total"),
 		clientCalls:   set.GetOrCreateCounter("ctdb_volatile_client_calls_total"),
 		collapsed:     set.GetOrCreateCounter("ctdb_volatile_calls_collapsed_total"),

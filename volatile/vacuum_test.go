@@ -50,8 +50,10 @@ func (tn *testNet) clientLock(pnn, dbid uint32, key string) func() {
 		tn.t.Fatal(err)
 	}
 	off := tdb.ChainOffset(db.chainOf([]byte(key)))
-	if ok, err := lf.TryLock(off, 1); !ok || err != nil {
-		tn.t.Fatalf("lock %q on node %d: %v %v", key, pnn, ok, err)
+	// Blocking, as smbd's tdb_chainlock: the daemon may hold the chain
+	// for a moment.
+	if err := lf.Lock(off, 1); err != nil {
+		tn.t.Fatalf("lock %q on node %d: %v", key, pnn, err)
 	}
 	released := false
 	release := func() {

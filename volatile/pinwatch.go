@@ -1,0 +1,178 @@
+package volatile
+
+import (
+	"sync"
+	"time"
+
+	"github.com/rctdb/rctdb/internal/finetimer"
+	"github.com/rctdb/rctdb/tdb"
+)
+
+// A record that arrived for local clients is pinned here until those
+// clients had their turn: other nodes' requests that arrive meanwhile wait
+// (hold), so that a client woken by its reply finds the record still here.
+// The turn is over when a local process has held the record's chain and
+// let it go, or when the record changed (the only client wrote it), or at
+// the pin's end. Nothing tells the daemon when smbd takes or drops a chain
+// lock, so while requests wait on a pin the watch looks every PinPoll:
+// once it finds the chain held it queues the release behind that lock,
+// and the kernel wakes it the moment the client unlocks.
+//
+// Go's timers cannot poll this finely (they wait in epoll with a
+// millisecond timeout), so the watch sleeps on a finetimer. A chain is
+// shared by the keys that hash to it: another process holding it for
+// another key ends the pin early, which costs at most the client's turn,
+// never a record.
+
+// pinWatch is the Manager's set of pinned keys with requests waiting.
+type pinWatch struct {
+	wake chan struct{} // cap 1: the set became non-empty
+
+	mu   sync.Mutex
+	keys map[pinKey]struct{}
+}
+
+type pinKey struct {
+	db  *DB
+	key string
+}
+
+func newPinWatch() *pinWatch {
+	return &pinWatch{wake: make(chan struct{}, 1), keys: make(map[pinKey]struct{})}
+}
+
+// watchPin puts key under the watch; db.mu is held.
+func (db *DB) watchPin(key []byte) {
+	k := string(key)
+	if db.releasing[k] {
+		return
+	}
+	db.releasing[k] = true
+	w := db.m.pinWatch
+	w.mu.Lock()
+	w.keys[pinKey{db, k}] = struct{}{}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pinLoop runs the watch while it has keys. It is owned by the Manager
+// and ends with m.stop.
+func (m *Manager) pinLoop() {
+	defer m.wg.Done()
+	timer, err := finetimer.New()
+	if err != nil {
+		m.log.Warn("no fine timer: pins end at millisecond resolution", "err", err)
+	} else {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-m.stop:
+			case <-stop:
+			}
+			timer.Close()
+		}()
+	}
+	sleep := func() bool {
+		if timer == nil {
+			select {
+			case <-m.stop:
+				return false
+			case <-time.After(m.cfg.PinPoll):
+				return true
+			}
+		}
+		return timer.Sleep(m.cfg.PinPoll) == nil
+	}
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.pinWatch.wake:
+		}
+		for m.checkPins() {
+			if !sleep() {
+				return
+			}
+		}
+	}
+}
+
+// checkPins looks at every watched key once; false once none is left.
+func (m *Manager) checkPins() bool {
+	w := m.pinWatch
+	w.mu.Lock()
+	keys := make([]pinKey, 0, len(w.keys))
+	for k := range w.keys {
+		keys = append(keys, k)
+	}
+	w.mu.Unlock()
+	var done []pinKey
+	for _, k := range keys {
+		if k.db.checkPin(k.key) {
+			done = append(done, k)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, k := range done {
+		delete(w.keys, k)
+	}
+	return len(w.keys) > 0
+}
+
+// checkPin releases the requests waiting on a pinned key if the local
+// clients had their turn, or arranges for that when the chain holder lets
+// go; it reports whether the watch is over for key.
+func (db *DB) checkPin(k string) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return true
+	}
+	if len(db.waiting[k]) == 0 {
+		delete(db.releasing, k)
+		return true
+	}
+	key := []byte(k)
+	p, pinned := db.pins[k]
+	if !pinned || !time.Now().Before(p.until) {
+		db.m.met.pinEnds(pinDeadline).Inc()
+		db.withChain(key, func() { db.release(key) })
+		return true
+	}
+	c := db.chainOf(key)
+	if db.held[c] == 0 && db.chains[c] == nil {
+		if _, held, err := db.locks.Holder(tdb.ChainOffset(c), 1); err == nil && held {
+			// A local process has the chain: serve once it lets go.
+			db.m.met.pinEnds(pinTurn).Inc()
+			db.withChain(key, func() { db.release(key) })
+			return true
+		}
+	}
+	// The chain is free or about to be ours: the only client may have
+	// written the record in a turn the watch did not see. If the chain
+	// turns out busy, the release waits behind its holder.
+	ran, later, released := false, false, false
+	db.withChain(key, func() {
+		ran = true
+		wrote := db.clientWrote(key, p)
+		if later || wrote {
+			if wrote {
+				db.m.met.pinEnds(pinWrite).Inc()
+			} else {
+				db.m.met.pinEnds(pinTurn).Inc()
+			}
+			db.release(key)
+			released = true
+		}
+	})
+	if !ran {
+		later = true // fn runs under db.mu, after this returns
+		return true
+	}
+	return released
+}
