@@ -28,8 +28,11 @@ import (
 type pinWatch struct {
 	wake chan struct{} // cap 1: the set became non-empty
 
-	mu   sync.Mutex
-	keys map[pinKey]struct{}
+	mu sync.Mutex
+	// keys maps each watched key to when it was put under the watch, so
+	// that a key put back while a look at it ended is not forgotten.
+	keys map[pinKey]uint64
+	seq  uint64
 }
 
 type pinKey struct {
@@ -38,7 +41,7 @@ type pinKey struct {
 }
 
 func newPinWatch() *pinWatch {
-	return &pinWatch{wake: make(chan struct{}, 1), keys: make(map[pinKey]struct{})}
+	return &pinWatch{wake: make(chan struct{}, 1), keys: make(map[pinKey]uint64)}
 }
 
 // watchPin puts key under the watch; db.mu is held.
@@ -50,7 +53,8 @@ func (db *DB) watchPin(key []byte) {
 	db.releasing[k] = true
 	w := db.m.pinWatch
 	w.mu.Lock()
-	w.keys[pinKey{db, k}] = struct{}{}
+	w.seq++
+	w.keys[pinKey{db, k}] = w.seq
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -105,13 +109,13 @@ func (m *Manager) pinLoop() {
 func (m *Manager) checkPins() bool {
 	w := m.pinWatch
 	w.mu.Lock()
-	keys := make([]pinKey, 0, len(w.keys))
-	for k := range w.keys {
-		keys = append(keys, k)
+	keys := make(map[pinKey]uint64, len(w.keys))
+	for k, seq := range w.keys {
+		keys[k] = seq
 	}
 	w.mu.Unlock()
 	var done []pinKey
-	for _, k := range keys {
+	for k := range keys {
 		if k.db.checkPin(k.key) {
 			done = append(done, k)
 		}
@@ -119,7 +123,9 @@ func (m *Manager) checkPins() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, k := range done {
-		delete(w.keys, k)
+		if w.keys[k] == keys[k] {
+			delete(w.keys, k)
+		}
 	}
 	return len(w.keys) > 0
 }
