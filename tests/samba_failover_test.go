@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -222,8 +223,8 @@ func TestSambaFailover(t *testing.T) {
 		case <-time.After(time.Until(start.Add(90 * time.Second))):
 			t.Fatalf("%s: connection not found dead 90 s after the kill", w.name)
 		}
-		if !errors.Is(w.err, syscall.ECONNRESET) {
-			t.Errorf("%s: connection ended with %v, want a reset", w.name, w.err)
+		if err := w.endedWith(); !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: connection ended with %v, want a reset", w.name, err)
 		}
 		since := w.deadAt.Sub(start)
 		if w.known && since > moved+tickleSlack {
@@ -286,6 +287,10 @@ type smbWatch struct {
 	dead   chan struct{}
 	deadAt time.Time
 	err    error
+	// echoErr is the first failed ECHO's error; echoDone is closed when
+	// the echoes stop (active watches only).
+	echoErr  error
+	echoDone chan struct{}
 	// reconnected is closed when a reconnect succeeded (reconnectedAt) or
 	// gave up (reconnectErr).
 	reconnected   chan struct{}
@@ -294,6 +299,20 @@ type smbWatch struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+// endedWith is why the connection ended, once dead is closed. A reset
+// is reported to the first call on the socket after it: when that is an
+// ECHO's write, the reader then finds the connection shut and sees EOF.
+func (w *smbWatch) endedWith() error {
+	if w.echoDone == nil || !errors.Is(w.err, io.EOF) {
+		return w.err
+	}
+	<-w.echoDone
+	if errors.Is(w.echoErr, syscall.ECONNRESET) {
+		return w.echoErr
+	}
+	return w.err
 }
 
 // start connects to addr:445 and negotiates, then starts the reader, the
@@ -324,7 +343,9 @@ func (w *smbWatch) start(t *testing.T, ic *ipCluster, addr netip.Addr) {
 		}
 	})
 	if w.active {
+		w.echoDone = make(chan struct{})
 		w.wg.Go(func() {
+			defer close(w.echoDone)
 			tick := time.NewTicker(echoEvery)
 			defer tick.Stop()
 			for {
@@ -334,7 +355,9 @@ func (w *smbWatch) start(t *testing.T, ic *ipCluster, addr netip.Addr) {
 				case <-w.dead:
 					return
 				case <-tick.C:
-					w.smb.SendEcho() // a failure is the reader's to see
+					if err := w.smb.SendEcho(); err != nil && w.echoErr == nil {
+						w.echoErr = err
+					}
 				}
 			}
 		})
