@@ -102,6 +102,8 @@ type RecoveryOutcome struct {
 	VictimPID  int    `json:"victim_pid"`
 	Leader     uint32 `json:"leader"`
 	KillLeader bool   `json:"kill_leader"`
+	// RoleMoved: the run failed with ErrRoleMoved.
+	RoleMoved bool `json:"role_moved,omitempty"`
 	// GenBefore is the survivors' generation at the kill, GenAfter the
 	// one they thawed in, GenEnd the one at the end of the run.
 	GenBefore uint32 `json:"gen_before"`
@@ -128,6 +130,11 @@ type RecoveryOutcome struct {
 	Counts recCheckCounts `json:"counts"`
 }
 
+// ErrRoleMoved fails a run whose victim gained or lost the leadership
+// between the choice and the kill (on a loaded machine Raft may move it):
+// the run measured nothing, and a fresh run may be made instead.
+var ErrRoleMoved = errors.New("the victim's role changed")
+
 // Recovery runs the recovery workload once on a healthy cluster of at
 // least two nodes. The cluster is of no further
 // use afterwards; the caller stops it (the killed daemon is its child and
@@ -138,6 +145,7 @@ func Recovery(ctx context.Context, t Target, p RecoveryParams) RecoveryOutcome {
 		Clients: p.Clients, Leader: protocol.UnknownPNN, Victim: protocol.UnknownPNN, KillLeader: p.KillLeader}
 	if err := runRecovery(ctx, t, p, &o); err != nil {
 		o.Err = err.Error()
+		o.RoleMoved = errors.Is(err, ErrRoleMoved)
 	}
 	return o
 }
@@ -362,7 +370,7 @@ func (r *recoveryRun) kill(ctx context.Context) (time.Time, error) {
 		return time.Time{}, err
 	}
 	if (l == r.o.Victim) != r.p.KillLeader {
-		return time.Time{}, fmt.Errorf("recovery: the leader moved from node %d to node %d before the kill", r.o.Leader, l)
+		return time.Time{}, fmt.Errorf("recovery: the leader moved from node %d to node %d before the kill: %w", r.o.Leader, l, ErrRoleMoved)
 	}
 	r.o.Leader = l
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
