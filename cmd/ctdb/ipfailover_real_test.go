@@ -184,6 +184,12 @@ func (s *ipSession) links() {
 	s.flow("interfaces down on nodes 0 and 1, then up", c.canonicalize,
 		step("0 setifacelink @IF down"),
 		step("1 setifacelink @IF down"),
+		// ctdbd's recovery daemon notices a link change by comparing the
+		// link with what it saw at its last look, and it does not look
+		// while takeover runs are disabled: a link that went up and down
+		// again between two looks goes unnoticed. A takeover run reads
+		// the links themselves.
+		step("0 ipreallocate"),
 		waitFor(none),
 		check("0 ip"), check("0 ip -v"), check("0 ip all"), check("0 ip -v all"), check("0 -X ip -v all"),
 		check("1 ip -v"), check("0 ifaces"), check("1 -X ifaces"), check("0 ipinfo @2"),
