@@ -2,188 +2,136 @@ package volatile
 
 import (
 	"bytes"
+	"errors"
 	"time"
 
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/tdb"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
-// callFlagFollows marks a REQ_CALL, between rctdb nodes only, that waited
-// for a record at its dmaster and is sent on to the node the record was
-// just given to: that node can hold it until the record arrives.
-const callFlagFollows uint32 = 0x00010000
-
-// waitingCall is another node's request held here until a record is free.
-type waitingCall struct {
-	c   protocol.ReqCall
-	pkt []byte
-}
+// The rules of record migration live in package migration, one Core per
+// database; this file drives it: it takes the key's chain, reads the record,
+// steps the Core and carries out what it decided before the chain goes.
 
 // ReplyFunc answers a client's call (REPLY_CALL status and data).
 type ReplyFunc func(status int32, data []byte)
 
-// fetch is a call this node sent to become a record's dmaster, with the
-// local calls waiting for it.
-type fetch struct {
-	db      *DB
-	key     []byte
-	callid  uint32
-	flags   uint32
-	reqids  []uint32
-	sentAt  time.Time
-	started time.Time
-	local   []localCall
-}
-
-type localCall struct {
-	callid uint32
-	// readonly: the client asked for a read-only copy (CTDB_WANT_READONLY
-	// on a READONLY database).
-	readonly bool
-	reply    ReplyFunc
-	start    time.Time
-}
-
-// runID is the call function run for the call: a read-only request fetches
-// the record with its header, as ctdbd turns it into FETCH_WITH_HEADER.
-func (lc localCall) runID() uint32 {
-	if lc.readonly {
-		return protocol.CallFetchWithHeaderFunc
+// step runs ev through the database's Core with key's chain held (db.mu
+// too) and carries out its actions; key is nil for events that need no
+// record.
+func (db *DB) step(ev migration.Event, key []byte) {
+	var rec migration.Record
+	if key != nil {
+		rec = db.fetchRecord(key).core()
 	}
-	return lc.callid
+	db.carryOut(db.core.Step(ev, time.Now(), rec))
 }
 
-// answer shapes what runID returned for the client.
-func (lc localCall) answer(data []byte) []byte {
-	if lc.readonly {
-		return replyData(lc.callid, true, data)
+// carryOut carries out a Core's actions, in order. A record that could not be
+// sent stays here (SendFailed), stepped once the batch is done.
+func (db *DB) carryOut(acts []migration.Action) {
+	m := db.m
+	var unsent []migration.SendFailed
+	for _, a := range acts {
+		switch a := a.(type) {
+		case migration.Send:
+			if !m.send(a.To, a.Msg) && a.Unsent != nil {
+				unsent = append(unsent, migration.SendFailed{Key: a.Key, Record: *a.Unsent, To: a.To})
+			}
+		case migration.Store:
+			db.applyStore(a)
+		case migration.Answer:
+			d := time.Since(a.Client.Start)
+			m.met.callLatency.Update(d.Seconds())
+			m.stats.call(d)
+			a.Client.Reply(a.Status, a.Data)
+		case migration.Forget:
+			m.forget(a.ReqIDs)
+		case migration.Watch:
+			db.watchPin(a.Key)
+		case migration.Revoke:
+			db.revoke(a)
+		case migration.Later:
+			db.later(a)
+		}
 	}
-	return data
+	for _, f := range unsent {
+		db.step(f, f.Key)
+	}
 }
 
-// fail answers every local call with an error; the fetch is over.
-func (f *fetch) fail() {
-	for _, l := range f.local {
-		l.reply(-1, nil)
+// applyStore writes (or deletes) a record as the Core decided.
+func (db *DB) applyStore(a migration.Store) {
+	if a.Delete {
+		if err := db.deleteRecord(a.Key); err != nil && !errors.Is(err, tdb.ErrNotFound) {
+			db.log.Error("delete failed", "err", err)
+		}
+		return
 	}
-	f.local = nil
+	db.dropPending(a.Key)
+	if err := db.tdb.Store(a.Key, a.Record.Encode(), tdb.Replace); err != nil {
+		db.log.Error("store failed", "err", err)
+	}
+	if a.Vacuum {
+		db.deleteQueue[string(a.Key)] = a.Record.Header
+	}
+}
+
+// later steps calls again after a delay (at once for none), with their
+// key's chain held.
+func (db *DB) later(a migration.Later) {
+	run := func() { db.withChain(a.Key, func() { db.step(migration.Rerun{Key: a.Key, Calls: a.Calls}, a.Key) }) }
+	if a.Delay <= 0 {
+		run()
+		return
+	}
+	time.AfterFunc(a.Delay, func() {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		if !db.closed {
+			run()
+		}
+	})
 }
 
 // ClientCall runs a client's REQ_CALL: at once if this node is the record's
 // dmaster, else by fetching the record. Calls for unknown databases are
-// dropped without an answer, as ctdbd drops them. CTDB_WANT_READONLY is
-// honoured on READONLY databases only.
+// dropped without an answer, as ctdbd drops them.
 func (m *Manager) ClientCall(c *protocol.ReqCall, reply ReplyFunc) bool {
 	db := m.DB(c.DBID)
 	if db == nil {
 		return false
 	}
 	m.met.clientCalls.Inc()
-	key := append([]byte(nil), c.Key...)
+	key := bytes.Clone(c.Key)
+	ev := migration.LocalCall{Key: key, Flags: c.Flags, Client: migration.Client{CallID: c.CallID, Start: time.Now(), Reply: reply}}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
 		return false
 	}
-	flags := c.Flags
-	if !db.readonly() {
-		flags &^= protocol.CallFlagWantReadonly
-	}
-	lc := localCall{callid: c.CallID, readonly: flags&protocol.CallFlagWantReadonly != 0, reply: reply, start: time.Now()}
-	db.withChain(key, func() { db.clientCallLocked(key, flags, lc) })
+	db.withChain(key, func() { db.step(ev, key) })
 	return true
 }
 
-func (db *DB) clientCallLocked(key []byte, flags uint32, lc localCall) {
-	m := db.m
-	if f := db.inflight[string(key)]; f != nil {
-		f.local = append(f.local, lc)
-		m.met.collapsed.Inc()
-		return
-	}
-	r := db.clearRevoked(key, db.fetchRecord(key))
-	if rv := db.revokes[string(key)]; rv != nil {
-		db.deferLocal(rv, key, flags, lc)
-		return
-	}
-	if r.hdr.DMaster == m.cfg.Self {
-		if !lc.readonly && r.hdr.Flags&roHeld != 0 {
-			db.deferLocal(db.startRevoke(key, r), key, flags, lc)
-			return
-		}
-		data, st := db.runCall(key, r, lc.runID())
-		db.finishLocal(lc, st, lc.answer(data))
-		return
-	}
-	f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, flags: flags, started: time.Now(), local: []localCall{lc}}
-	if lc.readonly {
-		f.callid = protocol.CallFetchWithHeaderFunc
-	}
-	db.inflight[string(key)] = f
-	m.met.fetches.Inc()
-	db.sendFetch(f, r.hdr.DMaster)
-}
-
-// finishLocal answers a local call and records its latency.
-func (db *DB) finishLocal(lc localCall, status int32, data []byte) {
-	d := time.Since(lc.start)
-	db.m.met.callLatency.Update(d.Seconds())
-	db.m.stats.call(d)
-	lc.reply(status, data)
-}
-
-// runCall executes a call function on a record this node is dmaster of.
-// A missing record is created with its initial header, which only the
-// lmaster (the implicit dmaster of a missing record) can reach.
-func (db *DB) runCall(key []byte, r record, callid uint32) ([]byte, int32) {
-	switch callid {
-	case protocol.CallNullFunc:
-		if !r.exists {
-			db.storeRecord(key, r)
-		}
-		return nil, 0
-	case protocol.CallFetchFunc:
-		return append([]byte(nil), r.data...), 0
-	case protocol.CallFetchWithHeaderFunc:
-		return r.encode(), 0
-	}
-	return nil, -1
-}
-
-// sendFetch sends (again) the REQ_CALL of f to dest under a new reqid.
-func (db *DB) sendFetch(f *fetch, dest uint32) {
-	m := db.m
-	reqid := m.newReqID()
-	m.register(reqid, f)
-	f.sentAt = time.Now()
-	c := protocol.ReqCall{
-		Header: protocol.Header{Generation: m.Generation(), DestNode: dest, SrcNode: m.cfg.Self, ReqID: reqid},
-		Flags:  f.flags, DBID: db.ID, CallID: f.callid, Key: f.key,
-	}
-	m.met.callsSent.Inc()
-	db.log.Debug("call sent", "key", hexKey(f.key), "to", dest, "reqid", reqid)
-	m.send(dest, c.Marshal())
-}
-
-func (m *Manager) register(reqid uint32, f *fetch) {
+func (m *Manager) register(reqid uint32, db *DB) {
 	m.callsMu.Lock()
-	m.calls[reqid] = f
-	f.reqids = append(f.reqids, reqid)
+	m.calls[reqid] = db
 	m.callsMu.Unlock()
 }
 
-// forget removes every reqid of f.
-func (m *Manager) forget(f *fetch) {
+// forget removes reqids a Core no longer waits on.
+func (m *Manager) forget(ids []uint32) {
 	m.callsMu.Lock()
-	for _, id := range f.reqids {
-		if m.calls[id] == f {
-			delete(m.calls, id)
-		}
+	for _, id := range ids {
+		delete(m.calls, id)
 	}
-	f.reqids = nil
 	m.callsMu.Unlock()
 }
 
-func (m *Manager) lookup(reqid uint32) *fetch {
+// lookup returns the database whose fetch sent reqid.
+func (m *Manager) lookup(reqid uint32) *DB {
 	m.callsMu.Lock()
 	defer m.callsMu.Unlock()
 	return m.calls[reqid]
@@ -211,171 +159,32 @@ func (m *Manager) nodeDB(h protocol.Header, dbid uint32, retry func()) *DB {
 	return nil
 }
 
-// HandleReqCall serves another node's REQ_CALL: this node either hands the
-// record over, redirects the call, or keeps it until the record it is
-// waiting for arrives.
+// withNodeRecord steps ev with key's chain held in the database a node
+// packet names. The Core drops it if its generation is over by then (the
+// chain may be busy for a while).
+func (m *Manager) withNodeRecord(h protocol.Header, dbid uint32, key []byte, ev migration.Event) {
+	db := m.nodeDB(h, dbid, func() { m.withNodeRecord(h, dbid, key, ev) })
+	if db == nil {
+		return
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return
+	}
+	db.withChain(key, func() { db.step(ev, key) })
+}
+
+// HandleReqCall serves another node's REQ_CALL.
 func (m *Manager) HandleReqCall(pkt []byte) {
 	var c protocol.ReqCall
 	if err := c.Unmarshal(pkt); err != nil {
 		m.log.Warn("malformed REQ_CALL from a node", "err", err)
 		return
 	}
-	m.withNodeRecord(c.Header, c.DBID, c.Key, func(db *DB, key []byte) { db.remoteCallLocked(key, &c, pkt) })
-}
-
-// withNodeRecord runs fn with key's chain held in the database a node
-// packet names, unless the packet's generation is over by then (the chain
-// may be busy for a while). fn gets its own copy of key.
-func (m *Manager) withNodeRecord(h protocol.Header, dbid uint32, key []byte, fn func(db *DB, key []byte)) {
-	db := m.nodeDB(h, dbid, func() { m.withNodeRecord(h, dbid, key, fn) })
-	if db == nil {
-		return
-	}
-	key = append([]byte(nil), key...)
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return
-	}
-	db.withChain(key, func() {
-		if h.Generation != m.Generation() {
-			m.met.staleDropped.Inc()
-			return
-		}
-		fn(db, key)
-	})
-}
-
-func (db *DB) remoteCallLocked(key []byte, c *protocol.ReqCall, pkt []byte) {
-	m := db.m
-	self := m.cfg.Self
-	requester := c.SrcNode
-	f := db.inflight[string(key)]
-	if requester == self {
-		// Our own call, redirected back to us.
-		if f == nil {
-			return // answered meanwhile
-		}
-		r := db.fetchRecord(key)
-		switch l := m.lmaster(key); {
-		case r.hdr.DMaster == self:
-			db.completeFetch(f, r)
-		case l == self:
-			// As lmaster we know where the record went after the node we
-			// asked handed it on: follow it.
-			db.forward(c, key, r.hdr.DMaster)
-		default:
-			// The lmaster sent it here, so it last knew the record here:
-			// a record it passed to us would have arrived before this
-			// call, on the same link. We have handed the record on since,
-			// and our REQ_DMASTER saying so is ahead of this call on our
-			// link to the lmaster, which will therefore know better.
-			db.forward(c, key, l)
-		}
-		return
-	}
-	// A node with a fetch of its own in flight holds a request only if
-	// the request followed the record here (callFlagFollows): otherwise it
-	// cannot know the record is coming (its own request may be waiting
-	// elsewhere), and two such nodes could wait for each other. Links are
-	// FIFO and work on a chain runs in arrival order, so a request the
-	// lmaster sends here arrives after the record it sent first.
-	r := db.clearRevoked(key, db.fetchRecord(key))
-	if rv := db.revokes[string(key)]; rv != nil {
-		db.deferRemote(rv, key, *c, pkt)
-		return
-	}
-	if r.hdr.DMaster == self {
-		if db.hold(key, c, pkt) {
-			return
-		}
-	} else {
-		if c.Flags&callFlagFollows != 0 {
-			if f != nil {
-				db.waiting[string(key)] = append(db.waiting[string(key)], waitingCall{*c, pkt})
-				m.met.deferred.Inc()
-				return
-			}
-			// The record moved on from here too: follow it.
-			db.forward(c, key, r.hdr.DMaster)
-			return
-		}
-		dest := m.lmaster(key)
-		if dest == self {
-			dest = r.hdr.DMaster
-		}
-		db.forward(c, key, dest)
-		return
-	}
-	db.serveRemote(key, r, c, pkt)
-}
-
-// serveRemote answers another node's call for a record this node is
-// dmaster of and nobody waits for: a read-only copy if it asks for one,
-// else the record, once its read-only copies are revoked.
-func (db *DB) serveRemote(key []byte, r record, c *protocol.ReqCall, pkt []byte) {
-	if db.wantsReadonly(c) {
-		db.delegate(key, r, c)
-		return
-	}
-	if r.hdr.Flags&roHeld != 0 {
-		db.deferRemote(db.startRevoke(key, r), key, *c, pkt)
-		return
-	}
-	db.m.stats.hop(c.HopCount)
-	db.stats.hop(c.HopCount)
-	db.giveRecord(key, r, c.SrcNode, c.ReqID)
-}
-
-// forward redirects a call one hop further, keeping its requester and reqid.
-func (db *DB) forward(c *protocol.ReqCall, key []byte, dest uint32) {
-	m := db.m
-	c.HopCount++
-	m.met.redirects.Inc()
-	if c.HopCount%100 > 95 {
-		db.log.Warn("high hopcount", "hops", c.HopCount, "key", hexKey(key), "requester", c.SrcNode)
-	}
-	c.Header.DestNode = dest
-	db.log.Debug("call redirected", "key", hexKey(key), "requester", c.SrcNode, "reqid", c.ReqID, "to", dest, "hops", c.HopCount)
-	m.send(dest, c.Marshal())
-}
-
-// giveRecord hands a record this node is dmaster of to requester: through
-// the lmaster (REQ_DMASTER), or directly when this node is the lmaster.
-func (db *DB) giveRecord(key []byte, r record, requester, reqid uint32) {
-	m := db.m
-	flags := r.hdr.Flags &^ (protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated | protocol.RecFlagsRO)
-	if len(r.data) > 0 {
-		flags |= protocol.RecFlagMigratedWithData
-	}
-	h := protocol.LtdbHeader{RSN: r.hdr.RSN, DMaster: requester, Flags: flags}
-	db.storeRecord(key, record{hdr: h, data: r.data})
-	m.met.migrationsOut.Inc()
-	l := m.lmaster(key)
-	db.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "via_lmaster", l != m.cfg.Self)
-	hdr := protocol.Header{Generation: m.Generation(), SrcNode: m.cfg.Self, ReqID: reqid}
-	var sent bool
-	if l == m.cfg.Self {
-		hdr.DestNode = requester
-		p := protocol.ReplyDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, Key: key, Data: r.data, RecordFlags: flags}
-		sent = m.send(requester, p.Marshal())
-	} else {
-		hdr.DestNode = l
-		p := protocol.ReqDMaster{Header: hdr, DBID: db.ID, RSN: h.RSN, DMaster: requester, Key: key, Data: r.data, RecordFlags: flags}
-		sent = m.send(l, p.Marshal())
-	}
-	if !sent {
-		db.keepUnsent(key, r, hdr.DestNode)
-	}
-}
-
-// keepUnsent makes this node the dmaster of a record it could not send on
-// (no link to the node yet), rather than leave the cluster pointing at a
-// node that never got it; the requester's call, sent again, finds it here.
-func (db *DB) keepUnsent(key []byte, r record, to uint32) {
-	r.hdr.DMaster = db.m.cfg.Self
-	db.storeRecord(key, r)
-	db.log.Warn("record kept: it could not be sent on", "key", hexKey(key), "to", to)
+	c.Key = bytes.Clone(c.Key)
+	c.CallData = bytes.Clone(c.CallData)
+	m.withNodeRecord(c.Header, c.DBID, c.Key, migration.NodeCall{Call: c})
 }
 
 // HandleReqDMaster is the lmaster's part of a migration: it records the new
@@ -386,37 +195,8 @@ func (m *Manager) HandleReqDMaster(pkt []byte) {
 		m.log.Warn("malformed REQ_DMASTER from a node", "err", err)
 		return
 	}
-	data := append([]byte(nil), p.Data...)
-	m.withNodeRecord(p.Header, p.DBID, p.Key, func(db *DB, key []byte) {
-		if l := m.lmaster(key); l != m.cfg.Self {
-			db.log.Error("REQ_DMASTER for a key this node is not the lmaster of", "lmaster", l, "from", p.SrcNode)
-			return
-		}
-		cur := db.fetchRecord(key)
-		if cur.hdr.DMaster != p.SrcNode && !(cur.hdr.RSN == 0 && cur.hdr.DMaster == m.cfg.Self) {
-			// ctdbd would force a recovery; the newer copy wins here.
-			m.met.inconsistent.Inc()
-			db.log.Warn("REQ_DMASTER from a node this lmaster does not know as dmaster",
-				"from", p.SrcNode, "known", cur.hdr.DMaster, "rsn", p.RSN, "known_rsn", cur.hdr.RSN)
-			if p.RSN < cur.hdr.RSN {
-				return
-			}
-		}
-		h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags}
-		db.log.Debug("lmaster passes record on", "key", hexKey(key), "from", p.SrcNode, "to", p.DMaster, "reqid", p.ReqID)
-		if p.DMaster == m.cfg.Self {
-			db.becomeDMaster(key, h, data, p.ReqID)
-			return
-		}
-		db.storeRecord(key, record{hdr: h, data: data})
-		r := protocol.ReplyDMaster{
-			Header: protocol.Header{Generation: m.Generation(), DestNode: p.DMaster, SrcNode: m.cfg.Self, ReqID: p.ReqID},
-			DBID:   db.ID, RSN: p.RSN, Key: key, Data: data, RecordFlags: p.RecordFlags,
-		}
-		if !m.send(p.DMaster, r.Marshal()) {
-			db.keepUnsent(key, record{hdr: h, data: data}, p.DMaster)
-		}
-	})
+	p.Key, p.Data = bytes.Clone(p.Key), bytes.Clone(p.Data)
+	m.withNodeRecord(p.Header, p.DBID, p.Key, migration.DMasterRequest{Req: p})
 }
 
 // HandleReplyDMaster makes this node the record's dmaster and answers the
@@ -427,160 +207,12 @@ func (m *Manager) HandleReplyDMaster(pkt []byte) {
 		m.log.Warn("malformed REPLY_DMASTER from a node", "err", err)
 		return
 	}
-	data := append([]byte(nil), p.Data...)
-	m.withNodeRecord(p.Header, p.DBID, p.Key, func(db *DB, key []byte) {
-		db.becomeDMaster(key, protocol.LtdbHeader{RSN: p.RSN, Flags: p.RecordFlags}, data, p.ReqID)
-	})
-}
-
-// becomeDMaster stores a record that arrived for this node and finishes the
-// fetch it was for. The record is stored even if no fetch waits for it.
-func (db *DB) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, reqid uint32) {
-	m := db.m
-	h.DMaster = m.cfg.Self
-	f := m.lookup(reqid)
-	ours := f != nil && f.db == db && bytes.Equal(f.key, key)
-	if ours && f.flags&protocol.CallFlagVacuumMigration != 0 {
-		// For storeRecord only: an empty record vacuuming brought that
-		// never travelled with data is deleted on arrival.
-		h.Flags |= protocol.RecFlagVacuumMigrated
-	}
-	db.storeRecord(key, record{hdr: h, data: data})
-	// Hot keys count arrivals, as ctdbd's do.
-	db.migrated(key)
-	m.met.migrationsIn.Inc()
-	if !ours {
-		db.log.Debug("became dmaster; no call waited", "key", hexKey(key), "reqid", reqid)
-		return
-	}
-	db.log.Debug("became dmaster", "key", hexKey(key), "reqid", reqid, "local", len(f.local))
-	db.completeFetch(f, db.fetchRecord(key))
-}
-
-// completeFetch answers the local calls of f on the record now here and
-// pins the record briefly, so that those clients can take it before other
-// nodes' requests move it on.
-func (db *DB) completeFetch(f *fetch, r record) {
-	m := db.m
-	delete(db.inflight, string(f.key))
-	m.forget(f)
-	m.met.fetchLatency.Update(time.Since(f.started).Seconds())
-	for _, lc := range f.local {
-		data, st := db.runCall(f.key, r, lc.runID())
-		db.finishLocal(lc, st, lc.answer(data))
-	}
-	if len(f.local) > 0 && m.cfg.Pin > 0 {
-		p := pin{until: time.Now().Add(m.cfg.Pin)}
-		if len(f.local) == 1 {
-			p.seen, _ = db.tdb.Fetch(f.key)
-		}
-		db.pins[string(f.key)] = p
-	}
-	f.local = nil
-	if len(db.waiting[string(f.key)]) > 0 {
-		// Requests that followed the record here wait for the clients'
-		// turn (pinwatch.go).
-		db.watchPin(f.key)
-	}
-}
-
-// pin keeps a record that arrived for local clients here until they had
-// their turn (pinwatch.go).
-type pin struct {
-	until time.Time
-	// seen is the record as the only client that asked for it got it; once
-	// the record differs, that client has written it and had its turn.
-	// nil when several clients asked: their writes cannot be told apart.
-	seen []byte
-}
-
-// hold keeps another node's request for a record this node holds while the
-// record is pinned for local clients or others wait for it already (first
-// come, first served); it reports whether it did. The chain is held.
-func (db *DB) hold(key []byte, c *protocol.ReqCall, pkt []byte) bool {
-	k := string(key)
-	p, pinned := db.pins[k]
-	if pinned && (!time.Now().Before(p.until) || db.clientWrote(key, p)) {
-		delete(db.pins, k)
-		pinned = false
-	}
-	if !pinned && len(db.waiting[k]) == 0 {
-		return false
-	}
-	db.waiting[k] = append(db.waiting[k], waitingCall{*c, pkt})
-	db.m.met.deferred.Inc()
-	if !pinned {
-		db.release(key)
-		return true
-	}
-	db.watchPin(key)
-	return true
-}
-
-// clientWrote reports whether the only local client the record was pinned
-// for has written it since (which it does under the chain lock, which we
-// hold now).
-func (db *DB) clientWrote(key []byte, p pin) bool {
-	if p.seen == nil {
-		return false
-	}
-	cur, err := db.tdb.Fetch(key)
-	return err == nil && !bytes.Equal(cur, p.seen)
-}
-
-// release serves the first request waiting for key and sends the others
-// after the record to its new dmaster, where they wait again: a request
-// waiting on a record is never bounced through the lmaster.
-func (db *DB) release(key []byte) {
-	m := db.m
-	k := string(key)
-	delete(db.releasing, k)
-	delete(db.pins, k)
-	waiting := db.waiting[k]
-	delete(db.waiting, k)
-	gen := m.Generation()
-	var live []waitingCall
-	for _, w := range waiting {
-		if w.c.Generation == gen {
-			live = append(live, w)
-		}
-	}
-	if len(live) == 0 {
-		return
-	}
-	r := db.clearRevoked(key, db.fetchRecord(key))
-	if rv := db.revokes[k]; rv != nil {
-		for _, w := range live {
-			db.deferRemote(rv, key, w.c, w.pkt)
-		}
-		return
-	}
-	// Read-only requests at the head are answered in turn; the first
-	// request for the record itself gets it (after a revocation, which
-	// the requests behind it wait for).
-	for len(live) > 0 && r.hdr.DMaster == m.cfg.Self {
-		first := &live[0]
-		if !db.wantsReadonly(&first.c) && r.hdr.Flags&roHeld != 0 {
-			rv := db.startRevoke(key, r)
-			for _, w := range live {
-				db.deferRemote(rv, key, w.c, w.pkt)
-			}
-			return
-		}
-		db.serveRemote(key, r, &first.c, first.pkt)
-		live = live[1:]
-		r = db.fetchRecord(key)
-	}
-	for _, w := range live {
-		w.c.Flags |= callFlagFollows
-		db.forward(&w.c, key, r.hdr.DMaster)
-	}
+	p.Key, p.Data = bytes.Clone(p.Key), bytes.Clone(p.Data)
+	m.withNodeRecord(p.Header, p.DBID, p.Key, migration.DMasterReply{Reply: p})
 }
 
 // HandleReplyCall finishes a fetch another node answered by running the
-// call itself: a read-only copy, which is stored here if it is newer than
-// this node's copy (ctdbd never answers other calls of other nodes so,
-// but the protocol allows it).
+// call itself (a read-only copy).
 func (m *Manager) HandleReplyCall(pkt []byte) {
 	var r protocol.ReplyCall
 	if err := r.Unmarshal(pkt); err != nil {
@@ -591,46 +223,18 @@ func (m *Manager) HandleReplyCall(pkt []byte) {
 		m.met.staleDropped.Inc()
 		return
 	}
-	f := m.lookup(r.ReqID)
-	if f == nil {
+	db := m.lookup(r.ReqID)
+	if db == nil {
 		return
 	}
-	db := f.db
-	data := append([]byte(nil), r.Data...)
-	withHeader := f.callid == protocol.CallFetchWithHeaderFunc
-	finish := func() {
-		if db.inflight[string(f.key)] != f {
-			return
-		}
-		delete(db.inflight, string(f.key))
-		m.forget(f)
-		for _, lc := range f.local {
-			d := append([]byte(nil), data...)
-			if withHeader {
-				d = replyData(lc.callid, lc.readonly, data)
-			}
-			db.finishLocal(lc, r.Status, d)
-		}
-	}
+	r.Data = bytes.Clone(r.Data)
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.closed || db.inflight[string(f.key)] != f {
+	key, ok := db.core.FetchKey(r.ReqID)
+	if db.closed || !ok {
 		return
 	}
-	if !withHeader || f.flags&protocol.CallFlagWantReadonly == 0 {
-		finish()
-		return
-	}
-	db.withChain(f.key, func() {
-		// A copy that waited for the chain across a recovery is stale;
-		// the fetch is sent again.
-		if r.Generation != m.Generation() {
-			m.met.staleDropped.Inc()
-			return
-		}
-		db.storeReadonlyCopy(f.key, data)
-		finish()
-	})
+	db.withChain(key, func() { db.step(migration.CallReply{Reply: r}, key) })
 }
 
 // HandleReplyError fails a fetch another node refused.
@@ -640,20 +244,15 @@ func (m *Manager) HandleReplyError(pkt []byte) {
 		m.log.Warn("malformed REPLY_ERROR from a node", "err", err)
 		return
 	}
-	f := m.lookup(r.ReqID)
-	if f == nil {
+	db := m.lookup(r.ReqID)
+	if db == nil {
 		return
 	}
-	db := f.db
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.inflight[string(f.key)] != f {
-		return
+	if !db.closed {
+		db.step(migration.CallError{ReqID: r.ReqID, From: r.SrcNode, Msg: protocol.ParseCString(r.Msg)}, nil)
 	}
-	db.log.Warn("call failed on another node", "from", r.SrcNode, "err", protocol.ParseCString(r.Msg))
-	delete(db.inflight, string(f.key))
-	m.forget(f)
-	f.fail()
 }
 
 // resendStale sends again fetches that got no answer for CallTimeout: a
@@ -661,35 +260,89 @@ func (m *Manager) HandleReplyError(pkt []byte) {
 func (m *Manager) resendStale() {
 	cutoff := time.Now().Add(-m.cfg.CallTimeout)
 	for _, db := range m.DBs() {
-		db.resend(func(f *fetch) bool { return f.sentAt.Before(cutoff) })
+		db.resend(cutoff)
 	}
 }
 
-func (db *DB) resend(which func(*fetch) bool) {
+// resend sends again the fetches sent before cutoff (all for the zero
+// time), each with its chain held.
+func (db *DB) resend(cutoff time.Time) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
 		return
 	}
 	gen := db.m.Generation()
-	for _, f := range db.inflight {
-		if !which(f) {
-			continue
-		}
-		db.m.met.resent.Inc()
-		f := f
-		db.withChain(f.key, func() {
-			if db.inflight[string(f.key)] != f {
-				return
-			}
-			r := db.fetchRecord(f.key)
-			if r.hdr.DMaster == db.m.cfg.Self {
-				db.completeFetch(f, r)
-				return
-			}
-			if db.m.Generation() == gen {
-				db.sendFetch(f, r.hdr.DMaster)
-			}
-		})
+	for _, ref := range db.core.StaleFetches(cutoff) {
+		ev := migration.Resend{Fetch: ref, Gen: gen}
+		db.withChain(ref.Key, func() { db.step(ev, ref.Key) })
+	}
+}
+
+// coreEnv is the database as its Core sees it.
+type coreEnv DB
+
+func (e *coreEnv) Generation() uint32        { return e.m.Generation() }
+func (e *coreEnv) Lmaster(key []byte) uint32 { return e.m.lmaster(key) }
+func (e *coreEnv) Readonly() bool            { return (*DB)(e).readonly() }
+
+// NewReqID also tells the Manager which database waits on the reqid: the
+// replies that name no database find it so.
+func (e *coreEnv) NewReqID() uint32 {
+	id := e.m.newReqID()
+	e.m.register(id, (*DB)(e))
+	return id
+}
+
+// coreObserver turns what a Core does into metrics and statistics.
+type coreObserver DB
+
+func (o *coreObserver) Observe(t migration.Tally, key []byte, v float64) {
+	met, db := o.m.met, (*DB)(o)
+	switch t {
+	case migration.TallyCollapsed:
+		met.collapsed.Inc()
+	case migration.TallyFetch:
+		met.fetches.Inc()
+	case migration.TallyCallSent:
+		met.callsSent.Inc()
+	case migration.TallyRedirect:
+		met.redirects.Inc()
+	case migration.TallyServed:
+		o.m.stats.hop(uint32(v))
+		db.stats.hop(uint32(v))
+	case migration.TallyMigratedOut:
+		met.migrationsOut.Inc()
+	case migration.TallyMigratedIn:
+		// Hot keys count arrivals, as ctdbd's do.
+		db.migrated(key)
+		met.migrationsIn.Inc()
+	case migration.TallyInconsistent:
+		met.inconsistent.Inc()
+	case migration.TallyDeferred:
+		met.deferred.Inc()
+	case migration.TallyStale:
+		met.staleDropped.Inc()
+	case migration.TallyFetchDone:
+		met.fetchLatency.Update(v)
+	case migration.TallyDelegated:
+		o.m.stats.hop(uint32(v))
+		db.stats.hop(uint32(v))
+		db.stats.roDelegations++
+		o.m.stats.roDelegation()
+		met.delegations.Inc()
+	case migration.TallyRevoke:
+		met.revokes.Inc()
+	case migration.TallyRevoked:
+		db.stats.roRevokes++
+		o.m.stats.roRevoke()
+	case migration.TallyResent:
+		met.resent.Inc()
+	case migration.TallyPinTurn:
+		met.pinEnds(pinTurn).Inc()
+	case migration.TallyPinWrite:
+		met.pinEnds(pinWrite).Inc()
+	case migration.TallyPinDeadline:
+		met.pinEnds(pinDeadline).Inc()
 	}
 }

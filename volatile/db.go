@@ -12,6 +12,7 @@ import (
 
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/tdb"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // TDB flags of volatile databases: the file is wiped by its first opener,
@@ -56,21 +57,10 @@ type DB struct {
 	held      map[uint32]int
 	waiters   int
 	waitQueue []uint32
-	// inflight maps a key to the call this node sent to become its dmaster.
-	inflight map[string]*fetch
-	// pins holds, for records just received for local clients, when other
-	// nodes may have them again.
-	pins map[string]pin
-	// waiting holds other nodes' requests for a record until it is free
-	// here; releasing marks keys whose release is scheduled.
-	waiting     map[string][]waitingCall
-	releasing   map[string]bool
+	// core decides how records migrate (package migration); it is used
+	// under mu, with the key's chain held.
+	core        *migration.Core
 	deleteQueue map[string]protocol.LtdbHeader
-	// delegates maps a key this node is dmaster of to the nodes it gave
-	// read-only copies to (ctdbd's tracking database); revokes holds the
-	// revocations running (readonly.go).
-	delegates map[string][]uint32
-	revokes   map[string]*revocation
 	// fetchQueue holds the keys other nodes asked this node, their
 	// lmaster, to take over for deletion (VACUUM_FETCH).
 	fetchQueue map[string]struct{}
@@ -122,11 +112,9 @@ func (m *Manager) openDB(id uint32, spec DBSpec) (*DB, error) {
 		m: m, log: m.log.With("db", name), Name: name, ID: id, Path: path, flags: spec.Flags,
 		tdb: t, locks: lf, wholeLocks: wl, hashSize: t.HashSize(), lockWaiters: cmp.Or(spec.LockWaiters, m.cfg.LockWaitersPerDB),
 		chains: make(map[uint32]*chainQueue), held: make(map[uint32]int),
-		inflight: make(map[string]*fetch), pins: make(map[string]pin),
-		waiting: make(map[string][]waitingCall), releasing: make(map[string]bool),
 		deleteQueue: make(map[string]protocol.LtdbHeader), fetchQueue: make(map[string]struct{}),
-		delegates: make(map[string][]uint32), revokes: make(map[string]*revocation),
 	}
+	db.core = migration.New(migration.Config{Self: m.cfg.Self, DBID: id, Pin: m.cfg.Pin, Log: db.log, Obs: (*coreObserver)(db)}, (*coreEnv)(db))
 	db.stats.reset()
 	return db, nil
 }
@@ -150,11 +138,7 @@ func (db *DB) close() {
 		close(db.freezeDone)
 	}
 	db.freezeWanted = false
-	for _, f := range db.inflight {
-		db.m.forget(f)
-		f.fail()
-	}
-	db.inflight = nil
+	db.step(migration.Close{}, nil)
 	db.tdb.Close()
 	db.locks.Close()
 	db.wholeLocks.Close()
@@ -177,48 +161,6 @@ func (db *DB) fetchRecord(key []byte) record {
 		db.log.Error("fetch failed", "err", err)
 	}
 	return record{hdr: protocol.LtdbHeader{DMaster: db.m.lmaster(key), Flags: protocol.RecFlagAutomatic}}
-}
-
-// storeRecord writes key's record as ctdbd's ltdb store does: the rsn is
-// bumped when this node is the dmaster, AUTOMATIC never reaches the file,
-// and an empty record is deleted unless something still needs it. The
-// chain must be held.
-func (db *DB) storeRecord(key []byte, r record) {
-	self := db.m.cfg.Self
-	h := r.hdr
-	h.Flags &^= protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated
-	if h.DMaster == self && r.hdr.Flags&protocol.RecFlagsRO == 0 {
-		h.RSN++
-	}
-	if len(r.data) == 0 && !db.keepEmpty(key, r.hdr) {
-		if err := db.deleteRecord(key); err != nil && !errors.Is(err, tdb.ErrNotFound) {
-			db.log.Error("delete failed", "err", err)
-		}
-		return
-	}
-	db.dropPending(key)
-	rec := record{hdr: h, data: r.data}
-	if err := db.tdb.Store(key, rec.encode(), tdb.Replace); err != nil {
-		db.log.Error("store failed", "err", err)
-	}
-	if len(r.data) == 0 && h.DMaster == self {
-		db.deleteQueue[string(key)] = h
-	}
-}
-
-// keepEmpty is ctdbd's rule for empty records: they are kept (for
-// vacuuming to decide) on the lmaster and the dmaster, and when flags say
-// the record travelled with data or is new.
-func (db *DB) keepEmpty(key []byte, h protocol.LtdbHeader) bool {
-	self := db.m.cfg.Self
-	switch {
-	case h.Flags&protocol.RecFlagsRO != 0, h.Flags&protocol.RecFlagAutomatic != 0,
-		h.Flags&protocol.RecFlagMigratedWithData != 0:
-		return true
-	case db.m.lmaster(key) == self:
-		return h.Flags&protocol.RecFlagVacuumMigrated == 0 || h.DMaster != self
-	}
-	return h.DMaster == self
 }
 
 // lockLatency records a chain lock wait in the database's statistics.

@@ -155,7 +155,7 @@ func (db *DB) Thaw() error {
 	db.replayFrozen()
 	db.startMaterializer()
 	db.mu.Unlock()
-	db.resend(func(*fetch) bool { return true })
+	db.resend(time.Time{})
 	return nil
 }
 

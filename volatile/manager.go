@@ -16,6 +16,7 @@ import (
 
 	"github.com/rctdb/rctdb/noderpc"
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // Sender sends a packet to another node.
@@ -93,9 +94,10 @@ type Manager struct {
 	recovering atomic.Bool
 
 	reqid atomic.Uint32
-	// calls maps the reqid of a call this node sent to its fetch.
+	// calls maps the reqid of a call this node sent to the database
+	// whose fetch it is.
 	callsMu sync.Mutex
-	calls   map[uint32]*fetch
+	calls   map[uint32]*DB
 
 	// parked holds node packets for databases not attached yet.
 	parkMu sync.Mutex
@@ -126,7 +128,7 @@ func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, se
 	m := &Manager{
 		cfg: cfg, log: log, out: out, rpc: rpc,
 		dbs: make(map[uint32]*DB), byName: make(map[string]*DB),
-		calls: make(map[uint32]*fetch), stop: make(chan struct{}),
+		calls: make(map[uint32]*DB), stop: make(chan struct{}),
 		parked: make(map[uint32][]parkedPacket), pinWatch: newPinWatch(),
 	}
 	// A node starts frozen: it serves records only once the cluster made
@@ -338,27 +340,10 @@ func (m *Manager) timerLoop() {
 // expirePins forgets pins that ended without a request to clear them, and
 // requests held for a generation that is over (their senders send again).
 func (m *Manager) expirePins() {
-	now := time.Now()
-	gen := m.Generation()
 	for _, db := range m.DBs() {
 		db.mu.Lock()
-		for k, p := range db.pins {
-			if now.After(p.until) && !db.releasing[k] {
-				delete(db.pins, k)
-			}
-		}
-		for k, ws := range db.waiting {
-			live := ws[:0]
-			for _, w := range ws {
-				if w.c.Generation == gen {
-					live = append(live, w)
-				}
-			}
-			if len(live) == 0 {
-				delete(db.waiting, k)
-			} else {
-				db.waiting[k] = live
-			}
+		if !db.closed {
+			db.step(migration.Expire{}, nil)
 		}
 		db.mu.Unlock()
 	}

@@ -250,12 +250,8 @@ func (tn *testNet) dump(dbid uint32, key string) string {
 		db.mu.Lock()
 		v, err := db.tdb.Fetch([]byte(key))
 		r, _ := parseRecord(v)
-		f := db.inflight[key]
-		fs := "none"
-		if f != nil {
-			fs = fmt.Sprintf("reqids %v local %d sent %v ago", f.reqids, len(f.local), time.Since(f.sentAt).Round(time.Millisecond))
-		}
-		out += fmt.Sprintf("node %d: lmaster %d rec %+v err %v inflight %s chains %d held %d\n", p, m.lmaster([]byte(key)), r.hdr, err, fs, len(db.chains), len(db.held))
+		fs := db.core.Describe([]byte(key), time.Now())
+		out += fmt.Sprintf("node %d: lmaster %d rec %+v err %v %s chains %d held %d\n", p, m.lmaster([]byte(key)), r.hdr, err, fs, len(db.chains), len(db.held))
 		db.mu.Unlock()
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // After node 2 is lost, the lmaster of a record that stays with its
@@ -75,7 +76,7 @@ func TestPendingCopyDroppedByWritesAndFlushedForRecovery(t *testing.T) {
 			t.Fatal(n, err)
 		}
 	}
-	db.storeRecord([]byte("written"), record{hdr: protocol.LtdbHeader{RSN: 6, DMaster: 0}, data: []byte("local")})
+	db.carryOut([]migration.Action{migration.Store{Key: []byte("written"), Record: migration.Record{Header: protocol.LtdbHeader{RSN: 7}, Data: []byte("local"), Exists: true}}})
 	if err := db.deleteRecord([]byte("deleted")); err != nil {
 		t.Fatalf("delete of a pending copy: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rctdb/rctdb/internal/finetimer"
 	"github.com/rctdb/rctdb/tdb"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // A record that arrived for local clients is pinned here until those
@@ -46,15 +47,10 @@ func newPinWatch() *pinWatch {
 
 // watchPin puts key under the watch; db.mu is held.
 func (db *DB) watchPin(key []byte) {
-	k := string(key)
-	if db.releasing[k] {
-		return
-	}
-	db.releasing[k] = true
 	w := db.m.pinWatch
 	w.mu.Lock()
 	w.seq++
-	w.keys[pinKey{db, k}] = w.seq
+	w.keys[pinKey{db, string(key)}] = w.seq
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -139,46 +135,37 @@ func (db *DB) checkPin(k string) bool {
 	if db.closed {
 		return true
 	}
-	if len(db.waiting[k]) == 0 {
-		delete(db.releasing, k)
-		return true
-	}
 	key := []byte(k)
-	p, pinned := db.pins[k]
-	if !pinned || !time.Now().Before(p.until) {
-		db.m.met.pinEnds(pinDeadline).Inc()
-		db.withChain(key, func() { db.release(key) })
+	release := func(why migration.PinEnd) {
+		db.withChain(key, func() { db.step(migration.Release{Key: key, Why: why}, key) })
+	}
+	switch db.core.Pin(key, time.Now()) {
+	case migration.PinIdle:
+		db.step(migration.Unwatch{Key: key}, nil)
+		return true
+	case migration.PinOver:
+		release(migration.PinDeadline)
 		return true
 	}
 	c := db.chainOf(key)
 	if db.held[c] == 0 && db.chains[c] == nil {
 		if _, held, err := db.locks.Holder(tdb.ChainOffset(c), 1); err == nil && held {
 			// A local process has the chain: serve once it lets go.
-			db.m.met.pinEnds(pinTurn).Inc()
-			db.withChain(key, func() { db.release(key) })
+			release(migration.PinTurn)
 			return true
 		}
 	}
 	// The chain is free or about to be ours: the only client may have
 	// written the record in a turn the watch did not see. If the chain
-	// turns out busy, the release waits behind its holder.
-	ran, later, released := false, false, false
+	// turns out busy, the look waits behind its holder, whose turn it was.
+	ran, late := false, false
 	db.withChain(key, func() {
 		ran = true
-		wrote := db.clientWrote(key, p)
-		if later || wrote {
-			if wrote {
-				db.m.met.pinEnds(pinWrite).Inc()
-			} else {
-				db.m.met.pinEnds(pinTurn).Inc()
-			}
-			db.release(key)
-			released = true
-		}
+		db.step(migration.PinLook{Key: key, Late: late}, key)
 	})
 	if !ran {
-		later = true // fn runs under db.mu, after this returns
+		late = true // the look runs under db.mu, after this returns
 		return true
 	}
-	return released
+	return !db.core.Watched(key)
 }

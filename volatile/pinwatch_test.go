@@ -13,7 +13,7 @@ func (tn *testNet) waitingOn(pnn, dbid uint32, key string) int {
 	db := tn.mgrs[pnn].DB(dbid)
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	return len(db.waiting[key])
+	return db.core.Waiting([]byte(key))
 }
 
 // pinnedRequest makes node 1 the dmaster of a key for a local client, with

@@ -2,6 +2,7 @@ package volatile
 
 import (
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // record is a parsed TDB value: the ltdb header and the data after it.
@@ -14,18 +15,18 @@ type record struct {
 }
 
 // encode returns the TDB value of the record.
-func (r *record) encode() []byte {
-	return append(r.hdr.AppendTo(make([]byte, 0, protocol.LtdbHeaderSize+len(r.data))), r.data...)
+func (r *record) encode() []byte { return r.core().Encode() }
+
+// core is the record as package migration has it.
+func (r record) core() migration.Record {
+	return migration.Record{Header: r.hdr, Data: r.data, Exists: r.exists}
 }
 
 // parseRecord splits a TDB value; values shorter than a header count as
 // missing, as ctdbd and Samba treat them.
 func parseRecord(v []byte) (record, bool) {
-	if len(v) < protocol.LtdbHeaderSize {
-		return record{}, false
-	}
-	h, _ := protocol.DecodeLtdbHeader(v)
-	return record{hdr: h, data: v[protocol.LtdbHeaderSize:], exists: true}, true
+	r, ok := migration.ParseRecord(v)
+	return record{hdr: r.Header, data: r.Data, exists: r.Exists}, ok
 }
 
 // hopBucket is the statistics bucket of a hop count (floor(log2)+1, 0 for 0).

@@ -68,7 +68,7 @@ func (m *Manager) Fill(st *protocol.Statistics) {
 	pending := 0
 	for _, db := range m.DBs() {
 		db.mu.Lock()
-		pending += len(db.inflight)
+		pending += db.core.Fetches()
 		l := db.stats.locks
 		db.mu.Unlock()
 		if l.Latency.Num > 0 {

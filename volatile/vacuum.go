@@ -7,6 +7,7 @@ import (
 
 	"github.com/rctdb/rctdb/protocol"
 	"github.com/rctdb/rctdb/tdb"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // VacuumConfig tunes vacuuming.
@@ -353,19 +354,17 @@ func (m *Manager) takeOverQueued(db *DB) {
 		}
 		delete(db.fetchQueue, k)
 		db.run(c, key, func() {
+			// The record must be in the file itself, not pending.
 			v, err := db.tdb.Fetch(key)
 			r, ok := parseRecord(v)
-			if err != nil || !ok || r.hdr.DMaster == m.cfg.Self || db.inflight[k] != nil {
-				return // gone, here already, or on its way
+			if err != nil || !ok || db.core.Fetching(key) {
+				return // gone, or on its way
 			}
-			// FetchFunc, not NullFunc, for the local end: it must not
-			// create the record if it arrives empty and is deleted.
-			wait := localCall{callid: protocol.CallFetchFunc, start: time.Now(), reply: func(int32, []byte) { done <- struct{}{} }}
-			f := &fetch{db: db, key: key, callid: protocol.CallNullFunc, started: time.Now(), local: []localCall{wait},
-				flags: protocol.CallFlagImmediateMigration | protocol.CallFlagVacuumMigration}
-			db.inflight[k] = f
-			db.sendFetch(f, r.hdr.DMaster)
-			sent++
+			wait := migration.Client{Start: time.Now(), Reply: func(int32, []byte) { done <- struct{}{} }}
+			db.carryOut(db.core.Step(migration.VacuumFetch{Key: key, Client: wait}, time.Now(), r.core()))
+			if db.core.Fetching(key) {
+				sent++
+			}
 		})
 		db.unlockChain(c)
 	}
