@@ -18,9 +18,15 @@ const (
 // framing and the node-to-node controls it carries); both ends must agree.
 // 2: the welcome's Formed bit; 3: recovery pulls and pushes carry packed
 // records and pushes only changes; 4: the hello carries the Samba release
-// the node is compatible with and rctdb's own version.
-const linkVersion = 4
+// the node is compatible with and rctdb's own version; 5: a record goes
+// from its dmaster to the requester directly, with a notice to the lmaster
+// (volatile/migration's RecFlagNotice), which a node of version 4 would
+// take for a hand-over through it and deliver a second time.
+const linkVersion = 5
 
+// Versions from firstVersionWithSamba to linkVersion share the hello's
+// layout, so that a refused peer of an older build is named in full.
+//
 // firstVersionWithSamba is the first link version whose hello carries the
 // Samba release, right after the link version: later versions must keep
 // it there, so that a node of another release is told why it is refused.
@@ -85,10 +91,10 @@ func writeHello(w io.Writer, tag byte, h hello) error {
 }
 
 // readHello reads the tag and hello; it rejects anything that is not ours
-// without reading further than the fixed part. Of a hello of another link
-// version it reads only what every version has at the same place (the
-// version, and the Samba release from version 4 on): the caller refuses
-// it.
+// without reading further than the fixed part. Of a hello of an older link
+// version than 4 or a later one than ours it reads only what every version
+// has at the same place (the version, and the Samba release from version 4
+// on); the caller refuses any version but ours.
 func readHello(r *bufio.Reader) (byte, hello, error) {
 	var fixed [9]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
@@ -113,7 +119,8 @@ func readHello(r *bufio.Reader) (byte, hello, error) {
 		return 0, hello{}, fmt.Errorf("read hello: %w", err)
 	}
 	h.SambaVersion = binary.LittleEndian.Uint32(samba[:])
-	if h.Version != linkVersion {
+	if h.Version > linkVersion {
+		// A later layout: the caller refuses it on the version.
 		return tag, h, nil
 	}
 	var rest [5]byte

@@ -36,8 +36,13 @@ func (db *DB) carryOut(acts []migration.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case migration.Send:
-			if !m.send(a.To, a.Msg) && a.Unsent != nil {
-				unsent = append(unsent, migration.SendFailed{Key: a.Key, Record: *a.Unsent, To: a.To})
+			for s := &a; s != nil; s = s.Then {
+				if !m.send(s.To, s.Msg) {
+					if s.Unsent != nil {
+						unsent = append(unsent, migration.SendFailed{Key: s.Key, Record: *s.Unsent, To: s.To})
+					}
+					break
+				}
 			}
 		case migration.Store:
 			db.applyStore(a)
@@ -344,5 +349,7 @@ func (o *coreObserver) Observe(t migration.Tally, key []byte, v float64) {
 		met.pinEnds(pinWrite).Inc()
 	case migration.TallyPinDeadline:
 		met.pinEnds(pinDeadline).Inc()
+	case migration.TallyOldNotice:
+		met.oldNotices.Inc()
 	}
 }

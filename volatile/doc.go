@@ -6,10 +6,15 @@
 // node holding the authoritative copy. A client that wants a record it does
 // not hold asks its daemon (REQ_CALL); the call goes to the dmaster it
 // believes in, is redirected through the key's lmaster (chosen by hashing
-// the key over the vnn map) to the real dmaster, and the record travels back
-// (REQ_DMASTER through the lmaster, REPLY_DMASTER to the requester). Every
-// packet carries the generation of the vnn map; packets of another
+// the key over the vnn map) to the real dmaster, and the record travels to
+// the requester: straight from the dmaster (REPLY_DMASTER) with a notice to
+// the lmaster, or through the lmaster when one of the two is the lmaster.
+// Every packet carries the generation of the vnn map; packets of another
 // generation are dropped and the calls they belonged to are sent again.
+//
+// The rules of migration are package migration's, a state machine without
+// I/O (calls.go drives it): this package holds the files, the chain locks,
+// the pin watch and the timers, and carries out what the rules decide.
 //
 // Locking. The daemon holds each database open once (libtdb allows one
 // handle per file and process) and serialises its use with a mutex. It

@@ -15,6 +15,9 @@ type volatileMetrics struct {
 	migrationsOut *metrics.Counter
 	staleDropped  *metrics.Counter
 	inconsistent  *metrics.Counter
+	// oldNotices counts notices of a hand-over that reached this lmaster
+	// after a newer one (they travel on different links).
+	oldNotices    *metrics.Counter
 	resent        *metrics.Counter
 	sendErrors    *metrics.Counter
 	lockCalls     *metrics.Counter
@@ -73,6 +76,7 @@ func newMetrics(set *metrics.Set, m *Manager) *volatileMetrics {
 		migrationsOut: set.GetOrCreateCounter("ctdb_volatile_migrations_out_total"),
 		staleDropped:  set.GetOrCreateCounter("ctdb_volatile_stale_packets_dropped_total"),
 		inconsistent:  set.GetOrCreateCounter("ctdb_volatile_dmaster_inconsistencies_total"),
+		oldNotices:    set.GetOrCreateCounter("ctdb_volatile_old_notices_total"),
 		resent:        set.GetOrCreateCounter("ctdb_volatile_calls_resent_total"),
 		sendErrors:    set.GetOrCreateCounter("ctdb_volatile_send_errors_total"),
 		lockCalls:     set.GetOrCreateCounter("ctdb_volatile_lock_calls_total"),

@@ -244,9 +244,19 @@ func (c *Core) forward(call protocol.ReqCall, dest uint32) {
 	c.emit(Send{To: dest, Key: call.Key, Msg: call.Marshal()})
 }
 
-// giveRecord hands the record this node is dmaster of to requester:
-// through the lmaster (REQ_DMASTER), or directly when this node is the
-// lmaster.
+// RecFlagNotice marks a REQ_DMASTER, between rctdb nodes only, that tells
+// the lmaster where a record went: the dmaster sent the record to its new
+// dmaster itself. It never reaches a file.
+const RecFlagNotice uint32 = 0x00800000
+
+// giveRecord hands the record this node is dmaster of to requester. When
+// this node or the requester is the lmaster, the record goes to the
+// requester directly or through the lmaster, as in CTDB. Otherwise it goes
+// to the requester directly (REPLY_DMASTER) after a notice to the lmaster
+// (REQ_DMASTER with RecFlagNotice), so a migration takes three hops, not
+// four: the lmaster learns the new dmaster on the side. The notice leaves
+// first and the record only if the notice did, so the lmaster never names
+// a dmaster older than the one this node knows of.
 func (c *Core) giveRecord(key []byte, requester, reqid uint32) {
 	r := c.cur
 	flags := r.Header.Flags &^ (protocol.RecFlagAutomatic | protocol.RecFlagVacuumMigrated | protocol.RecFlagsRO)
@@ -257,28 +267,46 @@ func (c *Core) giveRecord(key []byte, requester, reqid uint32) {
 	c.store(key, Record{Header: h, Data: r.Data})
 	c.obs.Observe(TallyMigratedOut, key, 1)
 	l := c.env.Lmaster(key)
-	c.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "via_lmaster", l != c.self)
+	c.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "lmaster", l)
 	hdr := protocol.Header{Generation: c.env.Generation(), SrcNode: c.self, ReqID: reqid}
-	var msg []byte
-	if l == c.self {
+	reply := func() []byte {
 		hdr.DestNode = requester
-		p := protocol.ReplyDMaster{Header: hdr, DBID: c.dbid, RSN: h.RSN, Key: key, Data: r.Data, RecordFlags: flags}
-		msg = p.Marshal()
-	} else {
-		hdr.DestNode = l
-		p := protocol.ReqDMaster{Header: hdr, DBID: c.dbid, RSN: h.RSN, DMaster: requester, Key: key, Data: r.Data, RecordFlags: flags}
-		msg = p.Marshal()
+		return (&protocol.ReplyDMaster{Header: hdr, DBID: c.dbid, RSN: h.RSN, Key: key, Data: r.Data, RecordFlags: flags}).Marshal()
 	}
-	c.emit(Send{To: hdr.DestNode, Key: key, Msg: msg, Unsent: &r})
+	request := func(to, rflags uint32) []byte {
+		hdr.DestNode = to
+		return (&protocol.ReqDMaster{Header: hdr, DBID: c.dbid, RSN: h.RSN, DMaster: requester, Key: key, Data: r.Data, RecordFlags: rflags}).Marshal()
+	}
+	switch l {
+	case c.self:
+		c.emit(Send{To: requester, Key: key, Msg: reply(), Unsent: &r})
+	case requester:
+		c.emit(Send{To: l, Key: key, Msg: request(l, flags), Unsent: &r})
+	default:
+		notice := request(l, flags|RecFlagNotice)
+		c.emit(Send{To: l, Key: key, Msg: notice, Unsent: &r,
+			Then: &Send{To: requester, Key: key, Msg: reply(), Unsent: &r}})
+	}
 }
 
 // keepUnsent makes this node the dmaster of a record it could not send on
-// (no link to the node yet), rather than leave the cluster pointing at a
-// node that never got it; the requester's call, sent again, finds it here.
+// (no link to the node), rather than leave the cluster pointing at a node
+// that never got it; the requester's call, sent again, finds it here. If
+// the lmaster was told of the hand-over already, it is told again: the
+// newer rsn of this store overrides the notice.
 func (c *Core) keepUnsent(key []byte, r Record, to uint32) {
 	r.Header.DMaster = c.self
 	c.store(key, r)
 	c.log.Warn("record kept: it could not be sent on", "key", hexKey(key), "to", to)
+	if l := c.env.Lmaster(key); l != c.self && l != to {
+		cur := c.cur
+		n := protocol.ReqDMaster{
+			Header: protocol.Header{Generation: c.env.Generation(), DestNode: l, SrcNode: c.self},
+			DBID:   c.dbid, RSN: cur.Header.RSN, DMaster: c.self, Key: key, Data: cur.Data,
+			RecordFlags: cur.Header.Flags | RecFlagNotice,
+		}
+		c.emit(Send{To: l, Key: key, Msg: n.Marshal()})
+	}
 }
 
 // dmasterRequest is the lmaster's part of a migration: it records the new
@@ -293,14 +321,22 @@ func (c *Core) dmasterRequest(p protocol.ReqDMaster) {
 		return
 	}
 	cur := c.cur
+	if p.RecordFlags&RecFlagNotice != 0 {
+		c.notice(p)
+		return
+	}
 	if cur.Header.DMaster != p.SrcNode && !(cur.Header.RSN == 0 && cur.Header.DMaster == c.self) {
-		// ctdbd would force a recovery; the newer copy wins here.
-		c.obs.Observe(TallyInconsistent, key, 1)
-		c.log.Warn("REQ_DMASTER from a node this lmaster does not know as dmaster",
-			"from", p.SrcNode, "known", cur.Header.DMaster, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
 		if p.RSN < cur.Header.RSN {
+			// ctdbd would force a recovery: this lmaster knows of a newer
+			// dmaster than the one handing the record over.
+			c.obs.Observe(TallyInconsistent, key, 1)
+			c.log.Warn("REQ_DMASTER from a node this lmaster does not know as dmaster",
+				"from", p.SrcNode, "known", cur.Header.DMaster, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
 			return
 		}
+		// A hand-over whose notices are still on their way here (they
+		// travel on other links): the newer rsn wins.
+		c.log.Debug("REQ_DMASTER overtook a notice", "from", p.SrcNode, "known", cur.Header.DMaster, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
 	}
 	h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags}
 	c.log.Debug("lmaster passes record on", "key", hexKey(key), "from", p.SrcNode, "to", p.DMaster, "reqid", p.ReqID)
@@ -314,6 +350,33 @@ func (c *Core) dmasterRequest(p protocol.ReqDMaster) {
 		DBID:   c.dbid, RSN: p.RSN, Key: key, Data: p.Data, RecordFlags: p.RecordFlags,
 	}
 	c.emit(Send{To: p.DMaster, Key: key, Msg: rep.Marshal(), Unsent: &Record{Header: h, Data: p.Data}})
+}
+
+// notice records what a dmaster's notice says: the record went to
+// p.DMaster. Notices of one record travel on different links, so they can
+// arrive out of order; the rsn grows with every migration (its receiver
+// stores it with a new rsn), so a notice is taken only if its rsn is
+// newer than what this lmaster knows, or equal and from the node it names
+// (the first hand-over after a recovery, which wrote one rsn everywhere).
+func (c *Core) notice(p protocol.ReqDMaster) {
+	cur := c.cur
+	if p.DMaster == c.self {
+		// A hand-over to the lmaster goes through it, never with a notice:
+		// taking this one would make a second dmaster.
+		c.log.Error("notice names this lmaster as the new dmaster; dropped", "key", hexKey(p.Key), "from", p.SrcNode)
+		return
+	}
+	newer := p.RSN > cur.Header.RSN ||
+		(p.RSN == cur.Header.RSN && cur.Header.DMaster == p.SrcNode) ||
+		(cur.Header.RSN == 0 && cur.Header.DMaster == c.self)
+	if !newer {
+		c.obs.Observe(TallyOldNotice, p.Key, 1)
+		c.log.Debug("older notice dropped", "key", hexKey(p.Key), "from", p.SrcNode, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
+		return
+	}
+	h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags &^ RecFlagNotice}
+	c.log.Debug("lmaster noted a hand-over", "key", hexKey(p.Key), "from", p.SrcNode, "to", p.DMaster, "rsn", p.RSN)
+	c.store(p.Key, Record{Header: h, Data: p.Data})
 }
 
 // becomeDMaster stores a record that arrived for this node and finishes the

@@ -43,6 +43,7 @@ const (
 	TallyPinTurn                   // a pin ended: PinTurn
 	TallyPinWrite                  // a pin ended: PinWrite
 	TallyPinDeadline               // a pin ended: PinDeadline
+	TallyOldNotice                 // a notice older than the lmaster's knowledge was dropped
 )
 
 // Observer counts what a Core does, for metrics and statistics.

@@ -161,12 +161,14 @@ func (VacuumFetch) event()    {}
 type Action interface{ action() }
 
 // Send sends Msg to node To. If it cannot leave and Unsent is set, the
-// driver steps SendFailed with it: the record it carried stays here.
+// driver steps SendFailed with it: the record it carried stays here. Then,
+// if set, is sent only if this one left.
 type Send struct {
 	To     uint32
 	Key    []byte
 	Msg    []byte
 	Unsent *Record
+	Then   *Send
 }
 
 // Store writes Key's record as given (the header is final), or deletes it.

@@ -55,6 +55,8 @@ func (o simObserver) Observe(t Tally, key []byte, v float64) {
 	switch t {
 	case TallyStale:
 		o.s.logf("n%d drops a packet of another generation", o.pnn)
+	case TallyOldNotice:
+		o.s.logf("n%d drops a notice older than what it knows", o.pnn)
 	case TallyInconsistent:
 		o.s.logf("n%d: REQ_DMASTER for %s from a node it does not know as dmaster", o.pnn, key)
 	}
@@ -150,8 +152,13 @@ func (s *sim) step(n *simNode, ev Event, key []byte) {
 	for _, a := range n.core.Step(ev, s.now, rec) {
 		switch a := a.(type) {
 		case Send:
-			if !s.send(n.pnn, a.To, a.Msg) && a.Unsent != nil {
-				unsent = append(unsent, SendFailed{Key: a.Key, Record: *a.Unsent, To: a.To})
+			for snd := &a; snd != nil; snd = snd.Then {
+				if !s.send(n.pnn, snd.To, snd.Msg) {
+					if snd.Unsent != nil {
+						unsent = append(unsent, SendFailed{Key: snd.Key, Record: *snd.Unsent, To: snd.To})
+					}
+					break
+				}
 			}
 		case Store:
 			if a.Delete {
@@ -498,7 +505,11 @@ func describePacket(msg []byte) string {
 	case protocol.OpReqDMaster:
 		var r protocol.ReqDMaster
 		must(r.Unmarshal(msg))
-		return fmt.Sprintf("REQ_DMASTER %s %s to=n%d rsn=%d data=%q", r.Key, head, r.DMaster, r.RSN, r.Data)
+		kind := "REQ_DMASTER"
+		if r.RecordFlags&RecFlagNotice != 0 {
+			kind = "REQ_DMASTER notice"
+		}
+		return fmt.Sprintf("%s %s %s to=n%d rsn=%d data=%q", kind, r.Key, head, r.DMaster, r.RSN, r.Data)
 	case protocol.OpReplyDMaster:
 		var r protocol.ReplyDMaster
 		must(r.Unmarshal(msg))
