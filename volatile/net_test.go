@@ -320,10 +320,11 @@ func TestCallWaitsForLateAttach(t *testing.T) {
 	}
 }
 
-// TestRecordKeptWhenItCannotBeSent: the lmaster cannot pass a record on to
-// the node that asked for it (no link yet); it keeps the record as its
-// dmaster instead of pointing at a node that never got it, and the call,
-// sent again, gets the record with its data.
+// TestRecordKeptWhenItCannotBeSent: the dmaster cannot send a record to
+// the node that asked for it (no link yet), after its notice told the
+// lmaster of the hand-over; it keeps the record as its dmaster instead of
+// pointing at a node that never got it, tells the lmaster again, and the
+// call, sent again, gets the record with its data.
 func TestRecordKeptWhenItCannotBeSent(t *testing.T) {
 	tn := newTestNet(t, 3)
 	id := tn.attach("kept.tdb")
@@ -337,7 +338,7 @@ func TestRecordKeptWhenItCannotBeSent(t *testing.T) {
 	tn.call(0, id, protocol.CallNullFunc, key)
 	tn.write(0, id, key, "precious")
 	tn.mu.Lock()
-	tn.cut[[2]uint32{1, 2}] = true
+	tn.cut[[2]uint32{0, 2}] = true
 	tn.mu.Unlock()
 	type res struct {
 		st   int32
@@ -346,12 +347,13 @@ func TestRecordKeptWhenItCannotBeSent(t *testing.T) {
 	ch := make(chan res, 1)
 	tn.mgrs[2].ClientCall(&protocol.ReqCall{DBID: id, CallID: protocol.CallFetchFunc, Flags: protocol.CallFlagImmediateMigration, Key: []byte(key)},
 		func(st int32, data []byte) { ch <- res{st, data} })
-	waitFor(t, "node 1 keeps the record as dmaster", func() bool {
-		r, ok := tn.record(1, id, key)
-		return ok && r.hdr.DMaster == 1 && string(r.data) == "precious"
+	waitFor(t, "node 0 keeps the record as dmaster, and its lmaster knows", func() bool {
+		r, ok := tn.record(0, id, key)
+		l, lok := tn.record(1, id, key)
+		return ok && r.hdr.DMaster == 0 && string(r.data) == "precious" && lok && l.hdr.DMaster == 0 && l.hdr.RSN == r.hdr.RSN
 	})
 	tn.mu.Lock()
-	delete(tn.cut, [2]uint32{1, 2})
+	delete(tn.cut, [2]uint32{0, 2})
 	tn.mu.Unlock()
 	select {
 	case r := <-ch:

@@ -132,9 +132,14 @@ func (c *Core) sendFetch(f *fetch, dest uint32) {
 	c.reqs[reqid] = f
 	f.reqids = append(f.reqids, reqid)
 	f.sentAt = c.now
+	flags := f.flags
+	if c.env.Lmaster(f.key) == c.self {
+		// The lmaster knows where the record went: the call follows it.
+		flags |= CallFlagFollows
+	}
 	call := protocol.ReqCall{
 		Header: protocol.Header{Generation: c.env.Generation(), DestNode: dest, SrcNode: c.self, ReqID: reqid},
-		Flags:  f.flags, DBID: c.dbid, CallID: f.callid, Key: f.key,
+		Flags:  flags, DBID: c.dbid, CallID: f.callid, Key: f.key,
 	}
 	c.obs.Observe(TallyCallSent, f.key, 1)
 	c.log.Debug("call sent", "key", hexKey(f.key), "to", dest, "reqid", reqid)
@@ -170,7 +175,9 @@ func (c *Core) nodeCall(call protocol.ReqCall) {
 			c.completeFetch(f)
 		case l == c.self:
 			// As lmaster we know where the record went after the node we
-			// asked handed it on: follow it.
+			// asked handed it on: follow it there, where it is held if
+			// the record has not arrived yet (see below).
+			call.Flags |= CallFlagFollows
 			c.forward(call, r.Header.DMaster)
 		default:
 			// The lmaster sent it here, so it last knew the record here:
@@ -204,7 +211,11 @@ func (c *Core) nodeCall(call protocol.ReqCall) {
 		default:
 			dest := c.env.Lmaster(key)
 			if dest == c.self {
+				// As lmaster: where the record went. A notice can arrive
+				// before the record does, so the call follows it there,
+				// to be held until it arrives rather than bounced back.
 				dest = r.Header.DMaster
+				call.Flags |= CallFlagFollows
 			}
 			c.forward(call, dest)
 		}

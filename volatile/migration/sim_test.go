@@ -55,10 +55,42 @@ func (o simObserver) Observe(t Tally, key []byte, v float64) {
 	switch t {
 	case TallyStale:
 		o.s.logf("n%d drops a packet of another generation", o.pnn)
+	case TallyRedirect:
+		o.s.maxHops = max(o.s.maxHops, uint32(v))
+	case TallyMigratedOut:
+		o.s.migrations[string(key)]++
 	case TallyOldNotice:
 		o.s.logf("n%d drops a notice older than what it knows", o.pnn)
 	case TallyInconsistent:
 		o.s.logf("n%d: REQ_DMASTER for %s from a node it does not know as dmaster", o.pnn, key)
+	}
+}
+
+// callSeen is where a call stood when its record last moved.
+type callSeen struct {
+	migrations int
+	hops       uint32
+}
+
+// circleLimit bounds the hops a call may make while its record stays put:
+// the lmaster, the dmaster it names, a follow or two.
+const circleLimit = 6
+
+// noteCall records a REQ_CALL leaving; a call that makes more than
+// circleLimit hops between two moves of its record is going round.
+func (s *sim) noteCall(msg []byte) {
+	var c protocol.ReqCall
+	if c.Unmarshal(msg) != nil {
+		return
+	}
+	id, migs := [2]uint32{c.SrcNode, c.ReqID}, s.migrations[string(c.Key)]
+	seen, ok := s.calls[id]
+	if !ok || seen.migrations != migs {
+		s.calls[id] = callSeen{migrations: migs, hops: c.HopCount}
+		return
+	}
+	if c.HopCount-seen.hops > circleLimit && s.circling == "" && !s.dirty() {
+		s.circling = fmt.Sprintf("n%d's call %d for %s made %d hops while the record stayed put", c.SrcNode, c.ReqID, c.Key, c.HopCount-seen.hops)
 	}
 }
 
@@ -93,7 +125,14 @@ type sim struct {
 	gen   uint32
 	// killedGen is the generation in which a node died last.
 	killedGen uint32
-	readonly  bool
+	// maxHops is the most hops a call made; migrations counts each key's
+	// hand-overs, calls each call's hops at its key's last hand-over, and
+	// circling names a call that went round without the record moving.
+	maxHops    uint32
+	migrations map[string]int
+	calls      map[[2]uint32]callSeen
+	circling   string
+	readonly   bool
 	// lmasters names each key's lmaster; a key not named, or whose lmaster
 	// died, has the lowest live node.
 	lmasters map[string]uint32
@@ -109,7 +148,8 @@ type sim struct {
 }
 
 func newSim(n int) *sim {
-	s := &sim{gen: 1, lmasters: map[string]uint32{}, links: map[[2]uint32][]simPacket{}, now: simEpoch}
+	s := &sim{gen: 1, lmasters: map[string]uint32{}, links: map[[2]uint32][]simPacket{}, now: simEpoch,
+		migrations: map[string]int{}, calls: map[[2]uint32]callSeen{}}
 	for i := range n {
 		env := &simEnv{s: s}
 		nd := &simNode{pnn: uint32(i), env: env, file: map[string]Record{}, alive: true,
@@ -195,6 +235,9 @@ func (s *sim) send(from, to uint32, msg []byte) bool {
 	if !s.nodes[to].alive || !s.nodes[from].alive {
 		s.logf("n%d -> n%d %s: no link", from, to, describePacket(msg))
 		return false
+	}
+	if h, err := protocol.DecodeHeader(msg); err == nil && h.Operation == protocol.OpReqCall {
+		s.noteCall(msg)
 	}
 	l := [2]uint32{from, to}
 	s.links[l] = append(s.links[l], simPacket{from: from, to: to, msg: msg})
