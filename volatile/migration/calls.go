@@ -183,18 +183,18 @@ func (c *Core) nodeCall(call protocol.ReqCall) {
 			// The lmaster sent it here, so it last knew the record here:
 			// a record it passed to us would have arrived before this
 			// call, on the same link. We have handed the record on since,
-			// and our REQ_DMASTER saying so is ahead of this call on our
-			// link to the lmaster, which will therefore know better.
+			// and our notice (or REQ_DMASTER) saying so is ahead of this
+			// call on our link to the lmaster, which will know better.
 			c.forward(call, l)
 		}
 		return
 	}
 	// A node with a fetch of its own in flight holds a request only if
-	// the request followed the record here (CallFlagFollows): otherwise it
+	// the request followed the record here (CallFlagFollows: its sender
+	// gave the record here, or is the lmaster and learned that it went
+	// here, perhaps from a notice that overtook the record): otherwise it
 	// cannot know the record is coming (its own request may be waiting
-	// elsewhere), and two such nodes could wait for each other. Links are
-	// FIFO and work on a chain runs in arrival order, so a request the
-	// lmaster sends here arrives after the record it sent first.
+	// elsewhere), and two such nodes could wait for each other.
 	r := c.clearRevoked(key)
 	if rv := c.revokes[string(key)]; rv != nil {
 		c.deferCall(rv, Deferred{Flags: call.Flags, Node: &call})
