@@ -107,6 +107,10 @@ type Raft struct {
 type Metrics struct {
 	// Address is the host:port to serve metrics on; empty disables them.
 	Address string
+	// Profiling also serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on that address, for measuring where a daemon's time
+	// goes; off by default, as the profiles show the daemon's internals.
+	Profiling bool
 }
 
 // Failover is CTDB's [failover] section and rctdb's [public addresses]

@@ -62,6 +62,7 @@ func TestDefault(t *testing.T) {
 		{"trailing logs", c.Raft.TrailingLogs, uint64(10240)},
 		{"no sync", c.Raft.NoSync, false},
 		{"metrics", c.Metrics.Address, ""},
+		{"profiling", c.Metrics.Profiling, false},
 		{"start as stopped", c.Legacy.StartAsStopped, false},
 		{"start as disabled", c.Legacy.StartAsDisabled, false},
 		{"lmaster capability", c.Legacy.LMasterCapability, true},
@@ -238,6 +239,9 @@ func TestParseSyntax(t *testing.T) {
 		}},
 		{"metrics with empty host", "[metrics]\naddress = :9100\n", func(c *Config) { c.Metrics.Address = ":9100" }},
 		{"metrics IPv6", "[metrics]\naddress = [::1]:0\n", func(c *Config) { c.Metrics.Address = "[::1]:0" }},
+		{"metrics with profiles", "[metrics]\naddress = :9100\nprofiling = true\n", func(c *Config) {
+			c.Metrics.Address, c.Metrics.Profiling = ":9100", true
+		}},
 		{"log levels", "[logging]\nlog level = warn\n", func(c *Config) { c.Logging.Level = "warn" }},
 		{"syslog", "[logging]\nlocation = syslog\n", func(c *Config) { c.Logging.Location = "syslog" }},
 	}

@@ -194,6 +194,7 @@ var keys = append([]key{
 		"is unsafe: a crash can lose committed Raft entries; use it for tests only"),
 
 	strKey(secMetrics, "address", func(c *Config) *string { return &c.Metrics.Address }, checkHostPort),
+	writtenWhenTrue(boolKey(secMetrics, "profiling", func(c *Config) *bool { return &c.Metrics.Profiling })),
 
 	boolKey(secLegacy, "start as stopped", func(c *Config) *bool { return &c.Legacy.StartAsStopped }),
 	boolKey(secLegacy, "start as disabled", func(c *Config) *bool { return &c.Legacy.StartAsDisabled }),
@@ -351,6 +352,20 @@ func noticeWhenTrue(k key, msg string) key {
 			return ""
 		}
 		return msg
+	}
+	return k
+}
+
+// writtenWhenTrue leaves a boolean option out of WriteTo's output unless it
+// is on, like the empty options without a default: [metrics] appears in a
+// written file only when a launcher asks for metrics.
+func writtenWhenTrue(k key) key {
+	get := k.get
+	k.get = func(c *Config) string {
+		if v := get(c); v == "true" {
+			return v
+		}
+		return ""
 	}
 	return k
 }

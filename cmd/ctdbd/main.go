@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -192,7 +193,7 @@ func serveNode(cfg *config.Config, layout config.Layout, level *slog.LevelVar, l
 	}
 	var httpSrv *http.Server
 	if addr := cfg.Metrics.Address; addr != "" {
-		httpSrv, err = serveMetrics(addr, set, log)
+		httpSrv, err = serveMetrics(addr, cfg.Metrics.Profiling, set, log)
 		if err != nil {
 			shutdown(node, log)
 			return err
@@ -240,8 +241,9 @@ func shutdown(node *server.Node, log *slog.Logger) error {
 	return nil
 }
 
-// serveMetrics serves Prometheus text on /metrics.
-func serveMetrics(addr string, set *metrics.Set, log *slog.Logger) (*http.Server, error) {
+// serveMetrics serves Prometheus text on /metrics and, with profiling,
+// Go's runtime profiles under /debug/pprof/.
+func serveMetrics(addr string, profiling bool, set *metrics.Set, log *slog.Logger) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
@@ -252,7 +254,15 @@ func serveMetrics(addr string, set *metrics.Set, log *slog.Logger) (*http.Server
 		set.WritePrometheus(w)
 		metrics.WriteProcessMetrics(w)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		log.Info("serving runtime profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	}
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "err", err)

@@ -3,13 +3,17 @@ package main
 import (
 	"errors"
 	"flag"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/rctdb/rctdb/config"
 	"github.com/rctdb/rctdb/internal/testutil"
 )
@@ -62,5 +66,37 @@ func TestBindableNodeAddress(t *testing.T) {
 	_, err = bindableNodeAddress(nodes[:3], config.DefaultPort)
 	if err == nil || !strings.Contains(err.Error(), "192.0.2.7") {
 		t.Fatalf("no bindable address: %v", err)
+	}
+}
+
+// TestMetricsServesProfilesOnlyWhenAsked: /metrics always; the runtime
+// profiles under /debug/pprof/ only with [metrics] profiling.
+func TestMetricsServesProfilesOnlyWhenAsked(t *testing.T) {
+	addr := testutil.LoopbackRange(t, 1, 0)[0]
+	for _, profiling := range []bool{false, true} {
+		srv, err := serveMetrics(netip.AddrPortFrom(addr, 0).String(), profiling, metrics.NewSet(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := "http://" + srv.Addr
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		get := func(path string) int {
+			resp, err := client.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			io.Copy(io.Discard, resp.Body)
+			return resp.StatusCode
+		}
+		metricsCode, pprofCode := get("/metrics"), get("/debug/pprof/goroutine?debug=1")
+		srv.Close()
+		want := http.StatusNotFound
+		if profiling {
+			want = http.StatusOK
+		}
+		if metricsCode != http.StatusOK || pprofCode != want {
+			t.Errorf("profiling %v: /metrics %d, /debug/pprof/goroutine %d (want %d)", profiling, metricsCode, pprofCode, want)
+		}
 	}
 }
