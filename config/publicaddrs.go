@@ -82,7 +82,11 @@ func ParsePublicAddresses(name string, r io.Reader) ([]PublicAddress, error) {
 		out = append(out, PublicAddress{Prefix: p, Ifaces: ifaces})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, &Error{File: name, Err: err}
+		// The scanner stopped on the line after the last one it returned.
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("line longer than %d bytes", bufio.MaxScanTokenSize)
+		}
+		return nil, &Error{File: name, Line: lineNo + 1, Err: err}
 	}
 	return out, nil
 }

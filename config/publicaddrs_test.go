@@ -33,11 +33,12 @@ func TestParsePublicAddressesErrorsNameLineAndField(t *testing.T) {
 		{"10.1.1.1/24 averyveryverylongname\n", "pa:1: interfaces: \"averyveryverylongname\": longer than 15"},
 		{"10.1.1.1/24 eth1\n10.1.1.1/16 eth2\n", "pa:2: address: 10.1.1.1 is already listed at line 1"},
 		{"127.0.0.1/8 lo\n", "pa:1: address: \"127.0.0.1/8\": not a usable public address"},
+		{"10.1.1.1/24 eth1\n# " + strings.Repeat("x", 70<<10) + "\n", "pa:2: line longer than 65536 bytes"},
 	} {
 		_, err := ParsePublicAddresses("pa", strings.NewReader(tc.in))
 		var e *Error
 		if !errors.As(err, &e) || !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("%q: got %v, want %s...", tc.in, err, tc.want)
+			t.Errorf("%.60q: got %v, want %s...", tc.in, err, tc.want)
 		}
 	}
 }

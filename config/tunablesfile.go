@@ -41,7 +41,8 @@ func ReadTunablesFile(path string) ([]TunableSetting, error) {
 		errs []error
 	)
 	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
@@ -67,7 +68,11 @@ func ReadTunablesFile(path string) ([]TunableSetting, error) {
 		out = append(out, TunableSetting{Name: name, Value: uint32(v), Line: n})
 	}
 	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("tunables: read %s: %w", path, err))
+		// The scanner stopped on line n, after the last one it returned.
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("line longer than %d bytes", bufio.MaxScanTokenSize)
+		}
+		errs = append(errs, fmt.Errorf("tunables: read %s:%d: %w", path, n, err))
 	}
 	return out, errors.Join(errs...)
 }

@@ -30,6 +30,14 @@ func TestReadTunablesFile(t *testing.T) {
 		}
 	}
 
+	long := filepath.Join(dir, "long")
+	if err := os.WriteFile(long, []byte("RecoverTimeout = 30\n# "+strings.Repeat("x", 70<<10)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadTunablesFile(long); err == nil || !strings.Contains(err.Error(), long+":2: line longer than 65536 bytes") {
+		t.Errorf("a 70 KiB line: %v, want its file and line named", err)
+	}
+
 	if got, err := ReadTunablesFile(filepath.Join(dir, "missing")); got != nil || err != nil {
 		t.Errorf("missing file: %v %v, want nothing", got, err)
 	}
