@@ -366,6 +366,22 @@ func (r *failoverRun) allOK(ctx context.Context) error {
 	return nil
 }
 
+// waitAllOK waits until allOK holds, up to deadline. A recovery that
+// starts at the end (the real ctdbd's, when its leader's broadcasts come
+// late on a loaded machine) passes once it is over; a node that stays out
+// of order fails.
+func (r *failoverRun) waitAllOK(ctx context.Context, deadline time.Time) error {
+	for {
+		err := r.allOK(ctx)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		if err := sleepCtx(ctx, r.p.Poll); err != nil {
+			return err
+		}
+	}
+}
+
 // balanced returns each address's holder if every address is on exactly
 // one node and no node has more than its even share.
 func (r *failoverRun) balanced() (map[netip.Addr]int, error) {

@@ -429,7 +429,7 @@ func (r *healthRun) checkEnd(ctx context.Context, a netip.Addr) error {
 			errs = append(errs, fmt.Errorf("smbd does not run on node %d (%v)", k, err))
 		}
 	}
-	errs = append(errs, r.fr.allOK(ctx))
+	errs = append(errs, r.fr.waitAllOK(ctx, time.Now().Add(r.p.Timeout)))
 	if err := errors.Join(errs...); err != nil {
 		r.o.fail("at the end: %v", err)
 		return nil
