@@ -56,9 +56,12 @@ func TestMigrationMovesRecordAndData(t *testing.T) {
 	if r2.hdr.RSN <= r.hdr.RSN {
 		t.Fatalf("rsn did not grow: %d then %d", r.hdr.RSN, r2.hdr.RSN)
 	}
-	if l, _ := tn.record(0, id, key); l.hdr.DMaster != 2 {
-		t.Fatalf("lmaster points to %d, want 2", l.hdr.DMaster)
-	}
+	// Node 1 sent the record to node 2 itself and told the lmaster on
+	// the side: the notice may arrive after node 2 answered.
+	waitFor(t, "the lmaster to point to node 2", func() bool {
+		l, _ := tn.record(0, id, key)
+		return l.hdr.DMaster == 2
+	})
 	// FETCH_WITH_HEADER on the dmaster answers locally with the header.
 	st, data = tn.call(2, id, protocol.CallFetchWithHeaderFunc, key)
 	if h, _ := protocol.DecodeLtdbHeader(data); st != 0 || h.DMaster != 2 || string(data[24:]) != "hello" {
