@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/protocol"
+	"github.com/rctdb/rctdb/volatile/migration"
 )
 
 // nodeStats are the volatile layer's part of the node statistics.
@@ -248,9 +249,4 @@ func (db *DB) Statistics() protocol.DBStatistics {
 func hex32(v uint32) string { return fmt.Sprintf("%08x", v) }
 
 // hexKey renders a key for logs, shortened.
-func hexKey(k []byte) string {
-	if len(k) > 32 {
-		return hex.EncodeToString(k[:32]) + "..."
-	}
-	return hex.EncodeToString(k)
-}
+func hexKey(k []byte) string { return migration.HexKey(k) }

@@ -142,7 +142,7 @@ func (c *Core) sendFetch(f *fetch, dest uint32) {
 		Flags:  flags, DBID: c.dbid, CallID: f.callid, Key: f.key,
 	}
 	c.obs.Observe(TallyCallSent, f.key, 1)
-	c.log.Debug("call sent", "key", hexKey(f.key), "to", dest, "reqid", reqid)
+	c.log.Debug("call sent", "key", HexKey(f.key), "to", dest, "reqid", reqid)
 	c.emit(Send{To: dest, Key: f.key, Msg: call.Marshal()})
 }
 
@@ -248,10 +248,10 @@ func (c *Core) forward(call protocol.ReqCall, dest uint32) {
 	call.HopCount++
 	c.obs.Observe(TallyRedirect, call.Key, float64(call.HopCount))
 	if call.HopCount%100 > 95 {
-		c.log.Warn("high hopcount", "hops", call.HopCount, "key", hexKey(call.Key), "requester", call.SrcNode)
+		c.log.Warn("high hopcount", "hops", call.HopCount, "key", HexKey(call.Key), "requester", call.SrcNode)
 	}
 	call.Header.DestNode = dest
-	c.log.Debug("call redirected", "key", hexKey(call.Key), "requester", call.SrcNode, "reqid", call.ReqID, "to", dest, "hops", call.HopCount)
+	c.log.Debug("call redirected", "key", HexKey(call.Key), "requester", call.SrcNode, "reqid", call.ReqID, "to", dest, "hops", call.HopCount)
 	c.emit(Send{To: dest, Key: call.Key, Msg: call.Marshal()})
 }
 
@@ -278,7 +278,7 @@ func (c *Core) giveRecord(key []byte, requester, reqid uint32) {
 	c.store(key, Record{Header: h, Data: r.Data})
 	c.obs.Observe(TallyMigratedOut, key, 1)
 	l := c.env.Lmaster(key)
-	c.log.Debug("record given", "key", hexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "lmaster", l)
+	c.log.Debug("record given", "key", HexKey(key), "to", requester, "reqid", reqid, "rsn", h.RSN, "lmaster", l)
 	hdr := protocol.Header{Generation: c.env.Generation(), SrcNode: c.self, ReqID: reqid}
 	reply := func() []byte {
 		hdr.DestNode = requester
@@ -308,7 +308,7 @@ func (c *Core) giveRecord(key []byte, requester, reqid uint32) {
 func (c *Core) keepUnsent(key []byte, r Record, to uint32) {
 	r.Header.DMaster = c.self
 	c.store(key, r)
-	c.log.Warn("record kept: it could not be sent on", "key", hexKey(key), "to", to)
+	c.log.Warn("record kept: it could not be sent on", "key", HexKey(key), "to", to)
 	if l := c.env.Lmaster(key); l != c.self && l != to {
 		cur := c.cur
 		n := protocol.ReqDMaster{
@@ -350,7 +350,7 @@ func (c *Core) dmasterRequest(p protocol.ReqDMaster) {
 		c.log.Debug("REQ_DMASTER overtook a notice", "from", p.SrcNode, "known", cur.Header.DMaster, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
 	}
 	h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags}
-	c.log.Debug("lmaster passes record on", "key", hexKey(key), "from", p.SrcNode, "to", p.DMaster, "reqid", p.ReqID)
+	c.log.Debug("lmaster passes record on", "key", HexKey(key), "from", p.SrcNode, "to", p.DMaster, "reqid", p.ReqID)
 	if p.DMaster == c.self {
 		c.becomeDMaster(key, h, p.Data, p.ReqID)
 		return
@@ -374,7 +374,7 @@ func (c *Core) notice(p protocol.ReqDMaster) {
 	if p.DMaster == c.self {
 		// A hand-over to the lmaster goes through it, never with a notice:
 		// taking this one would make a second dmaster.
-		c.log.Error("notice names this lmaster as the new dmaster; dropped", "key", hexKey(p.Key), "from", p.SrcNode)
+		c.log.Error("notice names this lmaster as the new dmaster; dropped", "key", HexKey(p.Key), "from", p.SrcNode)
 		return
 	}
 	newer := p.RSN > cur.Header.RSN ||
@@ -382,11 +382,11 @@ func (c *Core) notice(p protocol.ReqDMaster) {
 		(cur.Header.RSN == 0 && cur.Header.DMaster == c.self)
 	if !newer {
 		c.obs.Observe(TallyOldNotice, p.Key, 1)
-		c.log.Debug("older notice dropped", "key", hexKey(p.Key), "from", p.SrcNode, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
+		c.log.Debug("older notice dropped", "key", HexKey(p.Key), "from", p.SrcNode, "rsn", p.RSN, "known_rsn", cur.Header.RSN)
 		return
 	}
 	h := protocol.LtdbHeader{RSN: p.RSN, DMaster: p.DMaster, Flags: p.RecordFlags &^ RecFlagNotice}
-	c.log.Debug("lmaster noted a hand-over", "key", hexKey(p.Key), "from", p.SrcNode, "to", p.DMaster, "rsn", p.RSN)
+	c.log.Debug("lmaster noted a hand-over", "key", HexKey(p.Key), "from", p.SrcNode, "to", p.DMaster, "rsn", p.RSN)
 	c.store(p.Key, Record{Header: h, Data: p.Data})
 }
 
@@ -404,10 +404,10 @@ func (c *Core) becomeDMaster(key []byte, h protocol.LtdbHeader, data []byte, req
 	c.store(key, Record{Header: h, Data: data})
 	c.obs.Observe(TallyMigratedIn, key, 1)
 	if !ours {
-		c.log.Debug("became dmaster; no call waited", "key", hexKey(key), "reqid", reqid)
+		c.log.Debug("became dmaster; no call waited", "key", HexKey(key), "reqid", reqid)
 		return
 	}
-	c.log.Debug("became dmaster", "key", hexKey(key), "reqid", reqid, "local", len(f.local))
+	c.log.Debug("became dmaster", "key", HexKey(key), "reqid", reqid, "local", len(f.local))
 	c.completeFetch(f)
 }
 

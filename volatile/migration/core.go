@@ -277,7 +277,8 @@ func (c *Core) Pin(key []byte, now time.Time) PinState {
 // Watched reports whether key is under the pin watch.
 func (c *Core) Watched(key []byte) bool { return c.watched[string(key)] }
 
-func hexKey(key []byte) string {
+// HexKey shows a key in logs: hex, cut after 32 bytes.
+func HexKey(key []byte) string {
 	if len(key) > 32 {
 		return hex.EncodeToString(key[:32]) + "..."
 	}

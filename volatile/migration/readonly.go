@@ -104,7 +104,7 @@ func (c *Core) delegate(key []byte, call *protocol.ReqCall) {
 	h.RSN -= 2
 	h.Flags = h.Flags&^protocol.RecFlagsRO | protocol.RecFlagROHaveReadonly
 	c.obs.Observe(TallyDelegated, key, float64(call.HopCount))
-	c.log.Debug("read-only copy given", "key", hexKey(key), "to", call.SrcNode, "reqid", call.ReqID, "rsn", h.RSN)
+	c.log.Debug("read-only copy given", "key", HexKey(key), "to", call.SrcNode, "reqid", call.ReqID, "rsn", h.RSN)
 	rep := protocol.ReplyCall{
 		Header: protocol.Header{Generation: c.env.Generation(), DestNode: call.SrcNode, SrcNode: c.self, ReqID: call.ReqID},
 		Data:   Record{Header: h, Data: r.Data}.Encode(),
@@ -129,7 +129,7 @@ func (c *Core) startRevoke(key []byte) *revocation {
 	rv := &revocation{seq: c.revokeSeq}
 	c.revokes[k] = rv
 	c.obs.Observe(TallyRevoke, key, 1)
-	c.log.Debug("revoking read-only copies", "key", hexKey(key), "holders", holders)
+	c.log.Debug("revoking read-only copies", "key", HexKey(key), "holders", holders)
 	c.emit(Revoke{Key: rec.Key, Seq: rv.seq, Holders: holders, Update: rec})
 	return rv
 }
@@ -154,7 +154,7 @@ func (c *Core) finishRevoke(key []byte, seq uint64, ok bool) {
 		}
 		c.store(key, r)
 	} else {
-		c.log.Warn("revocation ended on a record that changed meanwhile", "key", hexKey(key), "flags", r.Header.Flags)
+		c.log.Warn("revocation ended on a record that changed meanwhile", "key", HexKey(key), "flags", r.Header.Flags)
 	}
 	var later []Deferred
 	for _, d := range rv.deferred {
