@@ -130,13 +130,27 @@ func (cs *conns) Released(addr netip.Addr) {
 	delete(cs.dirty, addr)
 }
 
-// TookOver clears addr's list once its connections were tickled: their
-// clients reconnect and smbd registers them again.
-func (cs *conns) TookOver(addr netip.Addr) {
+// TakeOver is told that this node now has addr on its interface. It
+// takes the connections learnt from other nodes out of addr's list and
+// returns them, to be tickled: their clients reconnect and smbd registers
+// them again. Those registered here since the address came up stay.
+func (cs *conns) TakeOver(addr netip.Addr) []protocol.Connection {
+	addr = addr.Unmap()
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	delete(cs.byAddr, addr)
+	var out []protocol.Connection
+	list := cs.byAddr[addr]
+	for i := 0; i < len(list); {
+		if list[i].owner == nil {
+			out = append(out, list[i].c)
+			list = removeAt(list, i)
+			continue
+		}
+		i++
+	}
+	cs.byAddr[addr] = list
 	cs.dirty[addr] = true
+	return out
 }
 
 // TakeDirty returns the addresses among hosted whose list changed, with

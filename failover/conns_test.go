@@ -38,3 +38,36 @@ func TestConnsKeep417Order(t *testing.T) {
 		t.Fatalf("after removing the first: %v, want %v", got, want)
 	}
 }
+
+type pidClient int32
+
+func (c pidClient) PID() int32 { return int32(c) }
+
+// A takeover tickles the connections learnt from the old holder and keeps
+// those smbd registered here once the address came up: the announce that
+// tickles runs a moment after the address is up, and a registration in
+// that moment must not vanish.
+func TestTakeOverKeepsLocalRegistrations(t *testing.T) {
+	public := netip.MustParseAddr("192.0.2.10")
+	conn := func(port uint16) protocol.Connection {
+		return protocol.Connection{
+			Src: protocol.SockAddrFrom(netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), port)),
+			Dst: protocol.SockAddrFrom(netip.AddrPortFrom(public, 445)),
+		}
+	}
+	cs := newConns()
+	cs.Add(nil, conn(40001)) // from the old holder
+	cs.Add(pidClient(7), conn(40002))
+	cs.Add(nil, conn(40003))
+	cs.TakeDirty(func(netip.Addr) bool { return true })
+	tickled := cs.TakeOver(public)
+	if len(tickled) != 2 || tickled[0].Src.Port != 40001 || tickled[1].Src.Port != 40003 {
+		t.Fatalf("tickled %+v, want the two learnt connections", tickled)
+	}
+	if got := cs.List(public); len(got) != 1 || got[0].Src.Port != 40002 {
+		t.Fatalf("list after takeover %+v, want the local registration", got)
+	}
+	if d := cs.TakeDirty(func(netip.Addr) bool { return true }); len(d[public]) != 1 {
+		t.Fatalf("takeover did not mark the list for sending: %+v", d)
+	}
+}

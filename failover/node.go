@@ -393,20 +393,21 @@ func (n *node) take(a netip.Addr, t target, until time.Time, fresh bool) error {
 	if err := n.m.host.SetAddress(t.iface, t.prefix, lease(until)); err != nil {
 		return err
 	}
+	tickles := n.m.conns.TakeOver(a)
 	h := &held{iface: t.iface, prefix: t.prefix, until: until}
 	n.held[a] = h
 	n.log.Info(fmt.Sprintf("Takeover of IP %s on interface %s", t.prefix, t.iface))
 	n.m.met.takes.Inc()
 	ctx, cancel := context.WithCancel(n.ctx)
 	h.stopAnnounce = cancel
-	n.m.wg.Go(func() { n.announce(ctx, a, t.iface) })
+	n.m.wg.Go(func() { n.announce(ctx, a, t.iface, tickles) })
 	n.m.msgs.DeliverLocal(protocol.SrvIDTakeIP, protocol.CString(a.String()))
 	return nil
 }
 
 // announce announces a taken-over address in 4.17's rounds and, in the
 // first, tickles the connections its clients had with the old holder.
-func (n *node) announce(ctx context.Context, a netip.Addr, iface string) {
+func (n *node) announce(ctx context.Context, a netip.Addr, iface string, tickles []protocol.Connection) {
 	var last time.Duration
 	for i, at := range announceRounds {
 		select {
@@ -421,13 +422,12 @@ func (n *node) announce(ctx context.Context, a netip.Addr, iface string) {
 		if i > 0 {
 			continue
 		}
-		for _, c := range n.m.conns.List(a) {
+		for _, c := range tickles {
 			src, dst := netip.AddrPortFrom(c.Dst.Addr, c.Dst.Port), netip.AddrPortFrom(c.Src.Addr, c.Src.Port)
 			if err := n.m.host.SendTickleACK(src, dst); err != nil {
 				n.log.Debug("tickle failed", "conn", c, "err", err)
 			}
 		}
-		n.m.conns.TookOver(a)
 	}
 }
 
@@ -450,7 +450,8 @@ func (n *node) moveIface(a netip.Addr, from, to target, until time.Time) error {
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
 	h.iface, h.stopAnnounce, h.until = to.iface, cancel, until
-	n.m.wg.Go(func() { n.announce(ctx, a, to.iface) })
+	// Its connections stay with it: nothing to tickle.
+	n.m.wg.Go(func() { n.announce(ctx, a, to.iface, nil) })
 	return nil
 }
 
