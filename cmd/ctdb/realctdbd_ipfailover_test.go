@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/client"
+	"github.com/rctdb/rctdb/internal/netrig"
 	"github.com/rctdb/rctdb/internal/testutil"
 	"github.com/rctdb/rctdb/protocol"
 )
@@ -81,14 +81,6 @@ func realCtdbBinaries(t *testing.T) (ctdbd, tool string) {
 	return "/usr/sbin/ctdbd", "/usr/bin/ctdb"
 }
 
-func randomSuffix(t *testing.T) string {
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // sh runs a command of the setup, failing the test when it fails.
 func sh(t *testing.T, name string, args ...string) {
 	t.Helper()
@@ -102,23 +94,31 @@ func sh(t *testing.T, name string, args ...string) {
 // is removed at the end of the test, also when it fails.
 func startIPCluster(t *testing.T) *ipCluster {
 	ctdbd, tool := realCtdbBinaries(t)
-	suffix := randomSuffix(t)
+	// The names come from a netrig claim, so that a run killed before its
+	// cleanup leaves nothing a later run does not remove.
+	claim, err := netrig.NewClaim()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := claim.Release(); err != nil {
+			t.Error(err)
+		}
+	})
 	b := make([]byte, 2)
 	rand.Read(b)
-	c := &ipCluster{t: t, dir: t.TempDir(), iface: "rci" + suffix,
+	c := &ipCluster{t: t, dir: t.TempDir(), iface: claim.Name("pub"),
 		subnet: fmt.Sprintf("10.%d.%d.", b[0], b[1]), realTool: tool}
 	addrs := testutil.LoopbackRange(t, 3, protocol.DefaultPort)
 
-	t.Cleanup(func() { exec.Command("ip", "link", "del", c.iface).Run() })
 	sh(t, "ip", "link", "add", c.iface, "type", "bridge")
 	sh(t, "ip", "link", "set", c.iface, "up")
 	for k := range addrs {
-		ns := fmt.Sprintf("rctdb-ipf-%s-n%d", suffix, k)
+		ns := claim.Name(fmt.Sprintf("n%d", k))
 		c.netns = append(c.netns, ns)
-		t.Cleanup(func() { removeNetns(ns) })
 		sh(t, "ip", "netns", "add", ns)
 		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-		peer := fmt.Sprintf("%sn%d", c.iface, k)
+		peer := claim.Name(fmt.Sprintf("p%d", k))
 		sh(t, "ip", "link", "add", peer, "type", "veth", "peer", "name", c.iface, "netns", ns)
 		sh(t, "ip", "link", "set", peer, "master", c.iface, "up")
 		sh(t, "ip", "-n", ns, "link", "set", c.iface, "up")
@@ -139,18 +139,6 @@ func startIPCluster(t *testing.T) *ipCluster {
 	}
 	c.waitReady()
 	return c
-}
-
-// removeNetns kills what still runs in the namespace (by pid) and
-// deletes it; its veth goes with it, and the peer in the root namespace.
-func removeNetns(ns string) {
-	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-	for _, f := range strings.Fields(string(out)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	exec.Command("ip", "netns", "del", ns).Run()
 }
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
