@@ -21,17 +21,24 @@ type Claim struct {
 // NewClaim reserves a fresh rig id; its state file exists before the caller
 // creates anything, as a Rig's does.
 func NewClaim() (*Claim, error) {
+	id, err := reserveID()
+	if err != nil {
+		return nil, fmt.Errorf("netrig: claim: %w", err)
+	}
+	return &Claim{id: id}, nil
+}
+
+// reserveID picks a fresh rig id and writes its state file, so that
+// nothing named with the id is taken for stale while this process lives.
+func reserveID() (string, error) {
 	var err error
 	for range 5 {
 		id := newID()
-		if err = writeState(id); err == nil {
-			return &Claim{id: id}, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			break
+		if err = writeState(id); !errors.Is(err, os.ErrExist) {
+			return id, err
 		}
 	}
-	return nil, fmt.Errorf("netrig: claim: %w", err)
+	return "", err
 }
 
 // Name is the name of the claim's link or namespace called suffix; an

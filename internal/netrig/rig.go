@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -85,13 +84,7 @@ func New(n int, opts ...Option) (*Rig, error) {
 	}
 	r := &Rig{n: n, iface: cfg.iface}
 	var err error
-	for range 5 {
-		r.id = newID()
-		if err = writeState(r.id); !errors.Is(err, os.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
+	if r.id, err = reserveID(); err != nil {
 		return nil, fmt.Errorf("netrig: %w", err)
 	}
 	if err := r.build(); err != nil {
