@@ -11,7 +11,9 @@
 // everything it creates and removes it in Close; processes still running
 // inside its namespaces are killed then. Rigs of processes that died
 // without closing them are found by their state files and removed by
-// CleanupStale.
+// CleanupStale. A Claim gives a caller that builds its own links and
+// namespaces (a test of the real ctdbd's interface handling) a rig id, so
+// that what it names with it is cleaned up the same way.
 //
 // Building a rig needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for namespace
 // mounts) and the ip tool of iproute2.
