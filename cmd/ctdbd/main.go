@@ -23,6 +23,7 @@ import (
 	"github.com/rctdb/rctdb/failover/linuxhost"
 	"github.com/rctdb/rctdb/internal/daemonize"
 	"github.com/rctdb/rctdb/internal/logging"
+	"github.com/rctdb/rctdb/internal/sysmon"
 	"github.com/rctdb/rctdb/server"
 )
 
@@ -74,6 +75,12 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ctdbd:", err)
 		return 1
+	}
+	if opts.interactive || daemonize.IsChild() {
+		// The process that serves; the foreground one only waits.
+		if err := sysmon.KeepAwake(); err != nil {
+			fmt.Fprintln(os.Stderr, "ctdbd: warning:", err)
+		}
 	}
 	detached, report := daemonize.Detached()
 	if !opts.interactive && !detached {

@@ -81,6 +81,13 @@ type Reporter struct {
 	f *os.File
 }
 
+// IsChild reports whether this process is the daemon Background started,
+// without taking the report pipe as Detached does.
+func IsChild() bool {
+	_, ok := os.LookupEnv(childEnv)
+	return ok
+}
+
 // Detached reports whether this process is the daemon Background started,
 // and returns its Reporter. It removes the marker from the environment so
 // that the processes the daemon starts (event scripts) see none, and keeps

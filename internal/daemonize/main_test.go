@@ -23,10 +23,11 @@ func TestMain(m *testing.M) {
 }
 
 func actAs(role string) int {
+	child := IsChild()
 	detached, rep := Detached()
 	switch {
 	case role == "ready":
-		if !detached || os.Getenv(childEnv) != "" {
+		if !child || !detached || IsChild() {
 			rep.Failed(errors.New("not detached, or the marker is still set"))
 			return 3
 		}
