@@ -38,6 +38,7 @@ type cli struct {
 	Recovery    recoveryCmd `cmd:"" help:"Kill -9 one node of 3 under live clients: time to recovery and correctness, rctdb against the real ctdbd, a fresh cluster per run."`
 	Failover    failoverCmd `cmd:"" help:"Kill -9 the holder of a public address: time until it answers on a survivor, rctdb against the real ctdbd, a fresh cluster in network namespaces per run."`
 	Health      healthCmd   `cmd:"" help:"Kill -9 smbd on the holder of a public address (its daemon lives; every node runs Debian's scripts for a Samba node): time until the node is UNHEALTHY everywhere and the address answers SMB on another node, and back after smbd's restart; rctdb against the real ctdbd, a fresh cluster in network namespaces per run."`
+	History     historyCmd  `cmd:"" help:"Draw the rctdb/ctdbd ratios of several compare --json results against the goals, one bar per result (SVG)."`
 	MessageRing struct{}    `cmd:"" help:"Pass a message around the nodes each way (ctdb message_ring); same as run message-ring."`
 	FetchRing   struct {
 		DB string `help:"Volatile database to use." default:"fetch_ring.tdb"`
@@ -73,6 +74,8 @@ func main() {
 		code = c.Failover.run(ctx)
 	case "health":
 		code = c.Health.run(ctx)
+	case "history <runs>":
+		code = c.History.run()
 	case "run <workload>":
 		code = runOne(ctx, c.Run.Workload, c.Sockets, c.Run.params(durationOr(c.Duration, 5*time.Second)), "")
 	case "message-ring":
@@ -82,6 +85,34 @@ func main() {
 	}
 	stop()
 	os.Exit(code)
+}
+
+type historyCmd struct {
+	SVG   string   `help:"SVG file to write." required:""`
+	Title string   `help:"The chart's title." default:"rctdb against ctdbd 4.17, run by run"`
+	Runs  []string `arg:"" help:"LABEL=results.json, oldest first."`
+}
+
+func (h *historyCmd) run() int {
+	var runs []bench.HistoryRun
+	for _, a := range h.Runs {
+		label, path, ok := strings.Cut(a, "=")
+		if !ok {
+			fmt.Fprintf(os.Stderr, "history: %q is not LABEL=results.json\n", a)
+			return 2
+		}
+		r, err := bench.LoadHistoryRun(label, path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		runs = append(runs, r)
+	}
+	if err := os.WriteFile(h.SVG, []byte(bench.HistorySVG(h.Title, runs, bench.Goals)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "history:", err)
+		return 1
+	}
+	return 0
 }
 
 func durationOr(d, def time.Duration) time.Duration {
