@@ -237,6 +237,9 @@ func New(opts Options) (_ *Node, err error) {
 		Nodes:         n.nodes,
 		WaitInstalled: true,
 	}
+	// Before Raft can restore a replicated database into the volatile
+	// directory (from a snapshot, while raftlayer.Open runs).
+	volatile.RemoveStaleFiles(cfg.Database.VolatileDir, self, log.With("subsystem", "volatile"))
 	n.pers, err = persistent.NewStore(persistent.Config{
 		Self:          self,
 		PersistentDir: cfg.Database.PersistentDir,

@@ -109,8 +109,9 @@ type Manager struct {
 	wg   sync.WaitGroup
 }
 
-// NewManager prepares the volatile layer; the directory is created and
-// files of earlier runs for this node are removed, as their content is void.
+// NewManager prepares the volatile layer in cfg.Dir (created if missing).
+// It leaves the files of earlier runs alone: the daemon removes them with
+// RemoveStaleFiles before anything opens a file there.
 func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, set *metrics.Set) (*Manager, error) {
 	cfg.setDefaults()
 	if cfg.Dir == "" {
@@ -136,7 +137,6 @@ func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, se
 	m.recovering.Store(true)
 	m.met = newMetrics(set, m)
 	m.view.Store(&view{gen: protocol.InvalidGeneration})
-	m.removeStaleFiles()
 	m.wg.Add(3)
 	go m.timerLoop()
 	go m.vacuumLoop()
@@ -144,15 +144,18 @@ func NewManager(cfg Config, out Sender, rpc noderpc.Caller, log *slog.Logger, se
 	return m, nil
 }
 
-// removeStaleFiles deletes NAME.tdb.PNN files of this node left by an
-// earlier run: volatile content does not survive a restart.
-func (m *Manager) removeStaleFiles() {
-	suffix := fmt.Sprintf(".%d", m.cfg.Self)
-	entries, _ := os.ReadDir(m.cfg.Dir)
+// RemoveStaleFiles deletes the NAME.tdb.PNN files of node self in dir, left
+// by an earlier run: volatile content does not survive a restart. The
+// replicated databases live in the same directory and are restored from
+// Raft, so this runs before the persistent layer opens any of them, which
+// a snapshot's restore does while Raft opens.
+func RemoveStaleFiles(dir string, self uint32, log *slog.Logger) {
+	suffix := fmt.Sprintf(".%d", self)
+	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, suffix) && strings.Contains(n, ".tdb") {
-			if err := os.Remove(filepath.Join(m.cfg.Dir, n)); err == nil {
-				m.log.Info("removed volatile database of an earlier run", "file", n)
+			if err := os.Remove(filepath.Join(dir, n)); err == nil {
+				log.Info("removed volatile database of an earlier run", "file", n)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -415,5 +416,29 @@ func TestAttachRefusesAFileThatIsNotATDB(t *testing.T) {
 	}
 	if _, err := m.Ensure(protocol.DBID("other.tdb"), DBSpec{Name: "other.tdb"}); err != nil {
 		t.Fatalf("attach of another database after the refusal: %v", err)
+	}
+}
+
+// TestRemoveStaleFilesTakesOnlyThisNodesDatabases: the files of an earlier
+// run of this node go; another node's (nodes sharing a directory in test
+// mode), other files and directories stay.
+func TestRemoveStaleFilesTakesOnlyThisNodesDatabases(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.tdb.0", "b.tdb.0", "a.tdb.1", "notes.txt.0", "a.tdb.10"} {
+		if err := os.WriteFile(dir+"/"+n, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(dir+"/sub.tdb.0", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	RemoveStaleFiles(dir, 0, slog.New(slog.DiscardHandler))
+	entries, _ := os.ReadDir(dir)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if got, want := strings.Join(left, " "), "a.tdb.1 a.tdb.10 notes.txt.0 sub.tdb.0"; got != want {
+		t.Fatalf("left %q, want %q", got, want)
 	}
 }
