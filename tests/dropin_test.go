@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rctdb/rctdb/internal/sambatest"
+	"github.com/rctdb/rctdb/internal/sysmon"
 	"github.com/rctdb/rctdb/internal/testutil"
 )
 
@@ -32,6 +33,10 @@ func TestDropInTestMode(t *testing.T) {
 	d := startDropIn(t, false)
 	d.waitAllOK(0, 60*time.Second)
 	d.waitAllOK(2, 10*time.Second)
+	// The daemon in the background runs with sysmon awake too.
+	if got := runtimeGODEBUG(t, d.pids[0]); len(got) != 1 || !strings.HasSuffix(got[0], sysmon.Setting) {
+		t.Errorf("the daemon in the background runs with %q, want %s", got, sysmon.Setting)
+	}
 
 	// A clustered smbd on node 0 keeps its passdb in the cluster's
 	// persistent databases and serves a share.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -34,18 +35,8 @@ func TestDaemonKeepsSysmonAwake(t *testing.T) {
 			return eventstest.LayOut(dir, nil, map[string]string{"events/legacy/05.env.script": envScript})
 		}})
 	pid := c.Nodes[0].PID
-	environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
-	if err != nil {
-		t.Fatalf("the daemon the launcher started (pid %d) is gone: %v", pid, err)
-	}
-	var godebug []string
-	for _, kv := range bytes.Split(environ, []byte{0}) {
-		if bytes.HasPrefix(kv, []byte("GODEBUG=")) {
-			godebug = append(godebug, string(kv))
-		}
-	}
-	if want := "GODEBUG=madvdontneed=1," + sysmon.Setting; len(godebug) != 1 || godebug[0] != want {
-		t.Errorf("pid %d runs with %q, want %q only", pid, godebug, want)
+	if got, want := runtimeGODEBUG(t, pid), []string{"GODEBUG=madvdontneed=1," + sysmon.Setting}; !slices.Equal(got, want) {
+		t.Errorf("pid %d runs with %q, want %q", pid, got, want)
 	}
 	out := filepath.Join(c.Nodes[0].Dir, "env.out")
 	waitUntil(t, 30*time.Second, "the startup event's record of its environment", func() error {
@@ -58,4 +49,21 @@ func TestDaemonKeepsSysmonAwake(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// runtimeGODEBUG is the GODEBUG entries of process pid's environment as
+// its runtime read them at exec.
+func runtimeGODEBUG(t *testing.T, pid int) []string {
+	t.Helper()
+	environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+	if err != nil {
+		t.Fatalf("process %d: %v", pid, err)
+	}
+	var godebug []string
+	for _, kv := range bytes.Split(environ, []byte{0}) {
+		if bytes.HasPrefix(kv, []byte("GODEBUG=")) {
+			godebug = append(godebug, string(kv))
+		}
+	}
+	return godebug
 }
