@@ -78,6 +78,9 @@ func runBenchRuns(t *testing.T, args []string, res any) []string {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "clusters")
 	jsonPath := filepath.Join(dir, "runs.json")
+	// ctdb-bench keeps the directories of failed runs under base, which
+	// t.TempDir's removal would take with it.
+	t.Cleanup(func() { keepIfFailed(t, base) })
 	// A failed run still writes its outcome, which the caller judges.
 	if _, stderr, err := runBenchCmd(t, exe, both, append(args, "--json", jsonPath, "--base", base, "--rctdbd", filepath.Join(binDir, "ctdbd"))); err != nil {
 		t.Logf("ctdb-bench: %v (a run failed: judged below)\nstderr:\n%s", err, stderr)
@@ -97,6 +100,57 @@ func runBenchRuns(t *testing.T, args []string, res any) []string {
 		targets = append(targets, bench.Ctdbd)
 	}
 	return targets
+}
+
+// keepIfFailed moves dir out of the test's temporary directory when the
+// test failed, and says where.
+func keepIfFailed(t *testing.T, dir string) {
+	if !t.Failed() {
+		return
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	keep, err := keepDir(dir, t.Name())
+	if err != nil {
+		t.Logf("keep %s: %v", dir, err)
+		return
+	}
+	t.Logf("the failed runs' directories are kept in %s", keep)
+}
+
+// keepDir moves dir into a new directory named after the test, outside
+// the test's temporary one, and returns the new directory.
+func keepDir(dir, test string) (string, error) {
+	keep, err := os.MkdirTemp("", "rctdb-failed-"+strings.ReplaceAll(test, "/", "_")+"-")
+	if err != nil {
+		return "", err
+	}
+	return keep, os.Rename(dir, filepath.Join(keep, filepath.Base(dir)))
+}
+
+func TestKeepDirMovesTheRunsOutOfTheTestsDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "clusters")
+	if err := os.MkdirAll(filepath.Join(dir, "rctdb-run1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rctdb-run1", "log.ctdb"), []byte("why it failed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keep, err := keepDir(dir, t.Name()+"/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(keep)
+	if b, err := os.ReadFile(filepath.Join(keep, "clusters", "rctdb-run1", "log.ctdb")); err != nil || string(b) != "why it failed\n" {
+		t.Fatalf("kept log: %q, %v", b, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the runs are still in the test's directory: %v", err)
+	}
+	if !strings.Contains(filepath.Base(keep), "TestKeepDirMovesTheRunsOutOfTheTestsDirectory_sub") {
+		t.Fatalf("kept in %s, not named after the test", keep)
+	}
 }
 
 // TestBenchCompareQuick runs `ctdb-bench compare --quick` with very short
